@@ -1,0 +1,35 @@
+package checks
+
+import "context"
+
+// Bound is a check of a lesson step bound to its validated parameters.
+// Key identifies it within the step (for example "6/2/0": lesson, step,
+// index) so updates can be matched to the UI's rows.
+type Bound struct {
+	Key    string
+	Title  string
+	Check  *Check
+	Params Params
+}
+
+// Update is a new result for one bound check.
+type Update struct {
+	Key    string
+	Result Result
+}
+
+// Runner evaluates a step's checks. The UI talks to it only through this
+// interface, so it works the same offline (no runner) and in tests.
+type Runner interface {
+	// Watch evaluates the checks whenever what they read changes, until
+	// ctx is cancelled, sending every new result to out. Checks with Acts
+	// set are not run by Watch; see Run.
+	Watch(ctx context.Context, set []Bound, out chan<- Update)
+	// Recheck forces a fresh evaluation of every watched check.
+	Recheck()
+	// Run evaluates one check once, now, including checks that act; the
+	// caller has the reader's consent. Intermediate results go to out.
+	Run(ctx context.Context, b Bound, out chan<- Update) Result
+	// Context names the cluster context, for the status bar.
+	Context() string
+}
