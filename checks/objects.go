@@ -1,0 +1,326 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// The resources the API checks read. Istio and Gateway API kinds are
+// named at v1; envs read the version ClusterInfo.Served names.
+var (
+	gvrPods         = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrNamespaces   = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	gvrConfigMaps   = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	gvrDeployments  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrDaemonSets   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
+	gvrStatefulSets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	gvrMutating     = schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"}
+	gvrCRDs         = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	gvrPeerAuth     = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
+	gvrVirtualSvc   = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	gvrDestRule     = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
+	gvrGateways     = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	gvrHTTPRoutes   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+	gvrGWClasses    = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}
+)
+
+// kindInfo maps a Kind a lesson names to the resource to read.
+type kindInfo struct {
+	Kind       string
+	GVR        schema.GroupVersionResource
+	Namespaced bool
+}
+
+// kinds are the Kinds resource-field and resource-count accept by name.
+// "Gateway" is Istio's networking.istio.io Gateway, the one the book's
+// sidecar chapters use; the Gateway API's is gateways.gateway.networking.k8s.io.
+var kinds = []kindInfo{
+	{"Pod", gvrPods, true},
+	{"Service", schema.GroupVersionResource{Version: "v1", Resource: "services"}, true},
+	{"ConfigMap", gvrConfigMaps, true},
+	{"ServiceAccount", schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, true},
+	{"Namespace", gvrNamespaces, false},
+	{"Node", schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, false},
+	{"Deployment", gvrDeployments, true},
+	{"DaemonSet", gvrDaemonSets, true},
+	{"StatefulSet", gvrStatefulSets, true},
+	{"ReplicaSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, true},
+	{"Job", schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, true},
+	{"HorizontalPodAutoscaler", schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, true},
+	{"PodDisruptionBudget", schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, true},
+	{"MutatingWebhookConfiguration", gvrMutating, false},
+	{"ValidatingWebhookConfiguration", schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}, false},
+	{"CustomResourceDefinition", gvrCRDs, false},
+	{"VirtualService", gvrVirtualSvc, true},
+	{"DestinationRule", gvrDestRule, true},
+	{"Gateway", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}, true},
+	{"ServiceEntry", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}, true},
+	{"Sidecar", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, true},
+	{"WorkloadEntry", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}, true},
+	{"WorkloadGroup", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadgroups"}, true},
+	{"EnvoyFilter", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, true},
+	{"PeerAuthentication", gvrPeerAuth, true},
+	{"RequestAuthentication", schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}, true},
+	{"AuthorizationPolicy", schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}, true},
+	{"Telemetry", schema.GroupVersionResource{Group: "telemetry.istio.io", Version: "v1", Resource: "telemetries"}, true},
+	{"WasmPlugin", schema.GroupVersionResource{Group: "extensions.istio.io", Version: "v1alpha1", Resource: "wasmplugins"}, true},
+	{"HTTPRoute", gvrHTTPRoutes, true},
+	{"GRPCRoute", schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"}, true},
+	{"GatewayClass", gvrGWClasses, false},
+	{"ReferenceGrant", schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"}, true},
+}
+
+// lookupKind finds a Kind by name, plural, Kind.group or resource.group.
+func lookupKind(s string) (kindInfo, error) {
+	s = strings.TrimSpace(s)
+	for _, k := range kinds {
+		full := resourceName(k.GVR)
+		if strings.EqualFold(s, k.Kind) || strings.EqualFold(s, k.GVR.Resource) || strings.EqualFold(s, full) ||
+			(k.GVR.Group != "" && strings.EqualFold(s, k.Kind+"."+k.GVR.Group)) {
+			return k, nil
+		}
+	}
+	// Any other resource.group: read it at v1, namespaced unless the
+	// lesson leaves the namespace out.
+	if res, group, ok := strings.Cut(s, "."); ok && res != "" && strings.Contains(group, ".") && strings.ToLower(s) == s {
+		return kindInfo{Kind: s, GVR: schema.GroupVersionResource{Group: group, Version: "v1", Resource: res}, Namespaced: true}, nil
+	}
+	return kindInfo{}, &ParamError{Param: "kind", Value: s,
+		Want: "a Kind such as VirtualService, DestinationRule, PeerAuthentication, Telemetry, Gateway, HTTPRoute, Service, Deployment, ConfigMap, Namespace, or resource.group such as gateways.gateway.networking.k8s.io"}
+}
+
+// rootNamespace is Istio's root namespace as discovered, istio-system
+// when discovery did not say.
+func rootNamespace(env Env) string {
+	if ns := env.Cluster().RootNamespace; ns != "" {
+		return ns
+	}
+	return "istio-system"
+}
+
+// parseSelector validates a selector parameter.
+func parseSelector(param, s string) (labels.Selector, error) {
+	sel, err := labels.Parse(s)
+	if err != nil {
+		return nil, &ParamError{Param: param, Value: s, Want: "a label selector such as app=reviews or app in (reviews,ratings)"}
+	}
+	return sel, nil
+}
+
+// lister reads a check's inputs and remembers the first error, so an
+// Eval can read several inputs and check once.
+type lister struct {
+	ctx context.Context
+	env Env
+	err error
+}
+
+func (l *lister) list(in Input) []*unstructured.Unstructured {
+	if l.err != nil {
+		return nil
+	}
+	objs, err := l.env.List(l.ctx, in)
+	if err != nil {
+		l.err = err
+	}
+	return objs
+}
+
+func result(v Verdict, code, summary string, conds ...Condition) Result {
+	return Result{Verdict: v, Code: code, Summary: summary, Conditions: conds, At: time.Now()}
+}
+
+// register adds a check and makes sure every result carries its name,
+// parameters and time, and that an error result is never left bare.
+func register(c *Check) {
+	eval := c.Eval
+	c.Eval = func(ctx context.Context, env Env, p Params) Result {
+		r := eval(ctx, env, p)
+		r.Check, r.Params = c.Name, p
+		if r.At.IsZero() {
+			r.At = time.Now()
+		}
+		return r
+	}
+	Register(c)
+}
+
+// errResult is ErrorResult for an Eval.
+func errResult(err error) Result { return ErrorResult(err) }
+
+// toPod converts a listed object to a typed Pod.
+func toPod(u *unstructured.Unstructured) (*corev1.Pod, error) {
+	var p corev1.Pod
+	err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &p)
+	return &p, err
+}
+
+// fromUnstructured converts via JSON, for typed structs (such as Istio's
+// protobuf-backed ones) that the reflection converter cannot fill.
+func fromUnstructured(u *unstructured.Unstructured, into any) error {
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
+}
+
+// livePods drops pods that finished or are being deleted: they no longer
+// say anything about the workload.
+func livePods(objs []*unstructured.Unstructured) ([]*corev1.Pod, error) {
+	var out []*corev1.Pod
+	for _, u := range objs {
+		p, err := toPod(u)
+		if err != nil {
+			return nil, fmt.Errorf("pod %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+		}
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// workloadName is the name a reader knows a pod by: its Deployment (the
+// ReplicaSet name minus the pod-template-hash), StatefulSet, DaemonSet or
+// Job, or the pod itself.
+func workloadName(p *corev1.Pod) string {
+	for _, o := range p.OwnerReferences {
+		if o.Controller == nil || !*o.Controller {
+			continue
+		}
+		if o.Kind == "ReplicaSet" {
+			if h := p.Labels["pod-template-hash"]; h != "" {
+				return strings.TrimSuffix(o.Name, "-"+h)
+			}
+		}
+		return o.Name
+	}
+	return p.Name
+}
+
+// Proxy kinds a pod can have.
+const (
+	proxyClassic = "classic" // istio-proxy in spec.containers
+	proxyNative  = "native"  // istio-proxy in spec.initContainers with restartPolicy Always
+	proxyAmbient = "ambient" // redirected to ztunnel by istio-cni
+	proxyNone    = "none"
+)
+
+// podProxy says which Istio data plane serves the pod, and why not when
+// none does.
+func podProxy(p *corev1.Pod) (kind, why string) {
+	for _, c := range p.Spec.Containers {
+		if c.Name == "istio-proxy" {
+			return proxyClassic, ""
+		}
+	}
+	for _, c := range p.Spec.InitContainers {
+		if c.Name == "istio-proxy" {
+			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+				return proxyNative, ""
+			}
+			return proxyNone, "istio-proxy is an init container without restartPolicy: Always, so it does not keep running"
+		}
+	}
+	if p.Annotations["ambient.istio.io/redirection"] == "enabled" {
+		return proxyAmbient, ""
+	}
+	switch {
+	case p.Annotations["sidecar.istio.io/inject"] == "false" || p.Labels["sidecar.istio.io/inject"] == "false":
+		return proxyNone, "sidecar.istio.io/inject is \"false\" on the pod"
+	case p.Labels["istio.io/dataplane-mode"] == "none":
+		return proxyNone, "istio.io/dataplane-mode is \"none\" on the pod"
+	}
+	return proxyNone, "no istio-proxy container and no ambient redirection"
+}
+
+func proxyWords(kind string) string {
+	switch kind {
+	case proxyClassic:
+		return "classic sidecar"
+	case proxyNative:
+		return "native sidecar"
+	case proxyAmbient:
+		return "ambient (ztunnel)"
+	}
+	return "no proxy"
+}
+
+// podRevision is the control-plane revision that injected the pod: the
+// sidecar.istio.io/status annotation's revision, else the istio.io/rev
+// label.
+func podRevision(p *corev1.Pod) string {
+	if s := p.Annotations["sidecar.istio.io/status"]; s != "" {
+		var st struct {
+			Revision string `json:"revision"`
+		}
+		if json.Unmarshal([]byte(s), &st) == nil && st.Revision != "" {
+			return st.Revision
+		}
+	}
+	return p.Labels["istio.io/rev"]
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// tagInput reads the revision-tag webhooks, which map a tag such as
+// stable to the revision it points at (labels istio.io/tag and istio.io/rev).
+func tagInput(tag string) Input {
+	return Input{GVR: gvrMutating, Selector: "istio.io/tag=" + tag}
+}
+
+// resolveTag returns the revision the tag points at, or "" when no
+// revision-tag webhook carries that tag.
+func resolveTag(mwcs []*unstructured.Unstructured, tag string) string {
+	for _, m := range mwcs {
+		if m.GetLabels()["istio.io/tag"] == tag {
+			if rev := m.GetLabels()["istio.io/rev"]; rev != "" {
+				return rev
+			}
+		}
+	}
+	return ""
+}
+
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// list joins names for a message, eliding after max.
+func joinMax(names []string, max int) string {
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+}
+
+func nsName(u *unstructured.Unstructured) string {
+	if u.GetNamespace() == "" {
+		return u.GetName()
+	}
+	return u.GetNamespace() + "/" + u.GetName()
+}
