@@ -1,0 +1,235 @@
+// Package cluster connects meshdojo to the reader's Kubernetes cluster
+// exactly as kubectl would (same kubeconfig files, contexts, credential
+// plugins and namespace), and finds out what is installed there: which
+// Istio and Gateway API resources are served, where istiod runs and at
+// which version, and whether the data plane uses sidecars or ambient.
+//
+// Every request carries a time-out, and Connect gives up quickly when no
+// API server answers, so the tutorial can start offline instead of
+// waiting on the network.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/meshdojo/meshdojo/checks"
+)
+
+// DefaultTimeout bounds each request when Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// Options says which cluster to talk to. The zero value means what a bare
+// kubectl means: $KUBECONFIG or ~/.kube/config, its current context.
+type Options struct {
+	// Kubeconfig is a kubeconfig path (or a list joined like $KUBECONFIG),
+	// as kubectl's --kubeconfig. Empty means $KUBECONFIG, then
+	// ~/.kube/config, then the in-cluster service account.
+	Kubeconfig string
+	// Context overrides the kubeconfig's current-context, as --context.
+	Context string
+	// Timeout bounds every request to the API server, and Connect as a
+	// whole; DefaultTimeout when zero.
+	Timeout time.Duration
+}
+
+func (o Options) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultTimeout
+}
+
+// Target is a resolved kubeconfig: what Connect will talk to, before any
+// request is made.
+type Target struct {
+	Config    *rest.Config // with Timeout set; credential plugins run without stdin
+	Context   string       // the context's name ("" for in-cluster)
+	Namespace string       // the context's namespace, "default" when unset
+	Server    string
+}
+
+// Conn is a live connection to a cluster.
+type Conn struct {
+	Config    *rest.Config // every request gives up after Options.Timeout
+	Kube      kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Info      checks.ClusterInfo
+	Discovery *Discovery
+	Namespace string // the context's namespace
+}
+
+func init() {
+	// client-go reports watch failures through klog, which would write
+	// over the terminal UI. The engine turns those failures into verdicts
+	// instead, so klog stays quiet unless asked for while debugging.
+	if os.Getenv("MESHDOJO_KLOG") == "" {
+		klog.SetLogger(logr.Discard())
+		klog.SetOutput(io.Discard)
+		klog.LogToStderr(false)
+	}
+}
+
+// Load resolves the kubeconfig the way kubectl does, without contacting
+// the cluster.
+func Load(opts Options) (*Target, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if opts.Kubeconfig != "" {
+		if strings.Contains(opts.Kubeconfig, string(os.PathListSeparator)) {
+			// A list, like $KUBECONFIG: merge the files in order.
+			rules.Precedence = strings.Split(opts.Kubeconfig, string(os.PathListSeparator))
+		} else {
+			rules.ExplicitPath = opts.Kubeconfig
+		}
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: opts.Context}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, configError(err, opts, rules)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil || ns == "" {
+		ns = "default"
+	}
+	name := opts.Context
+	if name == "" {
+		if raw, err := cc.RawConfig(); err == nil {
+			name = raw.CurrentContext
+		}
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = opts.timeout()
+	// Deprecation warnings (v1beta1 Istio APIs) would be printed on
+	// stderr, over the UI; discovery already picks the newest version.
+	cfg.WarningHandler = rest.NoWarnings{}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "meshdojo"
+	}
+	if cfg.ExecProvider != nil {
+		// The UI owns the terminal, so a credential plugin must not read
+		// from it; plugins with cached or refreshable tokens still work.
+		exec := *cfg.ExecProvider
+		exec.StdinUnavailable = true
+		exec.StdinUnavailableMessage = "meshdojo runs credential plugins without a terminal; log in with kubectl first"
+		cfg.ExecProvider = &exec
+	}
+	return &Target{Config: cfg, Context: name, Namespace: ns, Server: cfg.Host}, nil
+}
+
+func configError(err error, opts Options, rules *clientcmd.ClientConfigLoadingRules) error {
+	where := "$KUBECONFIG or ~/.kube/config"
+	if opts.Kubeconfig != "" {
+		where = opts.Kubeconfig
+	} else if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+		where = env + " (from $KUBECONFIG)"
+	}
+	switch {
+	case clientcmd.IsEmptyConfig(err):
+		return fmt.Errorf("no cluster configured: found no kubeconfig in %s; start a cluster (minikube start) or pass --kubeconfig PATH", where)
+	case clientcmd.IsContextNotFound(err):
+		return fmt.Errorf("kubeconfig %s has no context %q; list them with kubectl config get-contexts and pass one with --context", where, opts.Context)
+	case os.IsNotExist(errors.Unwrap(err)) || os.IsNotExist(err):
+		return fmt.Errorf("cannot read kubeconfig %s: %v; check the path given to --kubeconfig or $KUBECONFIG", where, err)
+	}
+	return fmt.Errorf("kubeconfig %s is not usable: %v", where, err)
+}
+
+// Connect resolves the kubeconfig, checks that the API server answers and
+// runs discovery. It returns within about Options.Timeout even when the
+// server is unreachable, with an error saying what to do.
+func Connect(ctx context.Context, opts Options) (*Conn, error) {
+	t, err := Load(opts)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
+	defer cancel()
+
+	dc, err := discovery.NewDiscoveryClientForConfig(t.Config)
+	if err != nil {
+		return nil, fmt.Errorf("context %q: %v", t.Context, err)
+	}
+	ver, err := dc.ServerVersionWithContext(ctx)
+	if err != nil {
+		return nil, reachError(err, t)
+	}
+	kube, err := kubernetes.NewForConfig(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(t.Config)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{Config: t.Config, Kube: kube, Dynamic: dyn, Namespace: t.Namespace}
+	d := discover(ctx, dc, kube, t)
+	d.ServerVersion = ver.GitVersion
+	c.Discovery = d
+	c.Info = checks.ClusterInfo{
+		Context:       t.Context,
+		Server:        t.Server,
+		RootNamespace: d.RootNamespace,
+		Served:        d.Served,
+	}
+	return c, nil
+}
+
+// reachError explains a failed first request in the reader's terms.
+func reachError(err error, t *Target) error {
+	who := fmt.Sprintf("the API server at %s", t.Server)
+	if t.Context != "" {
+		who += fmt.Sprintf(" (context %q)", t.Context)
+	}
+	try := "kubectl get namespaces"
+	if t.Context != "" {
+		try = "kubectl --context " + t.Context + " get namespaces"
+	}
+	var ne net.Error
+	switch {
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("%s did not accept your credentials (401 Unauthorized); the token may have expired, log in again and check with `%s`", who, try)
+	case apierrors.IsForbidden(err):
+		// /version is readable by everyone by default; a refusal means an
+		// unusual RBAC set-up, but the server is there.
+		return fmt.Errorf("%s refused even the version request: %v", who, err)
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return fmt.Errorf("%s did not answer within %s; is the cluster running (minikube status)? check with `%s`", who, t.Config.Timeout, try)
+	case strings.Contains(err.Error(), "connection refused"):
+		return fmt.Errorf("cannot reach %s: connection refused; is the cluster running (minikube status)? check with `%s`", who, try)
+	case strings.Contains(err.Error(), "no such host"):
+		return fmt.Errorf("cannot reach %s: the host name does not resolve; check the kubeconfig's server address", who)
+	case strings.Contains(err.Error(), "certificate"):
+		return fmt.Errorf("cannot reach %s: %v; the kubeconfig's certificate data does not match the server", who, err)
+	case strings.Contains(err.Error(), "exec") || strings.Contains(err.Error(), "credential"):
+		return fmt.Errorf("cannot get credentials for %s: %v; run `%s` once to log in", who, err, try)
+	}
+	return fmt.Errorf("cannot reach %s: %v; check with `%s`", who, err, try)
+}
+
+// Clients gives checks that act direct access to the cluster.
+func (c *Conn) Clients() *checks.Clients {
+	return &checks.Clients{Kube: c.Kube, Dynamic: c.Dynamic, Config: c.Config}
+}
+
+// NewRunner returns the check engine for this connection: informers that
+// watch what the current step's checks read.
+func (c *Conn) NewRunner() checks.Runner {
+	return checks.NewEngine(c.Clients(), c.Info)
+}
