@@ -194,7 +194,7 @@ func (s policySet) compose(podLabels map[string]string) effective {
 			for port, m := range wl.Ports {
 				if m == "" {
 					e.Ports[port] = modeSource{Mode: e.Base.Mode, Level: "port", Policy: wl, Port: port,
-						Why: fmt.Sprintf("portLevelMtls %d of %s is UNSET, so it inherits %s (%s)", port, wl.ref(), e.Base.Mode, e.Base.Why)}
+						Why: fmt.Sprintf("portLevelMtls %d of PeerAuthentication %s is UNSET, so it inherits the workload's %s", port, wl.ref(), e.Base.Mode)}
 					continue
 				}
 				e.Ports[port] = modeSource{Mode: m, Level: "port", Policy: wl, Port: port,
@@ -348,12 +348,14 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 			}
 			o.observed += "; also matched but newer, so ignored: " + strings.Join(names, ", ")
 		}
-		if kind == proxyNone && want != "DISABLE" {
-			o.ok, o.code = false, CodeMTLSNoProxy
-			o.first = fmt.Sprintf("%s has no Istio proxy, so nothing enforces %s mTLS", w, want)
+		if kind == proxyNone {
 			o.observed = "no proxy (" + why + "): the pod accepts only plain text, whatever the policies say (they would give " + describeVerdicts(verdicts) + ")"
-			o.fix = noProxyFix(pod, ns, w)
-		} else if kind != proxyNone {
+			if want != "DISABLE" {
+				o.ok, o.code = false, CodeMTLSNoProxy
+				o.first = fmt.Sprintf("%s has no Istio proxy, so nothing enforces %s mTLS", w, want)
+				o.fix = noProxyFix(pod, ns, w)
+			}
+		} else {
 			for _, v := range verdicts {
 				if v.Mode == want {
 					continue
@@ -367,6 +369,10 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 		byWorkload[w] = append(byWorkload[w], o)
 	}
 
+	expected := want + " on every port, enforced by a proxy"
+	if want == "DISABLE" {
+		expected = "DISABLE on every port (plain text; a pod without a proxy counts)"
+	}
 	var bad []string
 	var firstProblem, code string
 	for _, w := range order {
@@ -395,8 +401,7 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 			case w != g[0].pod.Name:
 				name = fmt.Sprintf("%s (%s)", w, plural(len(g), "pod", "pods"))
 			}
-			conds = append(conds, Condition{Name: name, OK: g[0].ok, Observed: g[0].observed,
-				Expected: want + " on every port, enforced by a proxy", Fix: g[0].fix})
+			conds = append(conds, Condition{Name: name, OK: g[0].ok, Observed: g[0].observed, Expected: expected, Fix: g[0].fix})
 			if !g[0].ok {
 				if firstProblem == "" {
 					firstProblem, code = g[0].first, g[0].code

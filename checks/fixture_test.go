@@ -1,0 +1,259 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
+)
+
+// A fixture (checks/testdata/<check>/<name>.yaml) is a cluster state and
+// what checks must say about it. Its first YAML document is the spec
+// below; the remaining documents are applied to a real API server. A
+// document that is only the comment "# pause" waits a little over a
+// second before the next ones are applied, so their creationTimestamps
+// (whole seconds) differ.
+//
+// Placeholders {{ns}}, {{ns2}} and {{root}} become fresh namespaces;
+// {{root}} is also the Istio root namespace the check is told about, so
+// mesh-wide policies of one fixture never reach another.
+type fixtureSpec struct {
+	Check string        `json:"check"`
+	Cases []fixtureCase `json:"cases"`
+}
+
+type fixtureCase struct {
+	Name       string            `json:"name"`
+	Check      string            `json:"check"` // overrides the spec's
+	Params     map[string]string `json:"params"`
+	Want       Verdict           `json:"want"`
+	Code       string            `json:"code"`
+	Summary    []string          `json:"summary"`    // substrings of the summary
+	Conditions []string          `json:"conditions"` // substrings of some condition (name, observed, expected or fix)
+	User       string            `json:"user"`       // impersonate this user (no groups) instead of admin
+}
+
+var placeholder = regexp.MustCompile(`\{\{(ns|ns2|root)\}\}`)
+
+func TestFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/*/*.yaml")
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasPrefix(f, "testdata/common/") })
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures found: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(f, "testdata/"), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			runFixture(t, f)
+		})
+	}
+}
+
+func runFixture(t *testing.T, file string) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = expandIncludes(t, raw)
+	c := testcluster.Shared(t)
+	names := map[string]string{}
+	for _, m := range placeholder.FindAllStringSubmatch(string(raw), -1) {
+		if names[m[1]] == "" {
+			names[m[1]] = c.Namespace(t)
+		}
+	}
+	if names["root"] == "" {
+		names["root"] = c.Namespace(t)
+	}
+	text := placeholder.ReplaceAllStringFunc(string(raw), func(s string) string {
+		return names[strings.Trim(s, "{}")]
+	})
+	docs := splitDocs(text)
+	var spec fixtureSpec
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), &spec); err != nil {
+		t.Fatalf("%s: spec: %v", file, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var batch []string
+	flush := func() {
+		if len(batch) > 0 {
+			if err := c.Apply(ctx, strings.Join(batch, "\n---\n")); err != nil {
+				t.Fatalf("%s: applying fixture: %v", file, err)
+			}
+			batch = nil
+		}
+	}
+	for _, d := range docs[1:] {
+		if isPause(d) {
+			flush()
+			time.Sleep(1100 * time.Millisecond)
+			continue
+		}
+		batch = append(batch, d)
+	}
+	flush()
+
+	info := ClusterInfo{Server: c.Config.Host, RootNamespace: names["root"]}
+	for i, tc := range spec.Cases {
+		checkName := spec.Check
+		if tc.Check != "" {
+			checkName = tc.Check
+		}
+		label := tc.Name
+		if label == "" {
+			label = fmt.Sprintf("case %d", i)
+		}
+		chk, ok := Lookup(checkName)
+		if !ok {
+			t.Fatalf("%s: unknown check %q", label, checkName)
+		}
+		p, err := chk.Validate(tc.Params)
+		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		cfg := c.Config
+		if tc.User != "" {
+			cfg = c.Impersonate(tc.User)
+		}
+		env := &recordingEnv{Env: NewDirectEnv(clientsFor(t, cfg), info), declared: chk.Inputs(p)}
+		r := chk.Eval(ctx, env, p)
+		checkResult(t, label, r, tc)
+		for _, in := range env.listed {
+			if !slices.Contains(env.declared, in) {
+				t.Errorf("%s: Eval listed %v, which Inputs does not declare (declared: %v)", label, in, env.declared)
+			}
+		}
+	}
+}
+
+func checkResult(t *testing.T, label string, r Result, tc fixtureCase) {
+	t.Helper()
+	dump := func() string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "verdict %s code %s\nsummary: %s\n", r.Verdict, r.Code, r.Summary)
+		for _, c := range r.Conditions {
+			fmt.Fprintf(&b, "  [%v] %s\n      observed: %s\n      expected: %s\n      fix: %s\n", c.OK, c.Name, c.Observed, c.Expected, c.Fix)
+		}
+		return b.String()
+	}
+	if r.Verdict != tc.Want || (tc.Code != "" && r.Code != tc.Code) {
+		t.Errorf("%s: got %s %s, want %s %s\n%s", label, r.Verdict, r.Code, tc.Want, tc.Code, dump())
+		return
+	}
+	if r.Code == "" || r.Summary == "" || r.Check == "" || r.At.IsZero() {
+		t.Errorf("%s: result lacks code, summary, check name or time\n%s", label, dump())
+	}
+	if strings.Contains(r.Summary, "\n") {
+		t.Errorf("%s: summary is not one line: %q", label, r.Summary)
+	}
+	for _, s := range tc.Summary {
+		if !strings.Contains(r.Summary, s) {
+			t.Errorf("%s: summary lacks %q\n%s", label, s, dump())
+		}
+	}
+	for _, s := range tc.Conditions {
+		found := false
+		for _, c := range r.Conditions {
+			if strings.Contains(c.Name+"\n"+c.Observed+"\n"+c.Expected+"\n"+c.Fix, s) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no condition mentions %q\n%s", label, s, dump())
+		}
+	}
+	if r.Verdict != Pass {
+		explained := false
+		for _, c := range r.Conditions {
+			if !c.OK && c.Observed != "" && c.Expected != "" && c.Fix != "" {
+				explained = true
+			}
+		}
+		if !explained {
+			t.Errorf("%s: a %s result must carry a failing condition with observed, expected and fix\n%s", label, r.Verdict, dump())
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("%s:\n%s", label, dump())
+	}
+}
+
+// expandIncludes replaces each line "# include: <file>" with that file
+// from testdata/common, so fixtures can share the lab's pods.
+func expandIncludes(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
+	var err error
+	out := re.ReplaceAllFunc(raw, func(line []byte) []byte {
+		name := string(re.FindSubmatch(line)[1])
+		b, rerr := os.ReadFile(filepath.Join("testdata", "common", name))
+		if rerr != nil {
+			err = rerr
+		}
+		return b
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func splitDocs(s string) []string {
+	var out []string
+	for _, d := range regexp.MustCompile(`(?m)^---\s*$`).Split(s, -1) {
+		if strings.TrimSpace(d) != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func isPause(doc string) bool {
+	for _, line := range strings.Split(strings.TrimSpace(doc), "\n") {
+		if strings.TrimSpace(line) != "# pause" {
+			return false
+		}
+	}
+	return true
+}
+
+func clientsFor(t testing.TB, rc *rest.Config) *Clients {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Clients{Kube: kube, Dynamic: dyn, Config: rc}
+}
+
+// recordingEnv notes what Eval lists, so tests can hold checks to their
+// declared Inputs (the engine watches only those).
+type recordingEnv struct {
+	Env
+	declared []Input
+	listed   []Input
+}
+
+func (e *recordingEnv) List(ctx context.Context, in Input) ([]*unstructured.Unstructured, error) {
+	e.listed = append(e.listed, in)
+	return e.Env.List(ctx, in)
+}
