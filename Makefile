@@ -1,0 +1,43 @@
+# meshdojo developer tasks. `make test` is what CI runs (.ci/run); it builds
+# everything the tests need first.
+
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+# Two test binaries at a time: each integration package runs its own etcd
+# and kube-apiserver, and CI machines have two cores.
+TESTFLAGS ?= -count=1 -p 2 -timeout 10m
+BENCHTIME ?= 200ms
+ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help build run test vet fmt-check testbins bench clean
+
+help: ## list the targets
+	@echo "make <target>:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/meshdojo
+	$(GO) build -o bin/meshdojo .
+
+run: ## run the tutorial (make run ARGS="--lesson 6"); works offline
+	$(GO) run . $(ARGS)
+
+testbins: ## build kube-apiserver and etcd for the integration tests (once per machine)
+	@.ci/testbins.sh >/dev/null
+
+fmt-check: ## fail if any Go file is not gofmt-formatted
+	@out=$$(find . -name '*.go' -not -path '*/testdata/*' -not -path './.*' -not -path './bin/*' | xargs gofmt -l); \
+	if [ -n "$$out" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$out"; exit 1; fi
+
+vet: ## go vet every package
+	$(GO) vet ./...
+
+test: testbins fmt-check vet ## every test, with a real API server (what CI runs)
+	MESHDOJO_TESTBINS=$$(.ci/testbins.sh --dir) $(GO) test $(TESTFLAGS) ./...
+
+bench: testbins ## benchmarks only (BENCHTIME=200ms)
+	MESHDOJO_TESTBINS=$$(.ci/testbins.sh --dir) $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+clean: ## remove build output
+	rm -rf bin
