@@ -286,7 +286,11 @@ func ErrorResult(err error) Result {
 			Fix: "Check that the cluster is running (minikube status -p istio-demo) and that kubectl get ns works; meshdojo retries by itself."}}
 	case errors.As(err, &bad):
 		r.Code = CodeBadParams
-		r.Conditions = []Condition{{Name: "parameter " + bad.Param, Observed: bad.Value, Expected: bad.Want,
+		obs := bad.Value
+		if obs == "" {
+			obs = "not given"
+		}
+		r.Conditions = []Condition{{Name: "parameter " + bad.Param, Observed: obs, Expected: bad.Want,
 			Fix: "Fix the check's parameters in the lesson (this is a lesson bug, not a cluster problem)."}}
 	default:
 		r.Code = CodeReadFailed
