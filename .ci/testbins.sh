@@ -24,9 +24,13 @@ say() { echo "testbins: $*" >&2; }
 # built reports whether both binaries exist and report the wanted versions
 # (a binary from an interrupted or older build is rebuilt).
 built() {
-  [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] &&
-    [ "$("$cache/kube-apiserver" --version 2>/dev/null)" = "Kubernetes $K8S_VERSION" ] &&
-    "$cache/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION#v}"
+  [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] || return 1
+  [ "$("$cache/kube-apiserver" --version 2>/dev/null)" = "Kubernetes $K8S_VERSION" ] || return 1
+  # Not `etcd --version | grep -q`: grep exits at the first match, etcd
+  # gets SIGPIPE, and pipefail turns that into a failure.
+  local v
+  v=$("$cache/etcd" --version 2>/dev/null) || return 1
+  [[ $v == *"etcd Version: ${ETCD_VERSION#v}"* ]]
 }
 
 if [ "${1:-}" = "--dir" ]; then

@@ -106,10 +106,19 @@ func Start() (*Cluster, error) {
 	if err := c.initClients(); err != nil {
 		return nil, err
 	}
+	// Install the CRDs while the API server is still creating its
+	// bootstrap RBAC roles (about a second); the admin is in
+	// system:masters, which needs no roles.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.installCRDs(ctx); err != nil {
+	crdErr := make(chan error, 1)
+	go func() { crdErr <- c.installCRDs(ctx) }()
+	readyErr := c.waitReady(c.api, "")
+	if err := <-crdErr; err != nil {
 		return nil, err
+	}
+	if readyErr != nil {
+		return nil, fmt.Errorf("testcluster: kube-apiserver did not become ready: %w", readyErr)
 	}
 	ok = true
 	return c, nil
@@ -120,12 +129,14 @@ func Start() (*Cluster, error) {
 func (c *Cluster) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Everything is thrown away, so there is no point in a graceful
+	// shutdown (which takes the API server about a second).
 	if c.api != nil {
-		c.api.stop()
+		c.api.kill()
 		c.api = nil
 	}
 	if c.etcd != nil {
-		c.etcd.stop()
+		c.etcd.kill()
 		c.etcd = nil
 	}
 	if c.dir != "" {
@@ -186,7 +197,7 @@ func binDir() (string, error) {
 		}
 		out, err := exec.Command("bash", filepath.Join(root, ".ci", "testbins.sh"), "--dir").Output()
 		if err != nil {
-			return "", fmt.Errorf("testcluster: kube-apiserver not found: .ci/testbins.sh --dir: %v; %s", err, hint)
+			return "", fmt.Errorf("testcluster: kube-apiserver not found: .ci/testbins.sh --dir: %v %s; %s", err, stderr(err), hint)
 		}
 		dir = strings.TrimSpace(string(out))
 	}
@@ -271,7 +282,7 @@ func (c *Cluster) startEtcd() error {
 			// Test data is thrown away: skip fsync, the slowest part of etcd.
 			"--unsafe-no-fsync",
 			"--quota-backend-bytes=268435456",
-			"--log-level=warn",
+			"--log-level=warn", "--heartbeat-interval=10", "--election-timeout=100",
 		}
 		var p *proc
 		p, err = spawn(filepath.Join(c.bins, "etcd"), args, filepath.Join(c.dir, "etcd.log"))
@@ -352,12 +363,11 @@ func (c *Cluster) startAPILocked(first bool) error {
 				Burst: 2000,
 			}
 		}
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(c.pki.caPEM)
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-		hdr := http.Header{"Authorization": {"Bearer " + c.pki.adminToken}}
-		err = p.waitHTTP(90*time.Second, hc, c.Config.Host+"/readyz", hdr)
-		hc.CloseIdleConnections()
+		q := ""
+		if first {
+			q = early
+		}
+		err = c.waitReady(p, q)
 		if err == nil {
 			return nil
 		}
@@ -369,6 +379,21 @@ func (c *Cluster) startAPILocked(first bool) error {
 		c.Config = nil
 	}
 	return fmt.Errorf("testcluster: kube-apiserver did not become ready: %w", err)
+}
+
+// early is the readiness query that lets Start go on before the API
+// server has finished creating its bootstrap roles and priority classes.
+const early = "?exclude=poststarthook/rbac/bootstrap-roles&exclude=poststarthook/scheduling/bootstrap-system-priority-classes"
+
+// waitReady polls the API server's /readyz (with query q) until it
+// answers 200.
+func (c *Cluster) waitReady(p *proc, q string) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.pki.caPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+	hdr := http.Header{"Authorization": {"Bearer " + c.pki.adminToken}}
+	return p.waitHTTP(90*time.Second, hc, c.Config.Host+"/readyz"+q, hdr)
 }
 
 func (c *Cluster) initClients() error {
@@ -481,8 +506,9 @@ func (p *proc) waitHTTP(timeout time.Duration, hc *http.Client, url string, hdr 
 	return fmt.Errorf("%s not ready after %v (%s); last log lines:\n%s", url, timeout, last, p.tail())
 }
 
-// stop terminates the process: SIGTERM first so it releases its port
-// cleanly, SIGKILL if it takes longer than a few seconds.
+// stop terminates the process: SIGTERM first so that it shuts down the
+// way a real server does (clients see their connections closed cleanly),
+// SIGKILL if it takes longer than a few seconds.
 func (p *proc) stop() {
 	select {
 	case <-p.done:
@@ -493,9 +519,14 @@ func (p *proc) stop() {
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+		p.kill()
 	}
+}
+
+// kill ends the process at once, for when its data is thrown away anyway.
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
 }
 
 // tail returns the last lines of the process log, for error messages.

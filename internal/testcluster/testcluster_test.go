@@ -302,3 +302,15 @@ func TestMissingBinaries(t *testing.T) {
 		t.Errorf("Start with no binaries: err = %v, want one that says to run make testbins", err)
 	}
 }
+
+// BenchmarkStart measures what every integration package pays once: etcd
+// and kube-apiserver up, CRDs installed and served, and torn down again.
+func BenchmarkStart(b *testing.B) {
+	for b.Loop() {
+		c, err := Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Stop()
+	}
+}
