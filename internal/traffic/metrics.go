@@ -54,9 +54,21 @@ func Query(ctx context.Context, kube kubernetes.Interface, t PromTarget, query s
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("%w: your credentials may not use the service proxy (services/proxy) in %s: %v", ErrPrometheus, t.Namespace, apiMessage(err))
 		}
-		return nil, fmt.Errorf("%w: %s/%s:%d: %v", ErrPrometheus, t.Namespace, t.Service, t.Port, apiMessage(err))
+		return nil, fmt.Errorf("%w: %s/%s:%d: %s", ErrPrometheus, t.Namespace, t.Service, t.Port, proxyMessage(err, raw))
 	}
 	return parsePromResponse(raw)
+}
+
+// proxyMessage prefers the API server's own words (a Status body such
+// as "no endpoints available for service") to client-go's generic text.
+func proxyMessage(err error, raw []byte) string {
+	var st struct {
+		Kind, Message string
+	}
+	if json.Unmarshal(raw, &st) == nil && st.Kind == "Status" && st.Message != "" {
+		return st.Message
+	}
+	return apiMessage(err)
 }
 
 func promError(raw []byte) string {
@@ -153,13 +165,28 @@ func renderLabels(m map[string]string) string {
 	return b.String()
 }
 
-// EnvoyStats reads one metric from the Envoy stats (Prometheus format,
-// port 15090) of every running pod matching selector in ns, through the
+// StatQuery picks one metric out of the Envoy stats of some pods.
+type StatQuery struct {
+	Namespace string
+	Selector  string // label selector of the pods
+	Metric    string // e.g. envoy_cluster_upstream_rq_retry
+	// Match, when not empty, must be a substring of a series' labels (for
+	// example part of a cluster name, such as v-faulty).
+	Match string
+	Port  int // default 15090, Envoy's Prometheus port in Istio proxies
+}
+
+// EnvoyStats reads a metric from the Envoy stats (Prometheus text at
+// /stats/prometheus) of every running pod the query selects, through the
 // API server's pod proxy. Port 15090 is outside the sidecar's inbound
-// capture, so this works under STRICT mTLS. match, when not empty, must
-// be a substring of a series' labels (for example a cluster name such as
-// v-faulty).
-func EnvoyStats(ctx context.Context, kube kubernetes.Interface, ns, selector, metric, match string) ([]Series, []string, error) {
+// capture, so this works under STRICT mTLS. Pods that could not be read
+// are listed in problems.
+func EnvoyStats(ctx context.Context, kube kubernetes.Interface, q StatQuery) (series []Series, problems []string, err error) {
+	ns, selector, metric, match := q.Namespace, q.Selector, q.Metric, q.Match
+	port := q.Port
+	if port == 0 {
+		port = 15090
+	}
 	pods, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		if apierrors.IsForbidden(err) {
@@ -168,9 +195,8 @@ func EnvoyStats(ctx context.Context, kube kubernetes.Interface, ns, selector, me
 		return nil, nil, fmt.Errorf("listing pods %s in %s: %v", selector, ns, apiMessage(err))
 	}
 	var (
-		out      []Series
-		problems []string
-		asked    int
+		out   []Series
+		asked int
 	)
 	for i := range pods.Items {
 		p := &pods.Items[i]
@@ -178,9 +204,9 @@ func EnvoyStats(ctx context.Context, kube kubernetes.Interface, ns, selector, me
 			continue
 		}
 		asked++
-		raw, err := kube.CoreV1().Pods(ns).ProxyGet("http", p.Name, "15090", "stats/prometheus", nil).DoRaw(ctx)
+		raw, err := kube.CoreV1().Pods(ns).ProxyGet("http", p.Name, strconv.Itoa(port), "stats/prometheus", nil).DoRaw(ctx)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %s", p.Name, apiMessage(err)))
+			problems = append(problems, fmt.Sprintf("%s: %s", p.Name, proxyMessage(err, raw)))
 			continue
 		}
 		for _, s := range ParseText(string(raw), metric) {
