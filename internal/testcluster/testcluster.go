@@ -41,6 +41,9 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -180,6 +183,35 @@ func (c *Cluster) Impersonate(user string, groups ...string) *rest.Config {
 	cfg := rest.CopyConfig(c.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
 	return cfg
+}
+
+// ServiceAccount returns a config that authenticates with a real token of
+// the ServiceAccount namespace/name (from the TokenRequest API), creating
+// the namespace and account if needed. Unlike Impersonate, this goes
+// through service-account authentication as in-cluster clients do.
+func (c *Cluster) ServiceAccount(ctx context.Context, namespace, name string) (*rest.Config, error) {
+	err := c.Apply(ctx, fmt.Sprintf("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: %q, namespace: %q}\n", name, namespace))
+	if err != nil {
+		return nil, err
+	}
+	req := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "authentication.k8s.io/v1",
+		"kind":       "TokenRequest",
+		"metadata":   map[string]any{"name": name}, // the dynamic client posts to .../serviceaccounts/<name>/token
+		"spec":       map[string]any{"expirationSeconds": int64(24 * 3600)},
+	}}
+	sa := schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	res, err := c.dyn.Resource(sa).Namespace(namespace).Create(ctx, req, metav1.CreateOptions{}, "token")
+	if err != nil {
+		return nil, fmt.Errorf("testcluster: token for service account %s/%s: %w", namespace, name, err)
+	}
+	tok, _, _ := unstructured.NestedString(res.Object, "status", "token")
+	if tok == "" {
+		return nil, fmt.Errorf("testcluster: token for service account %s/%s is empty", namespace, name)
+	}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.BearerToken = tok
+	return cfg, nil
 }
 
 // Dir is the cluster's temporary directory. The logs etcd.log and

@@ -295,6 +295,19 @@ func TestKubeconfig(t *testing.T) {
 	}
 }
 
+func TestServiceAccount(t *testing.T) {
+	c := Shared(t)
+	ns := c.Namespace(t)
+	cfg, err := c.ServiceAccount(t.Context(), ns, "meshdojo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kubernetes.NewForConfigOrDie(cfg).CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "system:serviceaccount:"+ns+":meshdojo") {
+		t.Errorf("list pods as a fresh service account: err = %v, want Forbidden for it", err)
+	}
+}
+
 func TestMissingBinaries(t *testing.T) {
 	t.Setenv("MESHDOJO_TESTBINS", t.TempDir())
 	_, err := Start()
