@@ -86,12 +86,16 @@ func moduleDirs(paths ...string) (map[string]string, error) {
 			m = mod{Path: p, Version: fallbackVersions[p]}
 		}
 		if m.Dir == "" {
+			// Outside the main module, so that go.mod and go.sum stay
+			// untouched.
 			cmd := exec.Command("go", "mod", "download", "-json", m.Path+"@"+m.Version)
-			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+			cmd.Dir = os.TempDir()
+			cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
 			out, err := cmd.Output()
 			if err != nil {
-				return nil, fmt.Errorf("go mod download %s@%s: %v: %s", m.Path, m.Version, err, stderr(err))
+				var e struct{ Error string }
+				json.Unmarshal(out, &e) // with -json, the reason is in the output
+				return nil, fmt.Errorf("go mod download %s@%s: %v: %s%s", m.Path, m.Version, err, e.Error, stderr(err))
 			}
 			if err := json.Unmarshal(out, &m); err != nil {
 				return nil, err
