@@ -99,6 +99,9 @@ func runFixture(t *testing.T, file string) {
 		}
 	}
 	for _, d := range docs[1:] {
+		if onlyComments(d) && !isPause(d) {
+			continue
+		}
 		if isPause(d) {
 			flush()
 			time.Sleep(1100 * time.Millisecond)
@@ -221,6 +224,15 @@ func splitDocs(s string) []string {
 		}
 	}
 	return out
+}
+
+func onlyComments(doc string) bool {
+	for _, line := range strings.Split(doc, "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return false
+		}
+	}
+	return true
 }
 
 func isPause(doc string) bool {

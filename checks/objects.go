@@ -80,9 +80,22 @@ var kinds = []kindInfo{
 	{"ReferenceGrant", schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"}, true},
 }
 
-// lookupKind finds a Kind by name, plural, Kind.group or resource.group.
+// shortNames are kubectl's short names for the kinds above.
+var shortNames = map[string]string{
+	"po": "Pod", "svc": "Service", "cm": "ConfigMap", "sa": "ServiceAccount", "ns": "Namespace", "no": "Node",
+	"deploy": "Deployment", "ds": "DaemonSet", "sts": "StatefulSet", "rs": "ReplicaSet", "hpa": "HorizontalPodAutoscaler",
+	"pdb": "PodDisruptionBudget", "crd": "CustomResourceDefinition", "vs": "VirtualService", "dr": "DestinationRule",
+	"se": "ServiceEntry", "we": "WorkloadEntry", "wg": "WorkloadGroup", "pa": "PeerAuthentication",
+	"ra": "RequestAuthentication", "ap": "AuthorizationPolicy", "telemetry": "Telemetry", "wp": "WasmPlugin",
+}
+
+// lookupKind finds a Kind by name, kubectl short name, plural,
+// Kind.group or resource.group.
 func lookupKind(s string) (kindInfo, error) {
 	s = strings.TrimSpace(s)
+	if k, ok := shortNames[strings.ToLower(s)]; ok {
+		s = k
+	}
 	for _, k := range kinds {
 		full := resourceName(k.GVR)
 		if strings.EqualFold(s, k.Kind) || strings.EqualFold(s, k.GVR.Resource) || strings.EqualFold(s, full) ||

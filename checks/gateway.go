@@ -1,0 +1,272 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Codes of gateway-condition.
+const (
+	CodeGWConditionOK   = "MD0500" // pass
+	CodeGWCondition     = "MD0501" // the condition has another status
+	CodeGWMissing       = "MD0502" // no such Gateway / HTTPRoute / GatewayClass
+	CodeGWNoCondition   = "MD0503" // no such condition yet, or reported for an older generation
+	CodeGWParentMissing = "MD0504" // the route's status has no entry for that parent
+)
+
+func init() {
+	register(&Check{
+		Name:    "gateway-condition",
+		Summary: "a Gateway API Gateway, HTTPRoute (per parent) or GatewayClass reports a status condition (Accepted, Programmed, ResolvedRefs…) for its current generation",
+		Params: []ParamSpec{
+			{Name: "kind", Type: Enum, Enum: []string{"Gateway", "HTTPRoute", "GatewayClass"}, Default: "Gateway", Doc: "Gateway API kind"},
+			{Name: "namespace", Type: String, Doc: "namespace of the Gateway or HTTPRoute (not used for GatewayClass)"},
+			{Name: "name", Type: String, Required: true, Doc: "object name"},
+			{Name: "condition", Type: String, Required: true, Doc: "condition type: Accepted, Programmed, ResolvedRefs, …"},
+			{Name: "status", Type: Enum, Enum: []string{"True", "False", "Unknown"}, Default: "True", Doc: "wanted status"},
+			{Name: "parent", Type: String, Doc: "for routes: the parent whose status to read, as name, namespace/name, or Kind/[namespace/]name (Kind Gateway by default; Service/reviews for a mesh route); empty means every parent in status"},
+		},
+		Watch: true,
+		Inputs: func(p Params) []Input {
+			in := Input{GVR: gatewayKindGVR(p.Str("kind")), Namespace: p.Str("namespace")}
+			if p.Str("kind") == "GatewayClass" {
+				in.Namespace = ""
+			}
+			return []Input{in}
+		},
+		Eval: evalGatewayCondition,
+	})
+}
+
+func gatewayKindGVR(kind string) schema.GroupVersionResource {
+	switch kind {
+	case "HTTPRoute":
+		return gvrHTTPRoutes
+	case "GatewayClass":
+		return gvrGWClasses
+	}
+	return gvrGateways
+}
+
+// parentRef is a route's parent as the lesson names it.
+type parentRef struct{ Kind, Namespace, Name string }
+
+func (r parentRef) String() string { return r.Kind + " " + r.Namespace + "/" + r.Name }
+
+func parseParent(s, routeNS string) (parentRef, error) {
+	parts := strings.Split(strings.TrimSpace(s), "/")
+	ref := parentRef{Kind: "Gateway", Namespace: routeNS}
+	if len(parts) > 1 && parts[0] != "" && parts[0][0] >= 'A' && parts[0][0] <= 'Z' {
+		ref.Kind, parts = parts[0], parts[1:]
+	}
+	switch len(parts) {
+	case 1:
+		ref.Name = parts[0]
+	case 2:
+		ref.Namespace, ref.Name = parts[0], parts[1]
+	default:
+		return ref, &ParamError{Param: "parent", Value: s, Want: "name, namespace/name or Kind/[namespace/]name, e.g. istio-ingress/istio-ingress or Service/reviews"}
+	}
+	if ref.Name == "" || ref.Namespace == "" {
+		return ref, &ParamError{Param: "parent", Value: s, Want: "name, namespace/name or Kind/[namespace/]name"}
+	}
+	return ref, nil
+}
+
+// statusParent reads a status.parents[] entry's parentRef with the
+// Gateway API defaults filled in.
+func statusParent(m map[string]any, routeNS string) parentRef {
+	pr, _ := m["parentRef"].(map[string]any)
+	ref := parentRef{Kind: "Gateway", Namespace: routeNS}
+	if k, _ := pr["kind"].(string); k != "" {
+		ref.Kind = k
+	}
+	if ns, _ := pr["namespace"].(string); ns != "" {
+		ref.Namespace = ns
+	}
+	ref.Name, _ = pr["name"].(string)
+	if sec, _ := pr["sectionName"].(string); sec != "" {
+		ref.Name += " (listener " + sec + ")"
+	}
+	return ref
+}
+
+func evalGatewayCondition(ctx context.Context, env Env, p Params) Result {
+	kind, ns, name := p.Str("kind"), p.Str("namespace"), p.Str("name")
+	ctype, want := p.Str("condition"), p.Str("status")
+	if kind != "GatewayClass" && ns == "" {
+		return errResult(&ParamError{Param: "namespace", Value: "", Want: "the namespace of the " + kind})
+	}
+	var parent *parentRef
+	if s := p.Str("parent"); s != "" {
+		if kind != "HTTPRoute" {
+			return errResult(&ParamError{Param: "parent", Value: s, Want: "nothing: parent is for HTTPRoute only"})
+		}
+		ref, err := parseParent(s, ns)
+		if err != nil {
+			return errResult(err)
+		}
+		parent = &ref
+	}
+	ins := inputsOf("gateway-condition", p)
+	objs, err := env.List(ctx, ins[0])
+	if err != nil {
+		return errResult(err)
+	}
+	var obj *unstructured.Unstructured
+	for _, u := range objs {
+		if u.GetName() == name {
+			obj = u
+		}
+	}
+	ref := kind + " " + name
+	if kind != "GatewayClass" {
+		ref = kind + " " + ns + "/" + name
+	}
+	if obj == nil {
+		return result(Fail, CodeGWMissing, ref+" does not exist", Condition{Name: ref, Observed: "not found", Expected: "exists",
+			Fix: "Apply the lesson's manifest that creates it (kubectl get " + strings.ToLower(kind) + "s -A shows what exists)."})
+	}
+	gen := obj.GetGeneration()
+	if kind != "HTTPRoute" {
+		conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+		c := judgeCondition(ref, conds, ctype, want, gen, controllerHint(kind, obj))
+		if !c.OK {
+			return result(Fail, c.code, c.summary, c.Condition)
+		}
+		return result(Pass, CodeGWConditionOK, fmt.Sprintf("%s is %s=%s", ref, ctype, want), c.Condition)
+	}
+
+	parents, _, _ := unstructured.NestedSlice(obj.Object, "status", "parents")
+	var out []Condition
+	var firstBad *judged
+	seen := 0
+	var reported []string
+	for _, pv := range parents {
+		m, _ := pv.(map[string]any)
+		pr := statusParent(m, ns)
+		reported = append(reported, pr.String())
+		if parent != nil && (pr.Kind != parent.Kind || pr.Namespace != parent.Namespace || strings.SplitN(pr.Name, " ", 2)[0] != parent.Name) {
+			continue
+		}
+		seen++
+		conds, _ := m["conditions"].([]any)
+		c := judgeCondition(ref+" on parent "+pr.String(), conds, ctype, want, gen, fmt.Sprintf("reported by %v", m["controllerName"]))
+		out = append(out, c.Condition)
+		if !c.OK && firstBad == nil {
+			firstBad = &c
+		}
+	}
+	if seen == 0 {
+		obs := "status.parents is empty: no controller has accepted or rejected this route yet"
+		if len(reported) > 0 {
+			obs = "status reports only " + strings.Join(reported, ", ")
+		}
+		inSpec := specHasParent(obj, parent, ns)
+		fix := "Check the route's parentRefs and that the parent's controller is running (istiod for class istio, NGINX Gateway Fabric for class nginx)."
+		if parent != nil && !inSpec {
+			fix = "Add " + parent.String() + " to the route's spec.parentRefs."
+		}
+		want := "a status entry for every parent"
+		if parent != nil {
+			want = "a status entry for parent " + parent.String()
+		}
+		return result(Fail, CodeGWParentMissing, ref+" has no status for "+strings.TrimPrefix(want, "a status entry for "), Condition{
+			Name: ref, Observed: obs, Expected: want, Fix: fix})
+	}
+	if firstBad != nil {
+		return result(Fail, firstBad.code, firstBad.summary, out...)
+	}
+	return result(Pass, CodeGWConditionOK, fmt.Sprintf("%s is %s=%s on %s", ref, ctype, want, plural(seen, "parent", "parents")), out...)
+}
+
+func specHasParent(obj *unstructured.Unstructured, parent *parentRef, ns string) bool {
+	if parent == nil {
+		return true
+	}
+	refs, _, _ := unstructured.NestedSlice(obj.Object, "spec", "parentRefs")
+	for _, r := range refs {
+		m, _ := r.(map[string]any)
+		pr := statusParent(map[string]any{"parentRef": m}, ns)
+		if pr.Kind == parent.Kind && pr.Namespace == parent.Namespace && strings.SplitN(pr.Name, " ", 2)[0] == parent.Name {
+			return true
+		}
+	}
+	return false
+}
+
+type judged struct {
+	Condition
+	code, summary string
+}
+
+// judgeCondition finds ctype in conds and says whether it has status
+// want for the object's current generation.
+func judgeCondition(name string, conds []any, ctype, want string, gen int64, hint string) judged {
+	exp := ctype + "=" + want + " for generation " + fmt.Sprint(gen)
+	var types []string
+	for _, cv := range conds {
+		m, _ := cv.(map[string]any)
+		t, _ := m["type"].(string)
+		types = append(types, fmt.Sprintf("%s=%v", t, m["status"]))
+		if t != ctype {
+			continue
+		}
+		status := fmt.Sprint(m["status"])
+		obs := fmt.Sprintf("%s=%s", ctype, status)
+		if r, _ := m["reason"].(string); r != "" {
+			obs += " (" + r + ")"
+		}
+		if msg, _ := m["message"].(string); msg != "" {
+			obs += ": " + msg
+		}
+		og, _, _ := unstructured.NestedInt64(m, "observedGeneration")
+		if og != 0 && og < gen {
+			return judged{Condition{Name: name, Observed: fmt.Sprintf("%s, but reported for generation %d while the object is at generation %d", obs, og, gen), Expected: exp,
+				Fix: "The controller has not processed the latest change yet; wait a few seconds, and check its logs if it stays so (" + hint + ")."},
+				CodeGWNoCondition, fmt.Sprintf("%s: %s is stale (generation %d < %d)", name, ctype, og, gen)}
+		}
+		if status != want {
+			return judged{Condition{Name: name, Observed: obs, Expected: exp, Fix: conditionFix(ctype, m)},
+				CodeGWCondition, fmt.Sprintf("%s is %s, not %s=%s", name, strings.SplitN(obs, ":", 2)[0], ctype, want)}
+		}
+		return judged{Condition: Condition{Name: name, OK: true, Observed: obs, Expected: exp}}
+	}
+	obs := "no " + ctype + " condition"
+	if len(types) > 0 {
+		obs += " (has " + strings.Join(types, ", ") + ")"
+	} else {
+		obs += ": no controller has reported status yet"
+	}
+	return judged{Condition{Name: name, Observed: obs, Expected: exp,
+		Fix: "Make sure the controller for its class is installed and running (" + hint + ")."},
+		CodeGWNoCondition, name + " has no " + ctype + " condition yet"}
+}
+
+func conditionFix(ctype string, m map[string]any) string {
+	reason, _ := m["reason"].(string)
+	switch {
+	case reason == "BackendNotFound" || reason == "RefNotPermitted":
+		return "Check the backendRefs: the Service must exist (and a ReferenceGrant must allow cross-namespace references)."
+	case reason == "NoMatchingParent" || reason == "NotAllowedByListeners" || reason == "NoMatchingListenerHostname":
+		return "Check the parentRefs: the Gateway and listener must exist and allow routes from this namespace (allowedRoutes)."
+	case reason == "Invalid" || reason == "UnsupportedValue" || reason == "UnsupportedProtocol":
+		return "The spec has an invalid value; the condition's message says which (a listener needs protocol: HTTP, for example)."
+	case ctype == "Programmed":
+		return "The controller could not deploy the data plane yet; check its Deployment and Service (kubectl get deploy,svc -l gateway.networking.k8s.io/gateway-name=<name>)."
+	}
+	return "Read the condition's reason and message above, fix the spec, and wait for the controller to report again."
+}
+
+func controllerHint(kind string, obj *unstructured.Unstructured) string {
+	if kind == "GatewayClass" {
+		c, _, _ := unstructured.NestedString(obj.Object, "spec", "controllerName")
+		return "controller " + c
+	}
+	c, _, _ := unstructured.NestedString(obj.Object, "spec", "gatewayClassName")
+	return "gatewayClassName " + c
+}

@@ -1,0 +1,357 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Codes of the generic resource checks.
+const (
+	CodeFieldOK       = "MD0400" // pass
+	CodeFieldMismatch = "MD0401" // the field does not satisfy the operator
+	CodeObjectMissing = "MD0402" // no object of that name / selector
+	CodeCountOK       = "MD0410" // pass
+	CodeTooFew        = "MD0411"
+	CodeTooMany       = "MD0412"
+	CodeCRDServed     = "MD0420" // pass
+	CodeCRDMissing    = "MD0421"
+	CodeCRDNotReady   = "MD0422" // present but not Established, or terminating
+)
+
+func init() {
+	kindDoc := "Kind (VirtualService, DestinationRule, PeerAuthentication, RequestAuthentication, AuthorizationPolicy, Telemetry, ServiceEntry, Gateway = Istio's networking.istio.io Gateway, HTTPRoute, GatewayClass, Service, Deployment, ConfigMap, Namespace, …) or resource.group (gateways.gateway.networking.k8s.io for the Gateway API's Gateway)"
+	register(&Check{
+		Name:    "resource-field",
+		Summary: "a field of an object (by name, or of every object a selector matches) equals, contains, matches or compares with a value, or exists / is absent",
+		Params: []ParamSpec{
+			{Name: "kind", Type: String, Required: true, Doc: kindDoc},
+			{Name: "namespace", Type: String, Doc: "namespace of the object (required for namespaced kinds)"},
+			{Name: "name", Type: String, Doc: "object name; without it every object matching selector (or every object of the namespace) must pass"},
+			{Name: "selector", Type: String, Doc: "label selector, instead of name"},
+			{Name: "path", Type: String, Required: true, Doc: `field path: dots for fields, [n] for list items ([-1] is the last), [*] for all items, [field=value] for the items whose field (itself a path) equals value, ["key.with/dots"] for such keys; e.g. spec.http[0].route[1].weight, spec.subsets[name=v3].labels.version, metadata.labels["istio.io/rev"]`},
+			{Name: "op", Type: Enum, Enum: fieldOps, Default: "equals", Doc: "equals / not-equals (numbers, booleans and durations compare by value; lists and objects as YAML), contains (substring, list item or object key), exists, absent, matches (RE2 regular expression), gte / lte (numbers, durations such as 5s, quantities such as 100Mi); several selected values must all pass"},
+			{Name: "value", Type: String, Doc: "value to compare with (not used by exists and absent)"},
+		},
+		Watch:  true,
+		Inputs: kindInputs,
+		Eval:   evalField,
+	})
+	register(&Check{
+		Name:    "resource-count",
+		Summary: "the number of objects of a kind in a namespace (matching a selector) is within min and max",
+		Params: []ParamSpec{
+			{Name: "kind", Type: String, Required: true, Doc: kindDoc},
+			{Name: "namespace", Type: String, Doc: "namespace to count in (empty: every namespace, or the cluster for cluster-scoped kinds)"},
+			{Name: "selector", Type: String, Doc: "label selector"},
+			{Name: "min", Type: Int, Doc: "at least this many (default 1 when neither min nor max is given)"},
+			{Name: "max", Type: Int, Doc: "at most this many (max: 0 asserts that none is left)"},
+		},
+		Watch:  true,
+		Inputs: kindInputs,
+		Eval:   evalCount,
+	})
+	register(&Check{
+		Name:    "crd-served",
+		Summary: "a CustomResourceDefinition is installed, Established and serves at least one version",
+		Params: []ParamSpec{
+			{Name: "name", Type: String, Required: true, Doc: "CRD name, resource.group, e.g. gateways.gateway.networking.k8s.io or peerauthentications.security.istio.io"},
+		},
+		Watch: true,
+		Inputs: func(p Params) []Input {
+			return []Input{{GVR: gvrCRDs}}
+		},
+		Eval: evalCRD,
+	})
+}
+
+// kindInputs reads the kind in the namespace; an unknown kind yields no
+// input (Eval reports the bad parameter).
+func kindInputs(p Params) []Input {
+	k, err := lookupKind(p.Str("kind"))
+	if err != nil {
+		return nil
+	}
+	ns := p.Str("namespace")
+	if !k.Namespaced {
+		ns = ""
+	}
+	return []Input{{GVR: k.GVR, Namespace: ns, Selector: p.Str("selector")}}
+}
+
+func evalField(ctx context.Context, env Env, p Params) Result {
+	k, err := lookupKind(p.Str("kind"))
+	if err != nil {
+		return errResult(err)
+	}
+	ns, name, sel := p.Str("namespace"), p.Str("name"), p.Str("selector")
+	path, op, want := p.Str("path"), p.Str("op"), p.Str("value")
+	if k.Namespaced && ns == "" && !strings.Contains(p.Str("kind"), ".") {
+		return errResult(&ParamError{Param: "namespace", Value: "", Want: "the namespace of the " + k.Kind})
+	}
+	if _, err := parseSelector("selector", sel); err != nil {
+		return errResult(err)
+	}
+	steps, err := parsePath(path)
+	if err != nil {
+		return errResult(err)
+	}
+	switch op {
+	case "contains", "matches", "gte", "lte":
+		if want == "" {
+			return errResult(&ParamError{Param: "value", Value: "", Want: "a value for op " + op})
+		}
+	}
+	objs, err := env.List(ctx, kindInputs(p)[0])
+	if err != nil {
+		return errResult(err)
+	}
+	var chosen []*unstructured.Unstructured
+	for _, u := range objs {
+		if name == "" || u.GetName() == name {
+			chosen = append(chosen, u)
+		}
+	}
+	if len(chosen) == 0 {
+		return missingObject(k, ns, name, sel, objs)
+	}
+	sort.Slice(chosen, func(i, j int) bool { return nsName(chosen[i]) < nsName(chosen[j]) })
+	exp := expectedText(path, op, want)
+	var conds []Condition
+	var failed []string
+	for _, u := range chosen {
+		ok, obs, err := compare(evalPath(u.Object, steps), op, want)
+		if err != nil {
+			return errResult(err)
+		}
+		c := Condition{Name: k.Kind + " " + nsName(u), OK: ok, Observed: obs, Expected: exp}
+		if !ok {
+			c.Fix = fieldFix(k, u, path, op, want)
+			failed = append(failed, fmt.Sprintf("%s %s: want %s, found %s", k.Kind, nsName(u), exp, obs))
+		}
+		conds = append(conds, c)
+	}
+	if len(failed) > 0 {
+		s := failed[0]
+		if len(failed) > 1 {
+			s += fmt.Sprintf(" (and %d more)", len(failed)-1)
+		}
+		return result(Fail, CodeFieldMismatch, s, conds...)
+	}
+	if len(chosen) == 1 {
+		return result(Pass, CodeFieldOK, fmt.Sprintf("%s %s: %s", k.Kind, nsName(chosen[0]), conds[0].Observed), conds...)
+	}
+	return result(Pass, CodeFieldOK, fmt.Sprintf("all %d %s objects: %s", len(chosen), k.Kind, exp), conds...)
+}
+
+func missingObject(k kindInfo, ns, name, sel string, objs []*unstructured.Unstructured) Result {
+	where := ""
+	if ns != "" && k.Namespaced {
+		where = " in " + ns
+	}
+	what := k.Kind + " " + name + where
+	switch {
+	case name == "" && sel != "":
+		what = k.Kind + " matching " + sel + where
+	case name == "":
+		what = "any " + k.Kind + where
+	case ns != "" && k.Namespaced:
+		what = k.Kind + " " + ns + "/" + name
+	}
+	var names []string
+	for _, u := range objs {
+		names = append(names, nsName(u))
+	}
+	sort.Strings(names)
+	obs := "not found"
+	if len(names) > 0 {
+		obs += "; existing: " + joinMax(names, 8)
+	} else {
+		obs += "; there is no " + k.Kind + where
+	}
+	return result(Fail, CodeObjectMissing, what+" does not exist", Condition{
+		Name: what, Observed: obs, Expected: "exists",
+		Fix: "Apply the lesson's manifest (or helmfile release) that creates it, and check its name and namespace.",
+	})
+}
+
+func fieldFix(k kindInfo, u *unstructured.Unstructured, path, op, want string) string {
+	edit := "kubectl edit " + strings.ToLower(k.GVR.Resource)
+	if k.GVR.Group != "" {
+		edit += "." + k.GVR.Group
+	}
+	edit += " " + u.GetName()
+	if u.GetNamespace() != "" {
+		edit += " -n " + u.GetNamespace()
+	}
+	var what string
+	switch op {
+	case "equals":
+		what = "set " + path + " to " + want
+	case "not-equals":
+		what = "change " + path + " away from " + want
+	case "contains":
+		what = "make " + path + " contain " + want
+	case "exists":
+		what = "add " + path
+	case "absent":
+		what = "remove " + path
+	case "matches":
+		what = "make " + path + " match " + want
+	case "gte":
+		what = "raise " + path + " to at least " + want
+	case "lte":
+		what = "lower " + path + " to at most " + want
+	}
+	return fmt.Sprintf("Apply the lesson's manifest, or %s (%s).", what, edit)
+}
+
+func evalCount(ctx context.Context, env Env, p Params) Result {
+	k, err := lookupKind(p.Str("kind"))
+	if err != nil {
+		return errResult(err)
+	}
+	if _, err := parseSelector("selector", p.Str("selector")); err != nil {
+		return errResult(err)
+	}
+	_, hasMin := p["min"]
+	_, hasMax := p["max"]
+	lo, hi := p.Int("min"), p.Int("max")
+	if !hasMin && !hasMax {
+		lo, hasMin = 1, true
+	}
+	if hasMin && hasMax && lo > hi {
+		return errResult(&ParamError{Param: "max", Value: p.Str("max"), Want: "a number not below min (" + p.Str("min") + ")"})
+	}
+	objs, err := env.List(ctx, kindInputs(p)[0])
+	if err != nil {
+		return errResult(err)
+	}
+	var names []string
+	for _, u := range objs {
+		names = append(names, nsName(u))
+	}
+	sort.Strings(names)
+	where := "in the cluster"
+	if ns := p.Str("namespace"); ns != "" && k.Namespaced {
+		where = "in " + ns
+	} else if k.Namespaced {
+		where = "in all namespaces"
+	}
+	if s := p.Str("selector"); s != "" {
+		where += " matching " + s
+	}
+	n := len(objs)
+	obs := fmt.Sprintf("%d", n)
+	if n > 0 {
+		obs += ": " + joinMax(names, 10)
+	}
+	var exp string
+	switch {
+	case hasMin && hasMax && lo == hi:
+		exp = fmt.Sprintf("exactly %d", lo)
+	case hasMin && hasMax:
+		exp = fmt.Sprintf("between %d and %d", lo, hi)
+	case hasMin:
+		exp = fmt.Sprintf("at least %d", lo)
+	default:
+		exp = fmt.Sprintf("at most %d", hi)
+	}
+	c := Condition{Name: k.Kind + " objects " + where, OK: true, Observed: obs, Expected: exp}
+	switch {
+	case hasMin && n < lo:
+		c.OK, c.Fix = false, "Create the missing "+k.Kind+" objects with the lesson's manifests."
+		return result(Fail, CodeTooFew, fmt.Sprintf("%s %s, want %s", plural(n, k.Kind, k.Kind+"s"), where, exp), c)
+	case hasMax && n > hi:
+		c.OK, c.Fix = false, "Delete the extra ones (kubectl delete "+strings.ToLower(k.GVR.Resource)+" <name> -n <namespace>), as the lesson says."
+		return result(Fail, CodeTooMany, fmt.Sprintf("%s %s, want %s", plural(n, k.Kind, k.Kind+"s"), where, exp), c)
+	}
+	return result(Pass, CodeCountOK, fmt.Sprintf("%s %s (%s)", plural(n, k.Kind, k.Kind+"s"), where, exp), c)
+}
+
+func evalCRD(ctx context.Context, env Env, p Params) Result {
+	name := strings.TrimSpace(p.Str("name"))
+	objs, err := env.List(ctx, Input{GVR: gvrCRDs})
+	if err != nil {
+		return errResult(err)
+	}
+	var crd *unstructured.Unstructured
+	for _, u := range objs {
+		if u.GetName() == name {
+			crd = u
+		}
+	}
+	cname := "CustomResourceDefinition " + name
+	if crd == nil {
+		var similar []string
+		_, group, _ := strings.Cut(name, ".")
+		for _, u := range objs {
+			if _, g, _ := strings.Cut(u.GetName(), "."); g == group {
+				similar = append(similar, u.GetName())
+			}
+		}
+		obs := "not installed"
+		if len(similar) > 0 {
+			sort.Strings(similar)
+			obs += "; the cluster has " + joinMax(similar, 6)
+		}
+		return result(Fail, CodeCRDMissing, name+" is not installed", Condition{Name: cname, Observed: obs, Expected: "installed and Established", Fix: crdFix(group)})
+	}
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	established, accepted := "", ""
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		switch m["type"] {
+		case "Established":
+			established = fmt.Sprint(m["status"])
+		case "NamesAccepted":
+			accepted = fmt.Sprintf("%v (%v)", m["status"], m["message"])
+		}
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	var vs []string
+	served := 0
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		var flags []string
+		if m["served"] == true {
+			flags = append(flags, "served")
+			served++
+		} else {
+			flags = append(flags, "not served")
+		}
+		if m["storage"] == true {
+			flags = append(flags, "storage")
+		}
+		vs = append(vs, fmt.Sprintf("%v (%s)", m["name"], strings.Join(flags, ", ")))
+	}
+	obs := "Established=" + orDefault(established, "not reported") + "; versions " + strings.Join(vs, ", ")
+	switch {
+	case crd.GetDeletionTimestamp() != nil:
+		return result(Fail, CodeCRDNotReady, name+" is being deleted", Condition{Name: cname, Observed: "terminating; " + obs, Expected: "installed and Established",
+			Fix: "Wait for the deletion to finish, then install the CRD again."})
+	case established != "True":
+		if accepted != "" && !strings.HasPrefix(accepted, "True") {
+			obs += "; NamesAccepted=" + accepted
+		}
+		return result(Fail, CodeCRDNotReady, name+" is installed but not Established yet", Condition{Name: cname, Observed: obs, Expected: "Established=True",
+			Fix: "Wait a few seconds; if it stays so, another CRD may claim the same names (kubectl describe crd " + name + ")."})
+	case served == 0:
+		return result(Fail, CodeCRDNotReady, name+" serves no version", Condition{Name: cname, Observed: obs, Expected: "at least one served version",
+			Fix: "Install the CRD release the lesson names; this one serves nothing."})
+	}
+	return result(Pass, CodeCRDServed, name+" is installed and served", Condition{Name: cname, OK: true, Observed: obs, Expected: "installed and Established"})
+}
+
+func crdFix(group string) string {
+	switch {
+	case group == "gateway.networking.k8s.io":
+		return "Install the Gateway API CRDs: kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.4.0/standard-install.yaml (the lab's charts need them before NGINX Gateway Fabric or Istio's gateway)."
+	case strings.HasSuffix(group, "istio.io"):
+		return "Install Istio's CRDs with the istio-base Helm release (helmfile apply in the chapter's istio folder)."
+	}
+	return "Install the CRDs of the component the lesson sets up."
+}
