@@ -17,7 +17,9 @@ STAGING_VERSION=${STAGING_VERSION:-v0.${K8S_VERSION#v1.}}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 
 export PATH="$PATH:/usr/local/go/bin"
-cache=${MESHDOJO_TESTBINS:-${XDG_CACHE_HOME:-$HOME/.cache}/meshdojo/testbins/k8s-$K8S_VERSION-etcd-$ETCD_VERSION}
+# CI may run without HOME; fall back to the user's home from passwd.
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+cache=${MESHDOJO_TESTBINS:-${XDG_CACHE_HOME:-$home/.cache}/meshdojo/testbins/k8s-$K8S_VERSION-etcd-$ETCD_VERSION}
 
 say() { echo "testbins: $*" >&2; }
 

@@ -54,7 +54,9 @@ import (
 // Cluster is a running etcd + kube-apiserver pair.
 type Cluster struct {
 	// Config connects as an administrator (group system:masters), which
-	// bypasses RBAC. Use Impersonate to act as a less privileged user.
+	// bypasses RBAC. Use Impersonate or ServiceAccount to act as a less
+	// privileged user. It is shared: copy it (rest.CopyConfig) before
+	// changing anything.
 	Config *rest.Config
 
 	dir  string // temporary directory for data, keys and logs
