@@ -47,6 +47,10 @@ func PortForward(ctx context.Context, cfg *rest.Config, ns, pod string, port int
 	if setup <= 0 {
 		setup = 15 * time.Second
 	}
+	// A forward is a long-lived stream: the connection's per-request
+	// time-out (if the kubeconfig or caller set one) must not cut it.
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = 0
 	u, err := portForwardURL(cfg, ns, pod)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,474 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshdojo/meshdojo/internal/traffic"
+)
+
+// Codes of the traffic checks.
+const (
+	CodeProbeOK          = "MD0800" // pass
+	CodeProbeFailed      = "MD0801" // responses did not match the expectations
+	CodeNoIngress        = "MD0802" // no gateway leads to a Service
+	CodeNoGatewayPod     = "MD0803" // the ingress Service has no ready pod
+	CodeForwardRefused   = "MD0804" // the API server or pod refused the port-forward
+	CodeProbeCancelled   = "MD0805" // the reader stopped the probe
+	CodeProbeOffline     = "MD0806" // no cluster connection and no --ingress
+	CodeIngressOverride  = "MD0807" // the --ingress address is not usable
+	CodeProbeUnreachable = "MD0808" // no request got any answer
+)
+
+// TrafficSettings are the reader's choices for the checks that send
+// traffic. The command line sets them once from its flags, before any
+// check runs.
+type TrafficSettings struct {
+	// Ingress, such as http://localhost:9080, replaces ingress discovery:
+	// the reader already runs `kubectl port-forward` (as the book does)
+	// or has another address for the gateway. Flag --ingress.
+	Ingress string
+	// ProbeImage replaces curlimages/curl in probe pods, for clusters
+	// that pull from a mirror. Flag --probe-image.
+	ProbeImage string
+}
+
+var trafficCfg struct {
+	sync.Mutex
+	set bool
+	s   TrafficSettings
+}
+
+// SetTraffic validates and stores the traffic settings. The error names
+// the bad value and shows a good one, ready for the command line to
+// print.
+func SetTraffic(s TrafficSettings) error {
+	ing, err := traffic.ParseOverride(s.Ingress)
+	if err != nil {
+		return fmt.Errorf("--ingress: %v", err)
+	}
+	s.Ingress = ing
+	s.ProbeImage = strings.TrimSpace(s.ProbeImage)
+	if strings.ContainsAny(s.ProbeImage, " \t\n") {
+		return fmt.Errorf("--probe-image: %q is not an image reference such as curlimages/curl:8.11.1", s.ProbeImage)
+	}
+	trafficCfg.Lock()
+	defer trafficCfg.Unlock()
+	trafficCfg.s, trafficCfg.set = s, true
+	return nil
+}
+
+// Traffic returns the current traffic settings. Until SetTraffic is
+// called they come from the environment variables MESHDOJO_INGRESS and
+// MESHDOJO_PROBE_IMAGE, so the settings also reach checks run by tools
+// that do not know the flags.
+func Traffic() TrafficSettings {
+	trafficCfg.Lock()
+	defer trafficCfg.Unlock()
+	if trafficCfg.set {
+		return trafficCfg.s
+	}
+	s := TrafficSettings{ProbeImage: strings.TrimSpace(os.Getenv("MESHDOJO_PROBE_IMAGE"))}
+	if ing, err := traffic.ParseOverride(os.Getenv("MESHDOJO_INGRESS")); err == nil {
+		s.Ingress = ing
+	}
+	return s
+}
+
+var (
+	gvrTrafficIstioGateways = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	gvrTrafficAPIGateways   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	gvrTrafficServices      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+)
+
+func init() {
+	register(&Check{
+		Name: "http-probe",
+		Summary: "sends a bounded burst of HTTP requests through the ingress gateway and judges the answers: " +
+			"status codes, the split between versions (with a statistical tolerance), latency, headers and body",
+		Acts: "sends a bounded burst of HTTP requests through your ingress gateway (opening a port-forward to a gateway pod " +
+			"when it has no reachable address)",
+		Params: httpProbeParams,
+		Inputs: func(p Params) []Input {
+			if p.Str("ingress") != "" {
+				return nil
+			}
+			if p.Str("service") != "" {
+				return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}}
+			}
+			return []Input{{GVR: gvrTrafficIstioGateways}, {GVR: gvrTrafficAPIGateways}, {GVR: gvrTrafficServices}}
+		},
+		Eval: evalHTTPProbe,
+	})
+}
+
+var httpProbeParams = []ParamSpec{
+	// Where to send.
+	{Name: "path", Type: String, Default: "/productpage", Doc: "path and query to request. The lab's productpage passes its backends' status " +
+		"codes and JSON straight through on /api/v1/products/0 (details), /api/v1/products/0/reviews (reviews, names the answering " +
+		"pod in podname) and /api/v1/products/0/ratings (ratings), so those are the paths to probe for routing, faults and resilience"},
+	{Name: "gateway", Type: String, Doc: "namespace/name (or name) of the Istio Gateway or Gateway API Gateway to go through, when the " +
+		"cluster has several; by default the first one with an HTTP port that leads to a Service"},
+	{Name: "namespace", Type: String, Doc: "with service: the namespace of the ingress Service"},
+	{Name: "service", Type: String, Doc: "send to this Service instead of looking for a gateway, e.g. nginx-gateway-nginx for the " +
+		"chapter 1 lab that has no Istio"},
+	{Name: "port", Type: Int, Doc: "the gateway's (or Service's) port, e.g. 9080; by default the first HTTP port"},
+	{Name: "ingress", Type: String, Doc: "base URL to use instead of finding the ingress, e.g. http://localhost:9080. Lessons leave it " +
+		"empty: readers set it for every probe with meshdojo --ingress"},
+	// What to send.
+	{Name: "method", Type: Enum, Default: "GET", Enum: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, Doc: "HTTP method"},
+	{Name: "host", Type: String, Doc: "Host header, for gateways and VirtualServices that match on a host name other than *"},
+	{Name: "header", Type: String, Doc: "extra request headers as Name: value, several separated by ; (e.g. x-user: jason; x-debug: 1)"},
+	{Name: "cookie", Type: String, Doc: "Cookie header value, e.g. access_token=...; $NAME reads it from the environment variable NAME"},
+	{Name: "bearer", Type: String, Doc: "token sent as Authorization: Bearer <token>; $NAME reads it from the environment variable NAME " +
+		"(for the chapter 7 Keycloak token)"},
+	{Name: "body", Type: String, Doc: "request body, for POST and PUT"},
+	// How much.
+	{Name: "count", Type: Int, Default: "10", Doc: fmt.Sprintf("how many requests to send (at most %d). For a split between versions "+
+		"use 60 to 100; for 'at least one' assertions on a behaviour that is random (outlier ejection), more", traffic.MaxCount)},
+	{Name: "concurrency", Type: Int, Default: "1", Doc: fmt.Sprintf("requests in flight at once (at most %d). The connection-pool "+
+		"exercise needs a burst: 20 or more", traffic.MaxConcurrency)},
+	{Name: "timeout", Type: Duration, Default: "10s", Doc: "per-request limit; keep it above the delays the lesson injects (the lab's are 7s), " +
+		"so the mesh's own timeouts are what is measured"},
+	{Name: "deadline", Type: Duration, Default: "60s", Doc: "limit for the whole probe (at most 5m); a probe cut short by it fails, " +
+		"saying so"},
+	{Name: "version-field", Type: String, Default: "podname", Doc: "JSON key naming the pod that answered, from which the version is read " +
+		"(reviews-v4-6d8c9b7f5-x2klp is v4); header:NAME reads a response header instead"},
+	// What to expect.
+	{Name: "expect-status", Type: List, Doc: "every response must have one of these: codes (200), classes (5xx) or transport errors " +
+		"(timeout, reset, refused). When no status expectation is given at all, every response must be 2xx. " +
+		"Fault abort (ch. 9): expect-status: 500"},
+	{Name: "status-split", Type: Weights, Doc: "expected share of each status as relative weights, judged like versions, e.g. 200=50,503=50 " +
+		"for the lab's half-failing ratings without retries"},
+	{Name: "min-status", Type: Weights, Doc: "at least this many responses with each status, e.g. 504=1 (route timeout, ch. 10) or 503=1 " +
+		"(outlier ejection and connection-pool overflow)"},
+	{Name: "max-status-share", Type: Weights, Doc: "at most this percentage of responses with each status, e.g. 5xx=20 (retries on 5xx " +
+		"bring the lab's 50% failures down to about 6%)"},
+	{Name: "versions", Type: Weights, Doc: "expected split between versions as relative weights, as in the VirtualService: v1=0,v2=0,v4=100 " +
+		"or v1=80,v2=20 (ch. 5), v4=100 through a waypoint (ch. 11). Judged with a Wilson score interval per version: it passes when " +
+		"each expected share lies inside the interval around what was seen, so chance alone fails a correct split about 1% of the " +
+		"time while a wrong one (50/50 for 80/20 on 100 requests) fails almost always"},
+	{Name: "confidence", Type: Float, Default: "0.99", Doc: "confidence of the version and status splits as a whole"},
+	{Name: "max-latency", Type: Duration, Doc: "no response may take longer, e.g. 5.5s when a 5s route timeout cuts the 7s delay (ch. 10)"},
+	{Name: "min-latency", Type: Duration, Doc: "no response may be faster, e.g. 6.5s for the injected 7s delay (ch. 9)"},
+	{Name: "header-present", Type: List, Doc: "response headers that must appear on at least one response: a name or name=value, e.g. " +
+		"x-envoy-overloaded=true for connection-pool overflow (ch. 10)"},
+	{Name: "body-field", Type: List, Doc: "JSON fields every JSON response must hold: path=value or path alone, with dots and list " +
+		"indexes, e.g. reviews.0.rating.color=red"},
+	{Name: "body-contains", Type: String, Doc: "text that must appear in at least one response body, e.g. no healthy upstream (an " +
+		"ejected host) or Reviewer1"},
+}
+
+func evalHTTPProbe(ctx context.Context, env Env, p Params) Result {
+	plan, expect, err := httpPlan(p)
+	if err != nil {
+		return errResult(err)
+	}
+	reached, ingressCond, bad := reachIngress(ctx, env, p)
+	if bad != nil {
+		return *bad
+	}
+	defer reached.Close()
+	plan.URL = reached.URL + plan.URL
+
+	var (
+		last time.Time
+		base = Result{Verdict: Pending, Summary: "probing " + plan.URL}
+	)
+	plan.OnProgress = func(t traffic.Tally) {
+		if t.Done != t.Planned && t.Done != 1 && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		r := base
+		r.Progress = fmt.Sprintf("%d/%d requests", t.Done, t.Planned)
+		r.Bars = trafficBars(t, expect)
+		r.At = last
+		env.Emit(r)
+	}
+	rep, err := traffic.Run(ctx, nil, plan)
+	if err != nil {
+		return errResult(&ParamError{Param: "path", Value: p.Str("path"), Want: "a path such as /productpage (" + err.Error() + ")"})
+	}
+	t := rep.Tally()
+	progress := fmt.Sprintf("%d/%d requests", t.Done, t.Planned)
+	if rep.Stopped == "cancelled" {
+		r := result(Error, CodeProbeCancelled, fmt.Sprintf("probe stopped after %s", progress), ingressCond)
+		r.Progress, r.Bars = progress, trafficBars(t, expect)
+		return r
+	}
+	findings := traffic.Judge(rep, expect)
+	conds := []Condition{ingressCond}
+	ok := true
+	var firstBad *traffic.Finding
+	for i, f := range findings {
+		conds = append(conds, Condition{Name: f.Name, OK: f.OK, Observed: f.Observed, Expected: f.Expected, Fix: f.Fix})
+		if !f.OK && firstBad == nil {
+			firstBad = &findings[i]
+		}
+		ok = ok && f.OK
+	}
+	answered := 0
+	for _, s := range rep.Samples {
+		if s.Status != 0 {
+			answered++
+		}
+	}
+	var r Result
+	switch {
+	case ok:
+		r = result(Pass, CodeProbeOK, passSummary(t, expect, reached), conds...)
+	case answered == 0 && len(rep.Samples) > 0:
+		// Nothing answered at all: say why, in the ingress's terms.
+		why := rep.Samples[0].Detail
+		if pr := reached.Problem(); pr != "" {
+			why = pr
+		}
+		conds = append(conds, Condition{Name: "any answer", Observed: why, Expected: "HTTP responses",
+			Fix: unreachableFix(reached)})
+		r = result(Fail, CodeProbeUnreachable, fmt.Sprintf("no request got an answer via %s: %s", reached.Via, why), conds...)
+	default:
+		r = result(Fail, CodeProbeFailed, fmt.Sprintf("%s: %s; expected %s", firstBad.Name, firstBad.Observed, firstBad.Expected), conds...)
+	}
+	r.Progress, r.Bars = progress, trafficBars(t, expect)
+	return r
+}
+
+func unreachableFix(r *traffic.Reached) string {
+	switch r.Via {
+	case traffic.ViaOverride:
+		return "Nothing answered at the --ingress address: is your kubectl port-forward still running? Start it again, " +
+			"e.g. kubectl port-forward -n istio-ingress svc/istio-ingressgateway 9080:9080"
+	case traffic.ViaPortForward:
+		return "The gateway pod did not accept the connection on that port: check the gateway's port (param port) and that the pod is ready"
+	}
+	return "The load-balancer address did not answer; start meshdojo with --ingress and your own kubectl port-forward instead"
+}
+
+func passSummary(t traffic.Tally, e traffic.Expect, r *traffic.Reached) string {
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%d/%d answered", t.Done, t.Planned))
+	if len(e.Versions) > 0 {
+		total := 0
+		for v, n := range t.Versions {
+			if v != "" {
+				total += n
+			}
+		}
+		var vs []string
+		for _, v := range traffic.Keys(t.Versions) {
+			if v != "" && total > 0 {
+				vs = append(vs, fmt.Sprintf("%s %.0f%%", v, 100*float64(t.Versions[v])/float64(total)))
+			}
+		}
+		parts = append(parts, strings.Join(vs, ", "))
+	}
+	var outs []string
+	for _, o := range traffic.Keys(t.Outcomes) {
+		outs = append(outs, fmt.Sprintf("%s×%d", o, t.Outcomes[o]))
+	}
+	parts = append(parts, strings.Join(outs, ", "))
+	if t.Max > 0 {
+		parts = append(parts, "slowest "+t.Max.Round(time.Millisecond).String())
+	}
+	return strings.Join(parts, "; ") + " (via " + r.Via + ")"
+}
+
+// trafficBars turns a tally into the live chart: one group per version,
+// status and latency bucket. Versions the lesson expects appear even at
+// zero, so the chart shows what is missing.
+func trafficBars(t traffic.Tally, e traffic.Expect) []Bar {
+	var bars []Bar
+	versions := map[string]int{}
+	for v, n := range t.Versions {
+		versions[v] = n
+	}
+	for v := range e.Versions {
+		versions[v] += 0
+	}
+	for _, v := range traffic.Keys(versions) {
+		label := v
+		if v == "" {
+			if versions[v] == 0 {
+				continue
+			}
+			label = "unnamed"
+		}
+		bars = append(bars, Bar{Group: "version", Label: label, Value: versions[v]})
+	}
+	for _, o := range traffic.Keys(t.Outcomes) {
+		bars = append(bars, Bar{Group: "status", Label: o, Value: t.Outcomes[o]})
+	}
+	for i, l := range traffic.LatencyLabels() {
+		bars = append(bars, Bar{Group: "latency", Label: l, Value: t.Latency[i]})
+	}
+	return bars
+}
+
+// httpPlan turns the parameters into a probe plan (URL holds only the
+// path until the ingress is known) and its expectations.
+func httpPlan(p Params) (traffic.Plan, traffic.Expect, error) {
+	var plan traffic.Plan
+	var e traffic.Expect
+	path := p.Str("path")
+	if path == "" {
+		path = "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		return plan, e, &ParamError{Param: "path", Value: path, Want: "a path starting with /, such as /api/v1/products/0/reviews"}
+	}
+	count, conc := p.Int("count"), p.Int("concurrency")
+	if count < 1 || count > traffic.MaxCount {
+		return plan, e, &ParamError{Param: "count", Value: p.Str("count"), Want: fmt.Sprintf("1 to %d requests", traffic.MaxCount)}
+	}
+	if conc < 1 || conc > traffic.MaxConcurrency {
+		return plan, e, &ParamError{Param: "concurrency", Value: p.Str("concurrency"), Want: fmt.Sprintf("1 to %d", traffic.MaxConcurrency)}
+	}
+	if d := p.Duration("deadline"); d <= 0 || d > traffic.MaxDeadline {
+		return plan, e, &ParamError{Param: "deadline", Value: p.Str("deadline"), Want: "a duration up to " + traffic.MaxDeadline.String()}
+	}
+	if p.Duration("timeout") <= 0 {
+		return plan, e, &ParamError{Param: "timeout", Value: p.Str("timeout"), Want: "a positive duration such as 10s"}
+	}
+	hdr := http.Header{}
+	if raw := p.Str("header"); raw != "" {
+		for _, h := range strings.Split(raw, ";") {
+			if strings.TrimSpace(h) == "" {
+				continue
+			}
+			name, val, ok := strings.Cut(h, ":")
+			if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(strings.TrimSpace(name), " \t") {
+				return plan, e, &ParamError{Param: "header", Value: raw, Want: "Name: value pairs separated by ;, such as x-user: jason"}
+			}
+			hdr.Add(strings.TrimSpace(name), strings.TrimSpace(val))
+		}
+	}
+	for _, k := range []string{"cookie", "bearer"} {
+		v, err := paramFromEnv(k, p.Str(k))
+		if err != nil {
+			return plan, e, err
+		}
+		switch {
+		case v == "":
+		case k == "cookie":
+			hdr.Set("Cookie", v)
+		default:
+			hdr.Set("Authorization", "Bearer "+v)
+		}
+	}
+	plan = traffic.Plan{
+		Method: p.Str("method"), URL: path, Host: p.Str("host"), Header: hdr, Body: p.Str("body"),
+		Count: count, Concurrency: conc, Timeout: p.Duration("timeout"), Deadline: p.Duration("deadline"),
+		VersionKey: p.Str("version-field"),
+	}
+	e = traffic.Expect{
+		Status: p.List("expect-status"), StatusSplit: paramWeights(p, "status-split"), MinStatus: paramWeights(p, "min-status"),
+		MaxStatusShare: paramWeights(p, "max-status-share"), Versions: paramWeights(p, "versions"), Confidence: p.Float("confidence"),
+		MaxLatency: p.Duration("max-latency"), MinLatency: p.Duration("min-latency"), Headers: p.List("header-present"),
+		Fields: p.List("body-field"), BodyContains: p.Str("body-contains"),
+	}
+	if c := e.Confidence; c != 0 && (c <= 0.5 || c >= 1) {
+		return plan, e, &ParamError{Param: "confidence", Value: p.Str("confidence"), Want: "a number between 0.5 and 1, such as 0.99"}
+	}
+	if len(e.Status) == 0 && len(e.StatusSplit) == 0 && len(e.MinStatus) == 0 && len(e.MaxStatusShare) == 0 {
+		e.Status = []string{"2xx"}
+	}
+	for _, f := range e.Fields {
+		path, _, _ := strings.Cut(f, "=")
+		plan.Fields = append(plan.Fields, strings.TrimSpace(path))
+	}
+	return plan, e, nil
+}
+
+func paramWeights(p Params, k string) map[string]int {
+	if p.Str(k) == "" {
+		return nil
+	}
+	return p.Weights(k)
+}
+
+// fromEnv resolves a $NAME parameter value from the environment.
+func paramFromEnv(param, v string) (string, error) {
+	name, ok := strings.CutPrefix(strings.TrimSpace(v), "$")
+	if !ok {
+		return v, nil
+	}
+	if val := os.Getenv(name); val != "" {
+		return val, nil
+	}
+	return "", &ParamError{Param: param, Value: v, Want: fmt.Sprintf("the environment variable %s to be set (export %s=... before starting meshdojo)", name, name)}
+}
+
+// reachIngress finds the ingress and opens a way to it. On failure it
+// returns the Error result to give instead.
+func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Condition, *Result) {
+	cond := Condition{Name: "ingress", Expected: "a way to reach the ingress gateway"}
+	override := p.Str("ingress")
+	from := "the check's ingress parameter"
+	if override == "" {
+		override, from = Traffic().Ingress, "--ingress"
+	}
+	if override != "" {
+		u, err := traffic.ParseOverride(override)
+		if err != nil {
+			cond.Observed, cond.Fix = err.Error(), "Give an address such as http://localhost:9080."
+			r := result(Error, CodeIngressOverride, "the ingress address from "+from+" is not usable", cond)
+			return nil, cond, &r
+		}
+		cond.OK, cond.Observed = true, u+" from "+from+" (no discovery)"
+		return &traffic.Reached{URL: u, Via: traffic.ViaOverride, Detail: cond.Observed}, cond, nil
+	}
+	c := env.Clients()
+	if c == nil || c.Kube == nil || c.Dynamic == nil || c.Config == nil {
+		cond.Observed = "not connected to a cluster"
+		cond.Fix = "Connect meshdojo to your cluster (--context), or start it with --ingress http://localhost:9080 while " +
+			"kubectl port-forward -n istio-ingress svc/istio-ingressgateway 9080:9080 runs."
+		r := result(Error, CodeProbeOffline, "cannot send traffic: not connected to a cluster", cond)
+		return nil, cond, &r
+	}
+	want := traffic.Want{Gateway: p.Str("gateway"), Namespace: p.Str("namespace"), Service: p.Str("service"), Port: p.Int("port")}
+	in, err := traffic.FindIngress(ctx, c.Kube, c.Dynamic, want)
+	if err != nil {
+		cond.Observed = strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": ")
+		cond.Fix = "Install the ingress gateway as the lesson's set-up step does, and check it with kubectl get gateway -A " +
+			"and kubectl get svc -A. If you reach it another way, start meshdojo with --ingress http://localhost:9080."
+		r := result(Error, CodeNoIngress, "no ingress gateway found", cond)
+		return nil, cond, &r
+	}
+	reached, err := traffic.Reach(ctx, c.Config, c.Kube, in)
+	if err != nil {
+		cond.Observed = err.Error()
+		code, summary := CodeForwardRefused, "could not open a port-forward to the ingress gateway"
+		switch {
+		case errors.Is(err, traffic.ErrNoGatewayPod):
+			code, summary = CodeNoGatewayPod, "the ingress gateway has no ready pod"
+			cond.Fix = fmt.Sprintf("See why with kubectl get pods -n %s and kubectl describe pod; gateway pods need the "+
+				"ingress node in the lab (label node.kubernetes.io/nodegroup=ingress).", in.Namespace)
+		case strings.Contains(err.Error(), "forbidden"):
+			cond.Fix = fmt.Sprintf("Your credentials may not create pods/portforward in %s. Ask for that permission, or run "+
+				"kubectl port-forward -n %s svc/%s %d:%d yourself and start meshdojo with --ingress http://localhost:%d.",
+				in.Namespace, in.Namespace, in.Service, in.Port, in.Port, in.Port)
+		default:
+			cond.Fix = fmt.Sprintf("Try kubectl port-forward -n %s svc/%s %d:%d yourself; if that works, start meshdojo with "+
+				"--ingress http://localhost:%d.", in.Namespace, in.Service, in.Port, in.Port, in.Port)
+		}
+		if errors.Is(err, context.Canceled) {
+			code, summary = CodeProbeCancelled, "probe stopped before it started"
+		}
+		r := result(Error, code, summary, cond)
+		return nil, cond, &r
+	}
+	cond.OK, cond.Observed = true, reached.Detail
+	if len(in.Others) > 0 {
+		cond.Observed += "; also found: " + strings.Join(in.Others, "; ") + " (choose with param gateway)"
+	}
+	return reached, cond, nil
+}

@@ -1,0 +1,203 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/meshdojo/meshdojo/internal/traffic"
+)
+
+// Codes of prometheus-query and envoy-stat.
+const (
+	CodeMetricOK        = "MD0840" // pass
+	CodeMetricFailed    = "MD0841" // the value does not compare as expected
+	CodeMetricNoData    = "MD0842" // no series (yet)
+	CodePromUnavailable = "MD0843" // Prometheus cannot be reached or rejected the query
+	CodeStatsUnreadable = "MD0844" // no pod's Envoy stats could be read
+)
+
+var metricOps = []string{"equals", "not-equals", "gt", "gte", "lt", "lte", "exists", "absent"}
+
+const metricOpDoc = "how to compare with value: equals, not-equals, gt, gte, lt, lte; exists: at least one series, whatever its value; " +
+	"absent: no series at all"
+
+func init() {
+	register(&Check{
+		Name: "prometheus-query",
+		Summary: "asks Prometheus (through the API server's service proxy, no port-forward) and compares the answer, " +
+			"e.g. requests reported by a waypoint or over mutual TLS",
+		Params: []ParamSpec{
+			{Name: "query", Type: String, Required: true, Doc: "PromQL instant query, e.g. sum(istio_requests_total{reporter=\"waypoint\"," +
+				"destination_service_name=\"reviews\"}) for traffic through the waypoint (ch. 11). Every series it returns must compare true"},
+			{Name: "op", Type: Enum, Default: "gt", Enum: metricOps, Doc: metricOpDoc},
+			{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
+			{Name: "namespace", Type: String, Default: "prometheus", Doc: "namespace of the Prometheus Service"},
+			{Name: "service", Type: String, Default: "prometheus-server", Doc: "Prometheus Service (the lab's chart names it prometheus-server)"},
+			{Name: "port", Type: Int, Default: "9090", Doc: "Prometheus Service port"},
+		},
+		Inputs: func(p Params) []Input { return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}} },
+		Eval:   evalPromQuery,
+	})
+	register(&Check{
+		Name: "envoy-stat",
+		Summary: "reads one Envoy statistic from the proxies of the selected pods (port 15090, through the API server's " +
+			"pod proxy) and compares it, e.g. retries made or hosts ejected",
+		Params: []ParamSpec{
+			{Name: "namespace", Type: String, Required: true, Doc: "namespace of the pods"},
+			{Name: "selector", Type: String, Required: true, Doc: "label selector of the pods whose proxies to read, e.g. app=productpage " +
+				"(the caller's proxy is the one that retries and ejects)"},
+			{Name: "stat", Type: String, Required: true, Doc: "metric name as Envoy exports it for Prometheus, e.g. " +
+				"envoy_cluster_upstream_rq_retry (ch. 10 retries), envoy_cluster_outlier_detection_ejections_active (ejection), " +
+				"envoy_cluster_upstream_rq_pending_overflow (pool overflow), envoy_server_days_until_first_cert_expiring (ch. 6)"},
+			{Name: "match", Type: String, Doc: "only series whose labels contain this text, e.g. v-faulty to pick the cluster " +
+				"outbound|9080|v-faulty-50percent-503|ratings.bookinfo.svc.cluster.local"},
+			{Name: "aggregate", Type: Enum, Default: "sum", Enum: []string{"sum", "max", "min", "each"}, Doc: "how the matching " +
+				"series of all pods are combined before comparing; each: every series must compare true"},
+			{Name: "op", Type: Enum, Default: "gt", Enum: metricOps, Doc: metricOpDoc},
+			{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
+			{Name: "port", Type: Int, Default: "15090", Doc: "the proxy's Prometheus port"},
+		},
+		Inputs: func(p Params) []Input { return []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}} },
+		Eval:   evalEnvoyStat,
+	})
+}
+
+func evalPromQuery(ctx context.Context, env Env, p Params) Result {
+	c := env.Clients()
+	if c == nil || c.Kube == nil {
+		return result(Error, CodeProbeOffline, "cannot ask Prometheus: not connected to a cluster")
+	}
+	t := traffic.PromTarget{Namespace: p.Str("namespace"), Service: p.Str("service"), Port: p.Int("port")}
+	series, err := traffic.Query(ctx, c.Kube, t, p.Str("query"))
+	if err != nil {
+		return result(Error, CodePromUnavailable, "Prometheus did not answer the query", Condition{
+			Name: "Prometheus " + t.Namespace + "/" + t.Service, Observed: err.Error(), Expected: "an answer",
+			Fix: fmt.Sprintf("Check that Prometheus runs (kubectl get pods -n %s) and that the query works in its web UI "+
+				"(kubectl port-forward -n %s svc/%s %d:%d).", t.Namespace, t.Namespace, t.Service, t.Port, t.Port),
+		})
+	}
+	return judgeSeries(p, "query "+p.Str("query"), series, "each",
+		"Send some traffic first (Prometheus scrapes every 15 to 60 s), then check again.")
+}
+
+func evalEnvoyStat(ctx context.Context, env Env, p Params) Result {
+	c := env.Clients()
+	if c == nil || c.Kube == nil {
+		return result(Error, CodeProbeOffline, "cannot read Envoy stats: not connected to a cluster")
+	}
+	q := traffic.StatQuery{Namespace: p.Str("namespace"), Selector: p.Str("selector"), Metric: p.Str("stat"), Match: p.Str("match"), Port: p.Int("port")}
+	series, problems, err := traffic.EnvoyStats(ctx, c.Kube, q)
+	if err != nil {
+		return result(Error, CodeStatsUnreadable, "could not read the proxies' stats", Condition{
+			Name: "Envoy stats of " + q.Selector + " in " + q.Namespace, Observed: err.Error(), Expected: "readable stats",
+			Fix: "Check that the pods run with a proxy (kubectl get pods -n " + q.Namespace + " -l " + q.Selector + ") and that " +
+				"your credentials may use pods/proxy.",
+		})
+	}
+	r := judgeSeries(p, q.Metric+metricMatchNote(q.Match), series, p.Str("aggregate"),
+		"Envoy only reports a statistic once it has counted something, and only those the mesh config's proxyStatsMatcher keeps; "+
+			"send the traffic the step asks for, then check again.")
+	if len(problems) > 0 {
+		r.Conditions = append(r.Conditions, Condition{Name: "pods read", OK: true, Observed: "some pods could not be read: " +
+			strings.Join(problems, "; "), Expected: "every pod"})
+	}
+	return r
+}
+
+func metricMatchNote(m string) string {
+	if m == "" {
+		return ""
+	}
+	return " (labels containing " + m + ")"
+}
+
+// judgeSeries compares series with op and value after aggregating them.
+func judgeSeries(p Params, what string, series []traffic.Series, agg string, noData string) Result {
+	op, want := p.Str("op"), p.Float("value")
+	cond := Condition{Name: what}
+	switch op {
+	case "exists":
+		cond.Expected = "at least one series"
+		cond.OK = len(series) > 0
+	case "absent":
+		cond.Expected = "no series"
+		cond.OK = len(series) == 0
+	default:
+		cond.Expected = metricOpText(op) + " " + metricNum(want)
+	}
+	if len(series) == 0 {
+		cond.Observed = "no series"
+		if cond.OK {
+			return result(Pass, CodeMetricOK, what+": no series, as expected", cond)
+		}
+		cond.Fix = noData
+		return result(Fail, CodeMetricNoData, what+": no data yet", cond)
+	}
+	if op == "exists" || op == "absent" {
+		cond.Observed = metricSeriesText(series)
+		if cond.OK {
+			return result(Pass, CodeMetricOK, what+": "+cond.Observed, cond)
+		}
+		return result(Fail, CodeMetricFailed, what+": "+cond.Observed+"; expected none", cond)
+	}
+	var got float64
+	switch agg {
+	case "each":
+		cond.OK = true
+		for _, s := range series {
+			cond.OK = cond.OK && traffic.Compare(op, s.Value, want)
+		}
+		cond.Observed = metricSeriesText(series)
+	default:
+		got = metricAggregate(agg, series)
+		cond.OK = traffic.Compare(op, got, want)
+		cond.Observed = fmt.Sprintf("%s %s over %s", agg, metricNum(got), plural(len(series), "series", "series"))
+		if len(series) > 1 && len(series) <= 4 {
+			cond.Observed += ": " + metricSeriesText(series)
+		}
+	}
+	if cond.OK {
+		return result(Pass, CodeMetricOK, what+": "+cond.Observed, cond)
+	}
+	return result(Fail, CodeMetricFailed, fmt.Sprintf("%s: %s; expected %s", what, cond.Observed, cond.Expected), cond)
+}
+
+func metricAggregate(agg string, series []traffic.Series) float64 {
+	out := series[0].Value
+	for _, s := range series[1:] {
+		switch agg {
+		case "max":
+			out = math.Max(out, s.Value)
+		case "min":
+			out = math.Min(out, s.Value)
+		default:
+			out += s.Value
+		}
+	}
+	return out
+}
+
+func metricSeriesText(series []traffic.Series) string {
+	var parts []string
+	for i, s := range series {
+		if i == 4 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(series)-4))
+			break
+		}
+		l := s.Labels
+		if s.Pod != "" {
+			l = s.Pod + " " + l
+		}
+		parts = append(parts, strings.TrimSpace(l+" "+metricNum(s.Value)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func metricOpText(op string) string {
+	return map[string]string{"equals": "=", "not-equals": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}[op]
+}
+
+func metricNum(f float64) string { return strconv.FormatFloat(f, 'g', 6, 64) }
