@@ -60,8 +60,10 @@ func init() {
 			{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
 			{Name: "port", Type: Int, Default: "15090", Doc: "the proxy's Prometheus port"},
 		},
-		Inputs: func(p Params) []Input { return []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}} },
-		Eval:   evalEnvoyStat,
+		Inputs: func(p Params) []Input {
+			return []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
+		},
+		Eval: evalEnvoyStat,
 	})
 }
 
