@@ -234,6 +234,50 @@ status: {ready: true}
 	if ready, _, _ := unstructured.NestedBool(w.Object, "status", "ready"); !ready {
 		t.Errorf("widget status = %v, want ready", w.Object["status"])
 	}
+	// Deleting the CRD takes its objects and its kind with it.
+	crd := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.meshdojo.dev}\n"
+	if err := c.Delete(t.Context(), crd); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Apply(t.Context(), "apiVersion: example.meshdojo.dev/v1\nkind: Widget\nmetadata: {name: w2, namespace: "+ns+"}\n")
+	if err == nil || !strings.Contains(err.Error(), "Widget") {
+		t.Errorf("apply a Widget after its CRD is deleted: err = %v, want no match for Widget", err)
+	}
+}
+
+func TestDeploymentStatus(t *testing.T) {
+	c := Shared(t)
+	ns := c.Namespace(t)
+	err := c.Apply(t.Context(), `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews-v3, namespace: `+ns+`, labels: {app: reviews, version: v3}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: reviews, version: v3}}
+  template:
+    metadata: {labels: {app: reviews, version: v3}}
+    spec:
+      containers: [{name: reviews, image: docker.io/istio/examples-bookinfo-reviews-v3:1.20.3}]
+status:
+  observedGeneration: 1
+  replicas: 2
+  readyReplicas: 2
+  availableReplicas: 2
+  updatedReplicas: 2
+  conditions:
+  - {type: Available, status: "True", reason: MinimumReplicasAvailable}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := kubernetes.NewForConfigOrDie(c.Config).AppsV1().Deployments(ns).Get(t.Context(), "reviews-v3", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status.AvailableReplicas != 2 || len(d.Status.Conditions) != 1 {
+		t.Errorf("deployment status not written: %+v", d.Status)
+	}
 }
 
 func TestDeleteNamespace(t *testing.T) {
