@@ -1,0 +1,263 @@
+package cluster
+
+import (
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/lessons"
+)
+
+// Need is one permission meshdojo uses: a verb on a resource, in one
+// namespace or ("") in all of them, and the checks that use it.
+type Need struct {
+	Verb        string
+	Group       string
+	Resource    string
+	Subresource string
+	Namespace   string
+	For         []string // check names, or "discovery"
+}
+
+func (n Need) Name() string {
+	s := n.Resource
+	if n.Subresource != "" {
+		s += "/" + n.Subresource
+	}
+	if n.Group != "" {
+		s += "." + n.Group
+	}
+	return s
+}
+
+// DiscoveryReads are the reads Connect makes to describe the cluster.
+var DiscoveryReads = []checks.Input{
+	{GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, Selector: "app=istiod"},
+	{GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, Selector: "app=ztunnel"},
+	{GVR: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}},
+	{GVR: schema.GroupVersionResource{Version: "v1", Resource: "pods"}},
+	{GVR: schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}},
+}
+
+// Uses is every check of the lessons bound to its parameters and, with
+// registry, every registered check with made-up parameters (each value
+// of each enum in turn), so that a check no lesson uses yet still counts.
+func Uses(all []*lessons.Lesson, registry bool) []checks.Bound {
+	var out []checks.Bound
+	add := func(name string, raw map[string]string) {
+		c, ok := checks.Lookup(name)
+		if !ok {
+			return
+		}
+		if p, err := c.Validate(raw); err == nil {
+			out = append(out, checks.Bound{Check: c, Params: p})
+		}
+	}
+	for _, l := range all {
+		for _, s := range l.Steps {
+			for _, ref := range s.Checks {
+				add(ref.Name, ref.Params)
+			}
+			if q := s.Question; q != nil && q.Check != nil {
+				for _, choice := range q.Choices {
+					raw := map[string]string{"value": choice}
+					for k, v := range q.Check.Params {
+						raw[k] = v
+					}
+					add(q.Check.Name, raw)
+				}
+			}
+		}
+	}
+	if !registry {
+		return out
+	}
+	for _, c := range checks.All() {
+		base := map[string]string{}
+		for _, s := range c.Params {
+			if s.Required {
+				base[s.Name] = example(s)
+			}
+		}
+		add(c.Name, base)
+		for _, s := range c.Params {
+			for _, v := range s.Enum {
+				raw := map[string]string{s.Name: v}
+				for k, bv := range base {
+					if k != s.Name {
+						raw[k] = bv
+					}
+				}
+				add(c.Name, raw)
+			}
+		}
+	}
+	return out
+}
+
+// example is a value of the right type for a required parameter; string
+// values name nothing that exists, so a check derives no input from them
+// beyond what it always reads.
+func example(s checks.ParamSpec) string {
+	switch s.Type {
+	case checks.Int:
+		return "1"
+	case checks.Float:
+		return "1"
+	case checks.Bool:
+		return "false"
+	case checks.Duration:
+		return "1s"
+	case checks.Enum:
+		if len(s.Enum) > 0 {
+			return s.Enum[0]
+		}
+	case checks.Weights:
+		return "v1=100"
+	}
+	return "meshdojo-example"
+}
+
+// Reads is every input of every use (see Uses) plus DiscoveryReads,
+// without duplicates, sorted. A check whose Inputs panics is left out;
+// its own tests catch that.
+func Reads(all []*lessons.Lesson) []checks.Input {
+	seen := map[checks.Input]bool{}
+	var out []checks.Input
+	add := func(in checks.Input) {
+		in.GVR.Version = "" // RBAC and this list do not care which version
+		if !seen[in] {
+			seen[in] = true
+			out = append(out, in)
+		}
+	}
+	for _, in := range DiscoveryReads {
+		add(in)
+	}
+	for _, b := range Uses(all, true) {
+		for _, in := range safeInputs(b) {
+			add(in)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func safeInputs(b checks.Bound) (ins []checks.Input) {
+	defer func() {
+		if recover() != nil {
+			ins = nil
+		}
+	}()
+	if b.Check.Inputs == nil {
+		return nil
+	}
+	return b.Check.Inputs(b.Params)
+}
+
+// actNeeds are the permissions of the checks that act, beyond their
+// Inputs, from what internal/traffic does. nsParam names the parameter
+// that holds the namespace; "" means it is found at run time.
+var actNeeds = map[string][]struct {
+	verb, resource, sub, nsParam string
+}{
+	"http-probe": {
+		{"list", "pods", "", ""}, {"get", "services", "", ""},
+		{"create", "pods", "portforward", ""}, {"get", "pods", "portforward", ""},
+	},
+	"pod-probe": {
+		{"create", "pods", "", "namespace"}, {"get", "pods", "", "namespace"}, {"delete", "pods", "", "namespace"},
+	},
+	"prometheus-query": {{"get", "services", "proxy", ""}},
+	"envoy-stat":       {{"list", "pods", "", "namespace"}, {"get", "pods", "proxy", "namespace"}},
+}
+
+// ActNeeds is what the checks that act may do beyond reading, whatever
+// the lessons ask of them; prober.yaml in assets/rbac grants it.
+func ActNeeds() []Need {
+	var out []Need
+	names := make([]string, 0, len(actNeeds))
+	for name := range actNeeds {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, a := range actNeeds[name] {
+			out = append(out, Need{Verb: a.verb, Resource: a.resource, Subresource: a.sub, For: []string{name}})
+		}
+	}
+	return out
+}
+
+// Needs is every permission meshdojo uses for the given lessons: list and
+// watch on each read (see Reads), per namespace where the lessons name
+// one, and what the checks that act do (create probe pods, port-forward,
+// the service proxy). Doctor asks the API server about each.
+func Needs(all []*lessons.Lesson) []Need {
+	type key struct{ verb, group, res, sub, ns string }
+	idx := map[key]*Need{}
+	var order []key
+	add := func(k key, who string) {
+		n := idx[k]
+		if n == nil {
+			n = &Need{Verb: k.verb, Group: k.group, Resource: k.res, Subresource: k.sub, Namespace: k.ns}
+			idx[k] = n
+			order = append(order, k)
+		}
+		for _, f := range n.For {
+			if f == who {
+				return
+			}
+		}
+		n.For = append(n.For, who)
+	}
+	for _, in := range DiscoveryReads {
+		verb := "list"
+		if in.GVR.Resource == "configmaps" {
+			verb = "get" // the mesh config, in istiod's namespace
+		}
+		add(key{verb, in.GVR.Group, in.GVR.Resource, "", in.Namespace}, "discovery")
+	}
+	// Only the lessons' own uses: made-up parameters would ask about
+	// namespaces that exist nowhere.
+	for _, b := range Uses(all, false) {
+		for _, in := range safeInputs(b) {
+			for _, v := range []string{"list", "watch"} {
+				add(key{v, in.GVR.Group, in.GVR.Resource, "", in.Namespace}, b.Check.Name)
+			}
+		}
+		if b.Check.Acts == "" {
+			continue
+		}
+		for _, a := range actNeeds[b.Check.Name] {
+			ns := ""
+			if a.nsParam != "" {
+				ns = b.Params[a.nsParam]
+			}
+			add(key{a.verb, "", a.resource, a.sub, ns}, b.Check.Name)
+		}
+	}
+	out := make([]Need, 0, len(order))
+	for _, k := range order {
+		n := idx[k]
+		sort.Strings(n.For)
+		out = append(out, *n)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name() != b.Name() {
+			return a.Name() < b.Name()
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return verbRank(a.Verb) < verbRank(b.Verb)
+	})
+	return out
+}
+
+func verbRank(v string) int {
+	return strings.Index("get list watch create delete", v)
+}
