@@ -155,7 +155,8 @@ func evalGatewayCondition(ctx context.Context, env Env, p Params) Result {
 		}
 		seen++
 		conds, _ := m["conditions"].([]any)
-		c := judgeCondition(ref+" on parent "+pr.String(), conds, ctype, want, gen, fmt.Sprintf("reported by %v", m["controllerName"]))
+		ctrl, _ := m["controllerName"].(string)
+		c := judgeCondition(fmt.Sprintf("%s on parent %s (reported by %s)", ref, pr.String(), ctrl), conds, ctype, want, gen, "controller "+ctrl)
 		out = append(out, c.Condition)
 		if !c.OK && firstBad == nil {
 			firstBad = &c

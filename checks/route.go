@@ -145,6 +145,9 @@ func evalRouteWeights(ctx context.Context, env Env, p Params) Result {
 		}
 		rawW = append(rawW, fmt.Sprintf("%s=%d", k, d.weight))
 	}
+	if len(dests) == 1 {
+		rawW = []string{rawW[0] + " (the only destination, so it gets all traffic)"}
+	}
 	observed := strings.Join(obsParts, ", ") + " (" + which + " weights " + strings.Join(rawW, ",") + ")"
 	if total == 0 {
 		observed = "every weight is 0 (" + which + " weights " + strings.Join(rawW, ",") + "); Istio rejects such a route"
