@@ -438,6 +438,13 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 	in, err := traffic.FindIngress(ctx, c.Kube, c.Dynamic, want)
 	if err != nil {
 		cond.Observed = strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": ")
+		if strings.Contains(err.Error(), "forbidden") {
+			cond.Fix = "Your credentials may not read Services or Gateways in all namespaces, which finding the ingress needs. " +
+				"Bind meshdojo's read-only ClusterRole from assets/rbac/, or start meshdojo with --ingress http://localhost:9080 " +
+				"while your own kubectl port-forward runs."
+			r := result(Error, CodeForbidden, "not allowed to look for the ingress gateway", cond)
+			return nil, cond, &r
+		}
 		cond.Fix = "Install the ingress gateway as the lesson's set-up step does, and check it with kubectl get gateway -A " +
 			"and kubectl get svc -A. If you reach it another way, start meshdojo with --ingress http://localhost:9080."
 		r := result(Error, CodeNoIngress, "no ingress gateway found", cond)
