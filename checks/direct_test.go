@@ -7,6 +7,9 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
 var paGVR = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
@@ -47,5 +50,69 @@ func TestResolveVersion(t *testing.T) {
 	}
 	if got := ResolveVersion(ClusterInfo{}, paGVR).Version; got != "v1" {
 		t.Errorf("version = %s", got)
+	}
+}
+
+// TestDirectEnvRealServer reads through DirectEnv on the real API server:
+// version fallback and ClusterInfo.Served, a resource that is not served,
+// and a read the credentials may not make.
+func TestDirectEnvRealServer(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	ctx := t.Context()
+	if err := c.Apply(ctx, `
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: stats, namespace: `+ns+`}
+spec:
+  configPatches: []
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: bookinfo, namespace: `+ns+`}
+spec:
+  mtls: {mode: STRICT}
+`); err != nil {
+		t.Fatal(err)
+	}
+	env := NewDirectEnv(clientsFor(t, c.Config), ClusterInfo{Server: c.Config.Host})
+
+	// EnvoyFilter is served only at v1alpha3: asking for v1 falls back.
+	ef := schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "envoyfilters"}
+	objs, err := env.List(ctx, Input{GVR: ef, Namespace: ns})
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("envoyfilters via fallback: %d objects, %v", len(objs), err)
+	}
+
+	// Served decides the version: PeerAuthentication read at v1beta1.
+	env2 := NewDirectEnv(clientsFor(t, c.Config), ClusterInfo{Served: map[string]string{"peerauthentications.security.istio.io": "v1beta1"}})
+	objs, err = env2.List(ctx, Input{GVR: paGVR, Namespace: ns})
+	if err != nil || len(objs) != 1 || objs[0].GetAPIVersion() != "security.istio.io/v1beta1" {
+		t.Fatalf("peerauthentications at v1beta1: %v, %v", objs, err)
+	}
+
+	// Not served at all.
+	_, err = env.List(ctx, Input{GVR: schema.GroupVersionResource{Group: "telemetry.istio.io", Version: "v1", Resource: "nothings"}, Namespace: ns})
+	if !errors.Is(err, ErrNotServed) || err.Error() != "Istio is not installed: nothings.telemetry.istio.io is not served" {
+		t.Errorf("not served: %v", err)
+	}
+	if r := ErrorResult(err); r.Code != CodeNotServed || r.Conditions[0].Fix == "" {
+		t.Errorf("ErrorResult(not served) = %+v", r)
+	}
+
+	// Forbidden for a user without any role.
+	envNo := NewDirectEnv(clientsFor(t, c.Impersonate("student")), ClusterInfo{})
+	_, err = envNo.List(ctx, Input{GVR: paGVR, Namespace: ns})
+	var fe *ForbiddenError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "may not list peerauthentications.security.istio.io in namespace "+ns) {
+		t.Errorf("forbidden: %v", err)
+	}
+
+	// The API server is gone: an Unreachable error, quickly.
+	dead := rest.CopyConfig(c.Config)
+	dead.Host = "https://127.0.0.1:1"
+	_, err = NewDirectEnv(clientsFor(t, dead), ClusterInfo{Server: dead.Host}).List(ctx, Input{GVR: paGVR, Namespace: ns})
+	if !errors.Is(err, ErrUnreachable) || ErrorResult(err).Code != CodeUnreachable {
+		t.Errorf("unreachable: %v", err)
 	}
 }
