@@ -1,0 +1,95 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshdojo/meshdojo/checks"
+)
+
+// chartView draws a probe's bars as a large horizontal bar chart meant to
+// be read from the back of a room: one group per block, each bar two rows
+// tall when there is space, labelled with its name, count and share.
+func chartView(st *styles, r *checks.Result, w int) string {
+	groups := map[string][]checks.Bar{}
+	var order []string
+	for _, b := range r.Bars {
+		if _, ok := groups[b.Group]; !ok {
+			order = append(order, b.Group)
+		}
+		groups[b.Group] = append(groups[b.Group], b)
+	}
+	var out []string
+	for _, g := range order {
+		bars := groups[g]
+		total, most, labelW := 0, 0, 0
+		for _, b := range bars {
+			total += b.Value
+			most = max(most, b.Value)
+			labelW = max(labelW, ansi.StringWidth(b.Label))
+		}
+		title := g
+		if title == "" {
+			title = "responses"
+		}
+		out = append(out, st.chartTitle.Render(fmt.Sprintf("%s (%d total)", strings.ToUpper(title), total)))
+		figW := len(fmt.Sprintf(" %d (100%%)", most))
+		barW := max(1, w-labelW-1-figW)
+		for i, b := range bars {
+			n := 0
+			if most > 0 {
+				n = b.Value * barW / most
+			}
+			if b.Value > 0 && n == 0 {
+				n = 1 // a non-zero bar is never invisible
+			}
+			pct := 0
+			if total > 0 {
+				pct = b.Value * 100 / total
+			}
+			style := st.chartBar[i%len(st.chartBar)]
+			label := st.chartLabel.Render(ansi.Truncate(b.Label, labelW, "") + strings.Repeat(" ", labelW-ansi.StringWidth(b.Label)))
+			bar := style.Render(strings.Repeat("█", n))
+			fig := st.chartLabel.Render(fmt.Sprintf(" %d (%d%%)", b.Value, pct))
+			out = append(out, label+" "+bar+fig)
+			if w >= 40 {
+				out = append(out, strings.Repeat(" ", labelW+1)+style.Render(strings.Repeat("█", n)))
+			}
+		}
+		out = append(out, "")
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n")
+}
+
+// probeView is the main area while a probe runs and after it finished.
+func probeView(st *styles, r *row, w int) string {
+	var b strings.Builder
+	b.WriteString(st.title.Render(r.b.Title) + "\n")
+	if r.b.Check != nil && r.b.Check.Acts != "" {
+		b.WriteString(st.subtle.Render(r.b.Check.Acts) + "\n")
+	}
+	b.WriteString("\n")
+	mark, word, ms := rowState(st, r, true)
+	status := ms.Render(mark + " " + word)
+	if r.res != nil {
+		if r.res.Progress != "" {
+			status += "  " + st.chartLabel.Render(r.res.Progress)
+		}
+		if !r.running && r.res.Summary != "" {
+			status += "  " + r.res.Summary
+		}
+	}
+	b.WriteString(status + "\n\n")
+	if r.res != nil && len(r.res.Bars) > 0 {
+		b.WriteString(chartView(st, r.res, w) + "\n")
+	} else if r.running {
+		b.WriteString(st.subtle.Render("waiting for the first responses…") + "\n")
+	}
+	b.WriteString("\n" + st.subtle.Render("esc: back to the lesson · t: run again · d: details"))
+	return b.String()
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

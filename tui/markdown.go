@@ -1,0 +1,77 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+
+	"charm.land/glamour/v2"
+)
+
+// mdKey identifies one rendered piece of a step. Rendering is by far the
+// most expensive thing the UI does, so each piece (body, each hint, the
+// solution) is rendered once per width and theme and kept; a keypress
+// that does not change the text never reaches glamour.
+type mdKey struct {
+	lesson string
+	step   int
+	part   string // "body", "hint1", "solution", ...
+	width  int
+	theme  string
+}
+
+// mdCache renders Markdown with glamour and remembers the results.
+type mdCache struct {
+	out       map[mdKey]string
+	renderers map[[2]string]*glamour.TermRenderer // by theme and width
+	renders   int                                 // glamour calls, for tests and benchmarks
+}
+
+func newMDCache() *mdCache {
+	return &mdCache{out: map[mdKey]string{}, renderers: map[[2]string]*glamour.TermRenderer{}}
+}
+
+// render returns src rendered for k, from the cache when possible.
+func (c *mdCache) render(k mdKey, st *styles, src string) string {
+	if s, ok := c.out[k]; ok {
+		return s
+	}
+	c.renders++
+	s := c.renderNow(st, k.width, src)
+	// Each width keeps a bounded number of entries: a reader dragging a
+	// window edge would otherwise fill memory with every width passed.
+	if len(c.out) > 512 {
+		for key := range c.out {
+			if key.width != k.width || key.theme != k.theme {
+				delete(c.out, key)
+			}
+		}
+	}
+	c.out[k] = s
+	return s
+}
+
+func (c *mdCache) renderNow(st *styles, width int, src string) string {
+	width = max(width, 20)
+	rk := [2]string{st.name, strconv.Itoa(width)}
+	r := c.renderers[rk]
+	if r == nil {
+		var err error
+		// The style is always explicit: glamour's own default would ignore
+		// the reader's theme and NO_COLOR.
+		r, err = glamour.NewTermRenderer(glamour.WithStyles(st.markdown), glamour.WithWordWrap(width))
+		if err != nil {
+			return src
+		}
+		if len(c.renderers) > 8 {
+			clear(c.renderers)
+		}
+		c.renderers[rk] = r
+	}
+	out, err := r.Render(src)
+	if err != nil {
+		// Show the source rather than nothing; the lint test keeps this
+		// from happening with shipped lessons.
+		return src
+	}
+	return strings.Trim(out, "\n")
+}

@@ -1,0 +1,82 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshdojo/meshdojo/internal/progress"
+	"github.com/meshdojo/meshdojo/lessons"
+)
+
+// sidebar lists the lessons, with the open lesson's steps and their
+// marks. It owns nothing but its region: the root model tells it what is
+// current and it draws.
+type sidebar struct {
+	shown    bool
+	explicit bool // the reader toggled it; otherwise it follows the width
+}
+
+// stepMark returns the mark and style for a step.
+func stepMark(st *styles, prog *progress.State, l *lessons.Lesson, i int, current bool) (string, lipgloss.Style) {
+	if current {
+		return markCurrent, st.accent
+	}
+	switch prog.StatusOf(l.ID, l.Steps[i].Anchor) {
+	case progress.Done:
+		return markDone, st.pass
+	case progress.Failed:
+		return markFailed, st.fail
+	case progress.Skipped:
+		return markSkipped, st.skipped
+	}
+	return markNone, st.offline
+}
+
+func (sb sidebar) view(st *styles, all []*lessons.Lesson, prog *progress.State, li, si, w, h int) string {
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	var lines []string
+	focus := 0
+	for n, l := range all {
+		anchors := make([]string, len(l.Steps))
+		for i := range l.Steps {
+			anchors[i] = l.Steps[i].Anchor
+		}
+		done, _ := prog.Count(l.ID, anchors)
+		head := lessonLabel(l)
+		if n == li {
+			lines = append(lines, st.sideCurLesson.Render(ansi.Truncate(head, w, "…")))
+			for i := range l.Steps {
+				mark, ms := stepMark(st, prog, l, i, i == si)
+				text := ansi.Truncate(strconv.Itoa(i+1)+" "+l.Steps[i].Title, w-3, "…")
+				ts := st.sideStep
+				if i == si {
+					ts = st.sideCurStep
+					focus = len(lines)
+				}
+				lines = append(lines, " "+ms.Render(mark)+" "+ts.Render(text))
+			}
+			continue
+		}
+		tail := ""
+		if done > 0 {
+			tail = " " + strconv.Itoa(done) + "/" + strconv.Itoa(len(l.Steps))
+		}
+		lines = append(lines, st.sideLesson.Render(ansi.Truncate(head, w-len(tail), "…")+tail))
+	}
+	// Keep the current step in view: a window around it.
+	start := 0
+	if len(lines) > h {
+		start = min(max(0, focus-h/2), len(lines)-h)
+	}
+	lines = lines[start:min(len(lines), start+h)]
+	return lipgloss.NewStyle().Width(w).Height(h).MaxHeight(h).Render(strings.Join(lines, "\n"))
+}
+
+func lessonLabel(l *lessons.Lesson) string {
+	return strings.ToUpper(l.ID) + " " + l.Title
+}

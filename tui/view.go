@@ -1,0 +1,321 @@
+package tui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+)
+
+// Smallest screen the UI draws; below it a one-line notice is shown
+// instead of a layout that cannot fit.
+const minW, minH = 30, 8
+
+// geometry is where each region goes for the current size.
+type geometry struct {
+	sideW, mainW, mainH, panelH int
+}
+
+func (m *Model) geometry() geometry {
+	var g geometry
+	if !m.side.explicit {
+		m.side.shown = m.w >= 72
+	}
+	if m.side.shown && m.w >= 50 {
+		g.sideW = min(max(m.w/4, 18), 30)
+	}
+	g.mainW = m.w - g.sideW
+	if g.sideW > 0 {
+		g.mainW-- // separator column
+	}
+	if len(m.all) > 0 {
+		g.panelH = min(panelLines(m.rows, m.step().Question), max(2, m.h/4))
+	}
+	g.mainH = max(1, m.h-2-g.panelH) // message line and status bar
+	return g
+}
+
+// layout sizes the viewports and makes sure the lesson viewport holds the
+// current step's text. It is cheap when nothing changed.
+func (m *Model) layout() {
+	if m.w < minW || m.h < minH || len(m.all) == 0 {
+		return
+	}
+	g := m.geometry()
+	m.vp.SetWidth(g.mainW)
+	m.vp.SetHeight(g.mainH)
+	m.ov.SetWidth(g.mainW)
+	m.ov.SetHeight(g.mainH)
+	m.compose(g.mainW)
+	m.refreshOverlay()
+}
+
+// compose fills the lesson viewport with the current step: its rendered
+// Markdown pieces from the cache plus the question. The viewport is only
+// reset when the composition key changes.
+func (m *Model) compose(w int) {
+	ui := m.stepState()
+	l, s := m.lesson(), m.step()
+	ans := ui.ans
+	key := fmt.Sprintf("%s/%d/%d/%s/h%d/s%t/q%d%t%t%t%s", l.ID, m.si, w, m.st.name, ui.hints, ui.solution,
+		ans.chosen, ans.judging, ans.judged, ans.right, ans.note)
+	if key == m.vpKey {
+		return
+	}
+	sameStep := strings.HasPrefix(m.vpKey, fmt.Sprintf("%s/%d/%d/", l.ID, m.si, w))
+	m.vpKey = key
+	clear(m.parts)
+	mdW := max(20, w-1)
+	mk := func(part string) mdKey { return mdKey{lesson: l.ID, step: m.si, part: part, width: mdW, theme: m.st.name} }
+	wrap := lipgloss.NewStyle().Width(mdW).PaddingLeft(2)
+
+	var parts []string
+	lines := 0
+	add := func(name, s string) {
+		if name != "" {
+			m.parts[name] = lines
+		}
+		parts = append(parts, s)
+		lines += lipgloss.Height(s) + 1
+	}
+	if m.si == 0 {
+		meta := fmt.Sprintf("Lesson %s · %s · about %d min", strings.ToUpper(l.ID), l.Title, l.Minutes)
+		var needs []string
+		if l.Mode != "" && l.Mode != "none" {
+			needs = append(needs, "Istio in "+l.Mode+" mode")
+		}
+		if l.Lab != "" {
+			needs = append(needs, "lab "+l.Lab)
+		}
+		if len(needs) > 0 {
+			meta += "\nNeeds: " + strings.Join(needs, ", ")
+		}
+		add("", wrap.Render(m.st.subtle.Render(meta)))
+		if l.Intro != "" {
+			add("intro", m.md.render(mk("intro"), m.st, l.Intro))
+		}
+	}
+	add("top", wrap.Render(m.st.title.Render(fmt.Sprintf("Step %d of %d · %s", m.si+1, len(l.Steps), s.Title))))
+	if s.Body != "" {
+		add("body", m.md.render(mk("body"), m.st, s.Body))
+	}
+	for i := 0; i < ui.hints && i < len(s.Hints); i++ {
+		name := "hint" + strconv.Itoa(i+1)
+		add(name, wrap.Render(m.st.warn.Render(fmt.Sprintf("Hint %d of %d", i+1, len(s.Hints))))+"\n"+m.md.render(mk(name), m.st, s.Hints[i]))
+	}
+	if ui.solution && s.Solution != "" {
+		add("solution", wrap.Render(m.st.warn.Render("Solution"))+"\n"+m.md.render(mk("solution"), m.st, s.Solution))
+	}
+	if q := s.Question; q != nil {
+		var b strings.Builder
+		b.WriteString(m.st.title.Render("Question") + "\n" + q.Prompt + "\n\n")
+		for i, c := range q.Choices {
+			mark, cs := " ", m.st.choice
+			if i == ans.chosen && ans.judged {
+				if ans.right {
+					mark, cs = markDone, m.st.choiceRight
+				} else {
+					mark, cs = markFailed, m.st.choiceWrong
+				}
+			} else if i == ans.chosen && ans.judging {
+				mark = markPending
+			}
+			b.WriteString(cs.Render(fmt.Sprintf("%s %d) %s", mark, i+1, c)) + "\n")
+		}
+		if ans.note != "" {
+			b.WriteString("\n" + m.st.subtle.Render(ans.note) + "\n")
+		} else {
+			b.WriteString("\n" + m.st.subtle.Render(fmt.Sprintf("Press 1-%d to answer.", len(q.Choices))) + "\n")
+		}
+		add("question", wrap.Render(strings.TrimRight(b.String(), "\n")))
+	}
+	y := m.vp.YOffset()
+	m.vp.SetContent(strings.Join(parts, "\n\n"))
+	if sameStep {
+		m.vp.SetYOffset(y) // revealing a hint must not jump back to the top
+	}
+}
+
+func (m *Model) scrollToPart(name string) {
+	if at, ok := m.parts[name]; ok {
+		if at < m.vp.YOffset() || at >= m.vp.YOffset()+m.vp.Height()-2 {
+			m.vp.SetYOffset(max(0, at))
+		}
+	}
+}
+
+// refreshOverlay regenerates the detail, probe or help text; all three
+// are cheap lipgloss strings, not Markdown.
+func (m *Model) refreshOverlay() {
+	w := m.ov.Width()
+	if w <= 0 {
+		return
+	}
+	switch m.mode {
+	case modeDetail:
+		m.ov.SetContent(detailView(m.st, m.rows, m.conn == online, w-1))
+	case modeProbe:
+		if m.probeRow >= 0 && m.probeRow < len(m.rows) {
+			m.ov.SetContent(probeView(m.st, &m.rows[m.probeRow], w-2))
+		}
+	case modeHelp:
+		m.help.SetWidth(w)
+		var b strings.Builder
+		b.WriteString(m.st.title.Render("Keys") + "\n")
+		for i, group := range m.keys.FullHelp() {
+			b.WriteString("\n" + m.st.subtle.Render([]string{"Moving", "Reading", "Doing"}[i]) + "\n")
+			b.WriteString(m.help.FullHelpView([][]key.Binding{group}) + "\n")
+		}
+		b.WriteString("\n" + m.st.subtle.Render("The step's checks run by themselves while you work; n moves on once they pass. "+
+			"Checks that act on your cluster (traffic tests) run only when you press t and say yes. "+
+			"Progress is saved as you go; start meshdojo again to resume.") + "\n\n" +
+			m.st.subtle.Render("esc or ? closes this help"))
+		body := b.String()
+		m.ov.SetContent(lipgloss.NewStyle().Width(w - 1).Render(body))
+	}
+}
+
+// View draws the whole screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	if len(m.all) > 0 {
+		v.WindowTitle = "meshdojo · " + strings.ToUpper(m.lesson().ID) + " " + m.lesson().Title
+	}
+	return v
+}
+
+func (m *Model) render() string {
+	if m.w == 0 || m.h == 0 {
+		return "" // the size arrives with the first message
+	}
+	if len(m.all) == 0 {
+		return "meshdojo: this build has no lessons. Press q to quit."
+	}
+	if m.w < minW || m.h < minH {
+		return ansi.Truncate(fmt.Sprintf("meshdojo needs at least %dx%d (now %dx%d); q quits", minW, minH, m.w, m.h), m.w, "")
+	}
+	g := m.geometry()
+	var main string
+	switch m.mode {
+	case modePicker:
+		main = m.pick.view(m.st, m.prog, g.mainW, g.mainH)
+	case modeLesson:
+		main = m.vp.View()
+	default:
+		main = m.ov.View()
+	}
+	main = lipgloss.NewStyle().Width(g.mainW).Height(g.mainH).MaxHeight(g.mainH).MaxWidth(g.mainW).Render(main)
+	if g.sideW > 0 {
+		side := m.side.view(m.st, m.all, m.prog, m.li, m.si, g.sideW, g.mainH)
+		sep := m.st.sepLine.Render(strings.TrimSuffix(strings.Repeat("│\n", g.mainH), "\n"))
+		main = lipgloss.JoinHorizontal(lipgloss.Top, side, sep, main)
+	}
+	parts := []string{main}
+	if g.panelH > 0 {
+		parts = append(parts, panelView(m.st, m.rows, m.step().Question, m.stepState().ans, m.conn == online, m.w, g.panelH))
+	}
+	parts = append(parts, m.messageLine(), m.statusBar())
+	screen := strings.Join(parts, "\n")
+
+	var layers []*lipgloss.Layer
+	if m.copyBox != "" {
+		box := m.st.box.Width(min(m.w-2, max(40, g.mainW-2))).Render(m.st.boxTitle.Render("Copy") + "\n" + m.copyBox)
+		y := max(0, g.mainH-lipgloss.Height(box))
+		layers = append(layers, lipgloss.NewLayer(box).X(max(0, m.w-lipgloss.Width(box))/2).Y(y).Z(1))
+	}
+	if m.dlg != nil {
+		bw := min(m.w-4, 64)
+		box := m.st.box.Width(bw).Render(m.st.boxTitle.Render(m.dlg.title) + "\n\n" + m.dlg.body + "\n\n" +
+			m.st.key.Render("y") + " yes   " + m.st.key.Render("n") + " no")
+		layers = append(layers, lipgloss.NewLayer(box).X(max(0, (m.w-lipgloss.Width(box))/2)).Y(max(0, (m.h-lipgloss.Height(box))/2)).Z(2))
+	}
+	if len(layers) > 0 {
+		base := lipgloss.NewLayer(screen)
+		screen = lipgloss.NewCompositor(append([]*lipgloss.Layer{base}, layers...)...).Render()
+	}
+	return screen
+}
+
+// messageLine says what just happened, or what the gate is waiting for.
+func (m *Model) messageLine() string {
+	text, st := m.flash, m.st.info
+	switch m.flashLvl {
+	case lvWarn:
+		st = m.st.warn
+	case lvErr:
+		st = m.st.errMsg
+	}
+	if text == "" {
+		open, why := m.gateOpen()
+		switch {
+		case m.mode == modePicker:
+			text, st = "", m.st.subtle
+		case open && (len(m.rows) > 0 || m.step().Question != nil):
+			text, st = markDone+" All checks pass. n: next step", m.st.pass
+		case open:
+			text, st = "n: next step · h: hint · ?: help", m.st.subtle
+		default:
+			text, st = "Waiting: "+why, m.st.subtle
+		}
+	}
+	return st.Render(ansi.Truncate(strings.ReplaceAll(text, "\n", " "), m.w, "…"))
+}
+
+// statusBar: cluster context (or offline), lesson progress, main keys.
+func (m *Model) statusBar() string {
+	st := m.st
+	var ctx string
+	switch m.conn {
+	case online:
+		ctx = st.barCtx.Render(" ● " + m.contextName() + " ")
+	case connecting:
+		name := m.opt.Context
+		if name == "" {
+			name = "cluster"
+		}
+		ctx = st.barOffline.Render(" … connecting to " + name + " ")
+	default:
+		ctx = st.barOffline.Render(" ○ offline ")
+	}
+	l := m.lesson()
+	anchors := make([]string, len(l.Steps))
+	for i := range l.Steps {
+		anchors[i] = l.Steps[i].Anchor
+	}
+	done, skipped := m.prog.Count(l.ID, anchors)
+	prog := fmt.Sprintf(" Lesson %s · step %d/%d · %d done", strings.ToUpper(l.ID), m.si+1, len(l.Steps), done)
+	if skipped > 0 {
+		prog += fmt.Sprintf(", %d skipped", skipped)
+	}
+	prog += " "
+	if m.mode == modeLesson && m.vp.TotalLineCount() > m.vp.Height() {
+		prog += fmt.Sprintf("· %d%% ", int(m.vp.ScrollPercent()*100))
+	}
+	left := ctx + st.bar.Render(prog)
+	room := m.w - lipgloss.Width(left)
+	var keys []string
+	for _, b := range m.keys.ShortHelp() {
+		keys = append(keys, st.barKey.Render(b.Help().Key)+st.bar.Render(" "+b.Help().Desc))
+	}
+	right := ""
+	for _, k := range keys {
+		cand := right
+		if cand != "" {
+			cand += st.bar.Render("  ")
+		}
+		cand += k
+		if lipgloss.Width(cand)+1 > room {
+			break
+		}
+		right = cand
+	}
+	pad := max(0, room-lipgloss.Width(right))
+	return ansi.Truncate(left+st.bar.Render(strings.Repeat(" ", pad))+right, m.w, "")
+}
