@@ -9,7 +9,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
-
 )
 
 // Smallest screen the UI draws; below it a one-line notice is shown
@@ -71,7 +70,9 @@ func (m *Model) compose(w int) {
 	m.vpKey = key
 	clear(m.parts)
 	mdW := max(20, w-1)
-	mk := func(part string) mdKey { return mdKey{lesson: l.ID, step: m.si, part: part, width: mdW, theme: m.st.name} }
+	mk := func(part string) mdKey {
+		return mdKey{lesson: l.ID, step: m.si, part: part, width: mdW, theme: m.st.name}
+	}
 	wrap := lipgloss.NewStyle().Width(mdW).PaddingLeft(2)
 
 	var parts []string
