@@ -1,0 +1,141 @@
+package checks
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
+	"github.com/meshdojo/meshdojo/internal/traffic"
+)
+
+// playKubelet stands in for the kubelet: it waits for meshdojo's probe
+// pod in ns and reports the curl container's end with exit code (or the
+// given status when st is not nil). It returns a channel closed when done.
+func playKubelet(t *testing.T, kube kubernetes.Interface, ns string, exit int32, st *corev1.PodStatus) <-chan struct{} {
+	t.Helper()
+	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			l, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: traffic.ManagedByLabel + "=" + traffic.ManagedBy})
+			if err == nil && len(l.Items) > 0 {
+				p := l.Items[0]
+				if st != nil {
+					p.Status = *st
+				} else {
+					p.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{Name: "probe",
+						State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit}}}}}
+				}
+				if _, err := kube.CoreV1().Pods(ns).UpdateStatus(ctx, &p, metav1.UpdateOptions{}); err != nil {
+					t.Errorf("kubelet: %v", err)
+				}
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return done
+}
+
+func TestPodProbeLessons(t *testing.T) {
+	c := testcluster.Shared(t)
+	clients := trafficClients(t, c.Config)
+	// ch. 6: a plain-text client outside the mesh, under STRICT and then
+	// PERMISSIVE; a client inside the mesh; ch. 7: a denied call.
+	cases := []struct {
+		name   string
+		expect string
+		exit   int32
+		want   Verdict
+		code   string
+		text   string
+	}{
+		{"STRICT refuses plain text", "refused", 56, Pass, CodePodProbeOK, "reset"},
+		{"refused expected but accepted", "refused", 0, Fail, CodePodProbeFailed, "PeerAuthentication"},
+		{"PERMISSIVE accepts plain text", "success", 0, Pass, CodePodProbeOK, "succeeded"},
+		{"success expected but reset", "success", 56, Fail, CodePodProbeFailed, "mTLS"},
+		{"connection refused counts as refused", "refused", 7, Pass, CodePodProbeOK, "refused"},
+		{"authorization policy denies", "denied", 22, Pass, CodePodProbeOK, "HTTP error"},
+		{"DNS failure is explained", "refused", 6, Fail, CodePodProbeDNS, "did not resolve"},
+		{"timeout is not a refusal", "refused", 28, Fail, CodePodProbeFailed, "timed out"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := c.Namespace(t)
+			done := playKubelet(t, clients.Kube, ns, tc.exit, nil)
+			env := newEmitEnv(clients)
+			r := runTraffic(t, env, "pod-probe", map[string]string{"namespace": ns, "url": "http://ratings.bookinfo:9080/ratings/0",
+				"expect": tc.expect, "mesh": "out"})
+			<-done
+			if r.Verdict != tc.want || r.Code != tc.code || !strings.Contains(explain(r), tc.text) {
+				t.Fatalf("want %s %s mentioning %q:\n%s", tc.want, tc.code, tc.text, explain(r))
+			}
+			l, _ := clients.Kube.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+			if len(l.Items) != 0 {
+				t.Fatalf("probe pod left behind")
+			}
+			// The UI heard about the pod while it existed.
+			var states []string
+			for _, e := range env.emitted {
+				states = append(states, e.Progress)
+			}
+			if len(states) < 2 || states[0] != "probe pod created" || states[len(states)-1] != "probe pod deleted" {
+				t.Fatalf("emitted %q", states)
+			}
+		})
+	}
+}
+
+func TestPodProbeErrors(t *testing.T) {
+	c := testcluster.Shared(t)
+	admin := trafficClients(t, c.Config)
+	t.Run("forbidden", func(t *testing.T) {
+		ns := c.Namespace(t)
+		env := newEmitEnv(trafficClients(t, c.Impersonate("traffic-nobody@example.com")))
+		r := runTraffic(t, env, "pod-probe", map[string]string{"namespace": ns, "url": "http://ratings.bookinfo:9080/ratings/0"})
+		if r.Verdict != Error || r.Code != CodePodProbeForbidden || !strings.Contains(explain(r), "kubectl run meshdojo-probe -n "+ns) {
+			t.Fatal(explain(r))
+		}
+	})
+	t.Run("image pull", func(t *testing.T) {
+		ns := c.Namespace(t)
+		done := playKubelet(t, admin.Kube, ns, 0, &corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "probe", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "dial tcp: i/o timeout"}}}}})
+		r := runTraffic(t, newEmitEnv(admin), "pod-probe", map[string]string{"namespace": ns, "url": "http://x:80/"})
+		<-done
+		if r.Verdict != Error || r.Code != CodePodProbeImage || !strings.Contains(explain(r), "--probe-image") {
+			t.Fatal(explain(r))
+		}
+	})
+	t.Run("stuck pending", func(t *testing.T) {
+		ns := c.Namespace(t)
+		r := runTraffic(t, newEmitEnv(admin), "pod-probe", map[string]string{"namespace": ns, "url": "http://x:80/", "start-timeout": "300ms"})
+		if r.Verdict != Error || r.Code != CodePodProbeStuck || !strings.Contains(explain(r), "not scheduled") {
+			t.Fatal(explain(r))
+		}
+	})
+	t.Run("no namespace", func(t *testing.T) {
+		r := runTraffic(t, newEmitEnv(admin), "pod-probe", map[string]string{"namespace": "traffic-no-such-ns", "url": "http://x:80/"})
+		if r.Verdict != Error || r.Code != CodePodProbeNoNS || !strings.Contains(explain(r), "kubectl create namespace traffic-no-such-ns") {
+			t.Fatal(explain(r))
+		}
+	})
+	t.Run("bad url and offline", func(t *testing.T) {
+		r := runTraffic(t, newEmitEnv(admin), "pod-probe", map[string]string{"namespace": "default", "url": "ratings:9080"})
+		if r.Verdict != Error || r.Code != CodeBadParams {
+			t.Fatal(explain(r))
+		}
+		r = runTraffic(t, newEmitEnv(nil), "pod-probe", map[string]string{"namespace": "default", "url": "http://ratings:9080/"})
+		if r.Verdict != Error || r.Code != CodeProbeOffline || !strings.Contains(explain(r), "kubectl run") {
+			t.Fatal(explain(r))
+		}
+	})
+}

@@ -1,0 +1,166 @@
+package checks
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
+)
+
+// metricsHostIP is a non-loopback address of this machine; the API
+// server refuses to proxy to loopback, so fake Prometheus and Envoy
+// listen here and stand in for pod IPs.
+func metricsHostIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("this machine has no non-loopback IPv4 address; the proxy tests need one to stand in for a pod IP")
+	return ""
+}
+
+func metricsListen(t *testing.T, ip string, h http.Handler) int {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// fakeProm answers instant queries from a table: query -> JSON result
+// list; a query not in the table gets an empty vector.
+func fakeProm(answers map[string]string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query().Get("query")
+		w.Header().Set("Content-Type", "application/json")
+		if strings.HasPrefix(q, "bad(") {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"status":"error","errorType":"bad_data","error":"parse error"}`)
+			return
+		}
+		res, ok := answers[q]
+		if !ok {
+			res = "[]"
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":%s}}`, res)
+	})
+}
+
+const caller = `# TYPE envoy_cluster_upstream_rq_retry counter
+envoy_cluster_upstream_rq_retry{cluster_name="outbound|9080|v-faulty-50percent-503|ratings.bookinfo.svc.cluster.local"} 12
+envoy_cluster_upstream_rq_retry{cluster_name="outbound|9080||details.bookinfo.svc.cluster.local"} 0
+envoy_cluster_outlier_detection_ejections_active{cluster_name="outbound|9080|v-50percent-internal-server-error-500|ratings.bookinfo.svc.cluster.local"} 1
+envoy_cluster_upstream_rq_pending_overflow{cluster_name="outbound|9080|v-delayed-50percent-delayof7s|ratings.bookinfo.svc.cluster.local"} 0
+envoy_server_days_until_first_cert_expiring{} 0
+`
+
+func TestMetricChecksOnCluster(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	ip := metricsHostIP(t)
+	waypoint := `[{"metric":{"reporter":"waypoint","destination_service_name":"reviews"},"value":[1,"42"]}]`
+	prom := metricsListen(t, ip, fakeProm(map[string]string{
+		`sum(istio_requests_total{reporter="waypoint",destination_service_name="reviews"})`: `[{"metric":{},"value":[1,"42"]}]`,
+		`istio_requests_total{reporter="waypoint"}`:                                         waypoint,
+		`absent(istio_requests_total)`:                                                      `[{"metric":{},"value":[1,"1"]}]`,
+	}))
+	envoy := metricsListen(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, caller) }))
+	trafficApply(t, c, fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: prometheus-server, namespace: %[1]s}
+spec:
+  ports: [{name: http, port: 9090, targetPort: %[3]d}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: prometheus-server-0, namespace: %[1]s, labels: {app: prometheus}}
+spec:
+  nodeName: node-a
+  containers: [{name: prometheus, image: prometheus}]
+status: {phase: Running, podIP: %[2]s, podIPs: [{ip: %[2]s}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: prometheus-server-1
+  namespace: %[1]s
+  labels: {kubernetes.io/service-name: prometheus-server}
+addressType: IPv4
+endpoints: [{addresses: [%[2]s], targetRef: {kind: Pod, namespace: %[1]s, name: prometheus-server-0}}]
+ports: [{name: http, port: %[3]d}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: productpage-v2-6c9-q8r, namespace: %[1]s, labels: {app: productpage}}
+spec:
+  nodeName: node-a
+  containers: [{name: productpage, image: productpage}]
+status: {phase: Running, podIP: %[2]s, podIPs: [{ip: %[2]s}]}
+`, ns, ip, prom))
+	env := newEmitEnv(trafficClients(t, c.Config))
+	pq := func(raw map[string]string) Result {
+		raw["namespace"] = ns
+		return runTraffic(t, env, "prometheus-query", raw)
+	}
+	// The API server reads EndpointSlices from a cache: wait for it.
+	for i := 0; i < 100; i++ {
+		if r := pq(map[string]string{"query": "up", "op": "absent"}); r.Verdict == Pass {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cases := []struct {
+		check string
+		raw   map[string]string
+		want  Verdict
+		code  string
+	}{
+		// ch. 11: traffic reported by the waypoint.
+		{"prometheus-query", map[string]string{"query": `sum(istio_requests_total{reporter="waypoint",destination_service_name="reviews"})`}, Pass, CodeMetricOK},
+		{"prometheus-query", map[string]string{"query": `istio_requests_total{reporter="waypoint"}`, "op": "gte", "value": "50"}, Fail, CodeMetricFailed},
+		{"prometheus-query", map[string]string{"query": `istio_requests_total{reporter="waypoint"}`, "op": "exists"}, Pass, CodeMetricOK},
+		// ch. 1: no mesh, no Istio metrics.
+		{"prometheus-query", map[string]string{"query": `absent(istio_requests_total)`, "op": "equals", "value": "1"}, Pass, CodeMetricOK},
+		{"prometheus-query", map[string]string{"query": `istio_requests_total{reporter="source"}`}, Fail, CodeMetricNoData},
+		{"prometheus-query", map[string]string{"query": `istio_requests_total{reporter="source"}`, "op": "absent"}, Pass, CodeMetricOK},
+		{"prometheus-query", map[string]string{"query": `bad(`}, Error, CodePromUnavailable},
+		{"prometheus-query", map[string]string{"query": `up`, "service": "nope"}, Error, CodePromUnavailable},
+		// ch. 10: retries, ejection and overflow seen by the caller's proxy.
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_cluster_upstream_rq_retry", "match": "v-faulty"}, Pass, CodeMetricOK},
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_cluster_upstream_rq_retry", "match": "details"}, Fail, CodeMetricFailed},
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_cluster_outlier_detection_ejections_active", "op": "equals", "value": "1"}, Pass, CodeMetricOK},
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_cluster_upstream_rq_pending_overflow"}, Fail, CodeMetricFailed},
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_cluster_upstream_rq_retry", "aggregate": "each"}, Fail, CodeMetricFailed},
+		// ch. 6: the workload certificate expires within a day.
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_server_days_until_first_cert_expiring", "op": "lte", "value": "1"}, Pass, CodeMetricOK},
+		{"envoy-stat", map[string]string{"selector": "app=productpage", "stat": "envoy_no_such_stat"}, Fail, CodeMetricNoData},
+		{"envoy-stat", map[string]string{"selector": "app=reviews", "stat": "x"}, Error, CodeStatsUnreadable},
+	}
+	for _, tc := range cases {
+		raw := map[string]string{"namespace": ns}
+		for k, v := range tc.raw {
+			raw[k] = v
+		}
+		if tc.check == "envoy-stat" {
+			raw["port"] = fmt.Sprint(envoy)
+		}
+		r := runTraffic(t, env, tc.check, raw)
+		if r.Verdict != tc.want || r.Code != tc.code {
+			t.Errorf("%s %v: want %s %s:\n%s", tc.check, tc.raw, tc.want, tc.code, explain(r))
+		}
+	}
+}
