@@ -32,6 +32,7 @@ var (
 	gvrGateways     = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
 	gvrHTTPRoutes   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
 	gvrGWClasses    = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}
+	gvrIstioGW      = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
 )
 
 // kindInfo maps a Kind a lesson names to the resource to read.
@@ -39,45 +40,51 @@ type kindInfo struct {
 	Kind       string
 	GVR        schema.GroupVersionResource
 	Namespaced bool
+	// Also is a second resource of the same Kind name read alongside
+	// (a bare "Gateway" means Istio's or the Gateway API's).
+	Also *schema.GroupVersionResource
 }
 
 // kinds are the Kinds resource-field and resource-count accept by name.
-// "Gateway" is Istio's networking.istio.io Gateway, the one the book's
-// sidecar chapters use; the Gateway API's is gateways.gateway.networking.k8s.io.
+// A bare "Gateway" reads both Istio's networking.istio.io Gateway (the
+// book's sidecar chapters) and the Gateway API's (chapter 1, appendix 2);
+// Gateway.networking.istio.io or gateways.gateway.networking.k8s.io
+// picks one.
 var kinds = []kindInfo{
-	{"Pod", gvrPods, true},
-	{"Service", schema.GroupVersionResource{Version: "v1", Resource: "services"}, true},
-	{"ConfigMap", gvrConfigMaps, true},
-	{"ServiceAccount", schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, true},
-	{"Namespace", gvrNamespaces, false},
-	{"Node", schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, false},
-	{"Deployment", gvrDeployments, true},
-	{"DaemonSet", gvrDaemonSets, true},
-	{"StatefulSet", gvrStatefulSets, true},
-	{"ReplicaSet", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, true},
-	{"Job", schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, true},
-	{"HorizontalPodAutoscaler", schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, true},
-	{"PodDisruptionBudget", schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, true},
-	{"MutatingWebhookConfiguration", gvrMutating, false},
-	{"ValidatingWebhookConfiguration", schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}, false},
-	{"CustomResourceDefinition", gvrCRDs, false},
-	{"VirtualService", gvrVirtualSvc, true},
-	{"DestinationRule", gvrDestRule, true},
-	{"Gateway", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}, true},
-	{"ServiceEntry", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}, true},
-	{"Sidecar", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, true},
-	{"WorkloadEntry", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}, true},
-	{"WorkloadGroup", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadgroups"}, true},
-	{"EnvoyFilter", schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, true},
-	{"PeerAuthentication", gvrPeerAuth, true},
-	{"RequestAuthentication", schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}, true},
-	{"AuthorizationPolicy", schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}, true},
-	{"Telemetry", schema.GroupVersionResource{Group: "telemetry.istio.io", Version: "v1", Resource: "telemetries"}, true},
-	{"WasmPlugin", schema.GroupVersionResource{Group: "extensions.istio.io", Version: "v1alpha1", Resource: "wasmplugins"}, true},
-	{"HTTPRoute", gvrHTTPRoutes, true},
-	{"GRPCRoute", schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"}, true},
-	{"GatewayClass", gvrGWClasses, false},
-	{"ReferenceGrant", schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"}, true},
+	{Kind: "Pod", GVR: gvrPods, Namespaced: true},
+	{Kind: "Service", GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespaced: true},
+	{Kind: "ConfigMap", GVR: gvrConfigMaps, Namespaced: true},
+	{Kind: "ServiceAccount", GVR: schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, Namespaced: true},
+	{Kind: "Namespace", GVR: gvrNamespaces, Namespaced: false},
+	{Kind: "Node", GVR: schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, Namespaced: false},
+	{Kind: "Deployment", GVR: gvrDeployments, Namespaced: true},
+	{Kind: "DaemonSet", GVR: gvrDaemonSets, Namespaced: true},
+	{Kind: "StatefulSet", GVR: gvrStatefulSets, Namespaced: true},
+	{Kind: "ReplicaSet", GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, Namespaced: true},
+	{Kind: "Job", GVR: schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, Namespaced: true},
+	{Kind: "HorizontalPodAutoscaler", GVR: schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, Namespaced: true},
+	{Kind: "PodDisruptionBudget", GVR: schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, Namespaced: true},
+	{Kind: "MutatingWebhookConfiguration", GVR: gvrMutating, Namespaced: false},
+	{Kind: "ValidatingWebhookConfiguration", GVR: schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}, Namespaced: false},
+	{Kind: "CustomResourceDefinition", GVR: gvrCRDs, Namespaced: false},
+	{Kind: "VirtualService", GVR: gvrVirtualSvc, Namespaced: true},
+	{Kind: "DestinationRule", GVR: gvrDestRule, Namespaced: true},
+	{Kind: "Gateway", GVR: gvrIstioGW, Namespaced: true},
+	{Kind: "Gateway", GVR: gvrGateways, Namespaced: true},
+	{Kind: "ServiceEntry", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}, Namespaced: true},
+	{Kind: "Sidecar", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, Namespaced: true},
+	{Kind: "WorkloadEntry", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}, Namespaced: true},
+	{Kind: "WorkloadGroup", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadgroups"}, Namespaced: true},
+	{Kind: "EnvoyFilter", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, Namespaced: true},
+	{Kind: "PeerAuthentication", GVR: gvrPeerAuth, Namespaced: true},
+	{Kind: "RequestAuthentication", GVR: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}, Namespaced: true},
+	{Kind: "AuthorizationPolicy", GVR: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}, Namespaced: true},
+	{Kind: "Telemetry", GVR: schema.GroupVersionResource{Group: "telemetry.istio.io", Version: "v1", Resource: "telemetries"}, Namespaced: true},
+	{Kind: "WasmPlugin", GVR: schema.GroupVersionResource{Group: "extensions.istio.io", Version: "v1alpha1", Resource: "wasmplugins"}, Namespaced: true},
+	{Kind: "HTTPRoute", GVR: gvrHTTPRoutes, Namespaced: true},
+	{Kind: "GRPCRoute", GVR: schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"}, Namespaced: true},
+	{Kind: "GatewayClass", GVR: gvrGWClasses, Namespaced: false},
+	{Kind: "ReferenceGrant", GVR: schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"}, Namespaced: true},
 }
 
 // shortNames are kubectl's short names for the kinds above.
@@ -95,6 +102,9 @@ func lookupKind(s string) (kindInfo, error) {
 	s = strings.TrimSpace(s)
 	if k, ok := shortNames[strings.ToLower(s)]; ok {
 		s = k
+	}
+	if strings.EqualFold(s, "gateway") || strings.EqualFold(s, "gateways") {
+		return kindInfo{Kind: "Gateway", GVR: gvrIstioGW, Namespaced: true, Also: &gvrGateways}, nil
 	}
 	for _, k := range kinds {
 		full := resourceName(k.GVR)

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -79,7 +80,45 @@ func kindInputs(p Params) []Input {
 	if !k.Namespaced {
 		ns = ""
 	}
-	return []Input{{GVR: k.GVR, Namespace: ns, Selector: p.Str("selector")}}
+	in := []Input{{GVR: k.GVR, Namespace: ns, Selector: p.Str("selector")}}
+	if k.Also != nil {
+		in = append(in, Input{GVR: *k.Also, Namespace: ns, Selector: p.Str("selector")})
+	}
+	return in
+}
+
+// listKind lists every input of a kind. When a bare Kind names two APIs
+// (Gateway), one of them not being served is no error.
+func listKind(ctx context.Context, env Env, ins []Input) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	var notServed error
+	read := 0
+	for _, in := range ins {
+		objs, err := env.List(ctx, in)
+		if err != nil {
+			if errors.Is(err, ErrNotServed) && len(ins) > 1 {
+				notServed = err
+				continue
+			}
+			return nil, err
+		}
+		read++
+		out = append(out, objs...)
+	}
+	if read == 0 && notServed != nil {
+		return nil, notServed
+	}
+	return out, nil
+}
+
+// objKind names an object's kind, with its API group when the lesson's
+// Kind could mean two.
+func objKind(k kindInfo, u *unstructured.Unstructured) string {
+	if k.Also == nil {
+		return k.Kind
+	}
+	group, _, _ := strings.Cut(u.GetAPIVersion(), "/")
+	return k.Kind + " (" + group + ")"
 }
 
 func evalField(ctx context.Context, env Env, p Params) Result {
@@ -105,7 +144,7 @@ func evalField(ctx context.Context, env Env, p Params) Result {
 			return errResult(&ParamError{Param: "value", Value: "", Want: "a value for op " + op})
 		}
 	}
-	objs, err := env.List(ctx, kindInputs(p)[0])
+	objs, err := listKind(ctx, env, kindInputs(p))
 	if err != nil {
 		return errResult(err)
 	}
@@ -118,6 +157,10 @@ func evalField(ctx context.Context, env Env, p Params) Result {
 	if len(chosen) == 0 {
 		return missingObject(k, ns, name, sel, objs)
 	}
+	if name != "" && len(chosen) > 1 && k.Also != nil {
+		return errResult(&ParamError{Param: "kind", Value: p.Str("kind"),
+			Want: "gateways.networking.istio.io or gateways.gateway.networking.k8s.io: both an Istio Gateway and a Gateway API Gateway are named " + name})
+	}
 	sort.Slice(chosen, func(i, j int) bool { return nsName(chosen[i]) < nsName(chosen[j]) })
 	exp := expectedText(path, op, want)
 	var conds []Condition
@@ -127,10 +170,10 @@ func evalField(ctx context.Context, env Env, p Params) Result {
 		if err != nil {
 			return errResult(err)
 		}
-		c := Condition{Name: k.Kind + " " + nsName(u), OK: ok, Observed: obs, Expected: exp}
+		c := Condition{Name: objKind(k, u) + " " + nsName(u), OK: ok, Observed: obs, Expected: exp}
 		if !ok {
 			c.Fix = fieldFix(k, u, path, op, want)
-			failed = append(failed, fmt.Sprintf("%s %s: want %s, found %s", k.Kind, nsName(u), exp, obs))
+			failed = append(failed, fmt.Sprintf("%s %s: want %s, found %s", objKind(k, u), nsName(u), exp, obs))
 		}
 		conds = append(conds, c)
 	}
@@ -142,7 +185,7 @@ func evalField(ctx context.Context, env Env, p Params) Result {
 		return result(Fail, CodeFieldMismatch, s, conds...)
 	}
 	if len(chosen) == 1 {
-		return result(Pass, CodeFieldOK, fmt.Sprintf("%s %s: %s", k.Kind, nsName(chosen[0]), conds[0].Observed), conds...)
+		return result(Pass, CodeFieldOK, fmt.Sprintf("%s %s: %s", objKind(k, chosen[0]), nsName(chosen[0]), conds[0].Observed), conds...)
 	}
 	return result(Pass, CodeFieldOK, fmt.Sprintf("all %d %s objects: %s", len(chosen), k.Kind, exp), conds...)
 }
@@ -180,8 +223,8 @@ func missingObject(k kindInfo, ns, name, sel string, objs []*unstructured.Unstru
 
 func fieldFix(k kindInfo, u *unstructured.Unstructured, path, op, want string) string {
 	edit := "kubectl edit " + strings.ToLower(k.GVR.Resource)
-	if k.GVR.Group != "" {
-		edit += "." + k.GVR.Group
+	if group, _, ok := strings.Cut(u.GetAPIVersion(), "/"); ok {
+		edit += "." + group
 	}
 	edit += " " + u.GetName()
 	if u.GetNamespace() != "" {
@@ -226,7 +269,7 @@ func evalCount(ctx context.Context, env Env, p Params) Result {
 	if hasMin && hasMax && lo > hi {
 		return errResult(&ParamError{Param: "max", Value: p.Str("max"), Want: "a number not below min (" + p.Str("min") + ")"})
 	}
-	objs, err := env.List(ctx, kindInputs(p)[0])
+	objs, err := listKind(ctx, env, kindInputs(p))
 	if err != nil {
 		return errResult(err)
 	}
