@@ -112,6 +112,8 @@ func runFixture(t *testing.T, file string) {
 	flush()
 
 	info := ClusterInfo{Server: c.Config.Host, RootNamespace: names["root"]}
+	var bounds []Bound
+	direct := map[string]Result{}
 	for i, tc := range spec.Cases {
 		checkName := spec.Check
 		if tc.Check != "" {
@@ -136,10 +138,48 @@ func runFixture(t *testing.T, file string) {
 		env := &recordingEnv{Env: NewDirectEnv(clientsFor(t, cfg), info), declared: chk.Inputs(p)}
 		r := chk.Eval(ctx, env, p)
 		checkResult(t, label, r, tc)
+		if tc.User == "" {
+			key := fmt.Sprint(i)
+			bounds = append(bounds, Bound{Key: key, Title: label, Check: chk, Params: p})
+			direct[key] = r
+		}
 		for _, in := range env.listed {
 			if !slices.Contains(env.declared, in) {
 				t.Errorf("%s: Eval listed %v, which Inputs does not declare (declared: %v)", label, in, env.declared)
 			}
+		}
+	}
+	sameThroughEngine(t, c.Config, info, bounds, direct)
+}
+
+// sameThroughEngine evaluates the cases again through the engine, which
+// reads from informers on exactly the declared inputs, and expects the
+// verdicts and codes the direct reads gave.
+func sameThroughEngine(t *testing.T, cfg *rest.Config, info ClusterInfo, bounds []Bound, direct map[string]Result) {
+	t.Helper()
+	if len(bounds) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	e := NewEngine(clientsFor(t, cfg), info)
+	out := make(chan Update, 64)
+	go e.Watch(ctx, bounds, out)
+	got := map[string]Result{}
+	for len(got) < len(bounds) {
+		select {
+		case u := <-out:
+			if u.Result.Verdict != Pending {
+				got[u.Key] = u.Result
+			}
+		case <-ctx.Done():
+			t.Fatalf("engine: only %d of %d results before the deadline", len(got), len(bounds))
+		}
+	}
+	for _, b := range bounds {
+		d, g := direct[b.Key], got[b.Key]
+		if d.Verdict != g.Verdict || d.Code != g.Code {
+			t.Errorf("%s: through the engine %s %s (%s), directly %s %s (%s)", b.Title, g.Verdict, g.Code, g.Summary, d.Verdict, d.Code, d.Summary)
 		}
 	}
 }
