@@ -95,6 +95,7 @@ func TestPodProbeLessons(t *testing.T) {
 }
 
 func TestPodProbeErrors(t *testing.T) {
+	t.Setenv("MESHDOJO_PROBE_IMAGE", "")
 	c := testcluster.Shared(t)
 	admin := trafficClients(t, c.Config)
 	t.Run("forbidden", func(t *testing.T) {

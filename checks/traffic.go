@@ -160,11 +160,15 @@ var httpProbeParams = []ParamSpec{
 	{Name: "max-latency", Type: Duration, Doc: "no response may take longer, e.g. 5.5s when a 5s route timeout cuts the 7s delay (ch. 10)"},
 	{Name: "min-latency", Type: Duration, Doc: "no response may be faster, e.g. 6.5s for the injected 7s delay (ch. 9)"},
 	{Name: "header-present", Type: List, Doc: "response headers that must appear on at least one response: a name or name=value, e.g. " +
-		"x-envoy-overloaded=true for connection-pool overflow (ch. 10)"},
+		"x-envoy-overloaded=true when the overflowing pool is the one the ingress calls. The lab's productpage passes its backends' " +
+		"status and JSON through but not their headers, so for the ch. 10 pool on ratings pair min-status: 503=1 with envoy-stat " +
+		"envoy_cluster_upstream_rq_pending_overflow on app=productpage instead"},
 	{Name: "body-field", Type: List, Doc: "JSON fields every JSON response must hold: path=value or path alone, with dots and list " +
 		"indexes, e.g. reviews.0.rating.color=red"},
-	{Name: "body-contains", Type: String, Doc: "text that must appear in at least one response body, e.g. no healthy upstream (an " +
-		"ejected host) or Reviewer1"},
+	{Name: "body-contains", Type: String, Doc: "text that must appear in at least one response body, e.g. Reviewer1 (ratings read " +
+		"from MySQL) or PublisherA (details-v1). Envoy's own texts such as no healthy upstream only reach the probe when the proxy " +
+		"that answers is the ingress's; behind productpage, prove an ejection with envoy-stat " +
+		"envoy_cluster_outlier_detection_ejections_active"},
 }
 
 func evalHTTPProbe(ctx context.Context, env Env, p Params) Result {

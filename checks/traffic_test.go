@@ -198,6 +198,7 @@ func TestHTTPProbeProgressAndBars(t *testing.T) {
 }
 
 func TestHTTPProbeBadInput(t *testing.T) {
+	t.Setenv("MESHDOJO_INGRESS", "") // the reader's shell must not change what is tested
 	env := newEmitEnv(nil)
 	cases := []struct {
 		raw  map[string]string
@@ -320,6 +321,7 @@ status:
 // other request through, so discovery reads real objects and client-go's
 // port-forward code runs for real.
 func TestHTTPProbeOnCluster(t *testing.T) {
+	t.Setenv("MESHDOJO_INGRESS", "") // discovery is what is tested
 	c := testcluster.Shared(t)
 	lab := httptest.NewServer(fakelab.New(fakelab.Config{Seed: 1, Weights: map[string]int{"v4": 100}}))
 	defer lab.Close()

@@ -89,6 +89,9 @@ func Run(ctx context.Context, client *http.Client, plan Plan) (*Report, error) {
 	}
 	if client == nil {
 		client = NewClient(plan.Concurrency)
+		// Our own connections end with the probe, not 30 s later on a
+		// port-forward that is about to close.
+		defer client.CloseIdleConnections()
 	}
 	parent := ctx
 	if plan.Deadline > 0 {
