@@ -143,7 +143,7 @@ func configError(err error, opts Options, rules *clientcmd.ClientConfigLoadingRu
 	switch {
 	case clientcmd.IsEmptyConfig(err):
 		return fmt.Errorf("no cluster configured: found no kubeconfig in %s; start a cluster (minikube start) or pass --kubeconfig PATH", where)
-	case clientcmd.IsContextNotFound(err):
+	case clientcmd.IsContextNotFound(err) || (opts.Context != "" && strings.Contains(err.Error(), fmt.Sprintf("context %q does not exist", opts.Context))):
 		return fmt.Errorf("kubeconfig %s has no context %q; list them with kubectl config get-contexts and pass one with --context", where, opts.Context)
 	case os.IsNotExist(errors.Unwrap(err)) || os.IsNotExist(err):
 		return fmt.Errorf("cannot read kubeconfig %s: %v; check the path given to --kubeconfig or $KUBECONFIG", where, err)
@@ -228,8 +228,11 @@ func (c *Conn) Clients() *checks.Clients {
 	return &checks.Clients{Kube: c.Kube, Dynamic: c.Dynamic, Config: c.Config}
 }
 
-// NewRunner returns the check engine for this connection: informers that
-// watch what the current step's checks read.
-func (c *Conn) NewRunner() checks.Runner {
+// NewRunner returns the check engine for this connection, as the UI's
+// Runner: informers that watch what the current step's checks read.
+func (c *Conn) NewRunner() checks.Runner { return c.Engine() }
+
+// Engine returns a new check engine for this connection.
+func (c *Conn) Engine() *checks.Engine {
 	return checks.NewEngine(c.Clients(), c.Info)
 }
