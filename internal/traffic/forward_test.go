@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -110,8 +111,15 @@ func BenchmarkProbeThroughPortForward(b *testing.B) {
 		name        string
 		noWebsocket bool
 	}{{"websocket", false}, {"spdy", true}} {
-		for _, conc := range []int{1, 8} {
-			b.Run(mode.name+"/concurrency="+strconv.Itoa(conc), func(b *testing.B) {
+		for _, conc := range []int{1, 8, -1} {
+			name := mode.name + "/concurrency=" + strconv.Itoa(conc)
+			fresh := conc < 0
+			if fresh {
+				// Every request on a new connection: a new pair of
+				// streams through the forward each time.
+				conc, name = 8, mode.name+"/concurrency=8/new-connection-each"
+			}
+			b.Run(name, func(b *testing.B) {
 				_, cfg := forwardLab(b, fakelab.Config{Seed: 1}, mode.noWebsocket)
 				fwd, err := PortForward(context.Background(), cfg, "ns", "pod", 9080, 0)
 				if err != nil {
@@ -119,6 +127,9 @@ func BenchmarkProbeThroughPortForward(b *testing.B) {
 				}
 				defer fwd.Close()
 				client := NewClient(conc)
+				if fresh {
+					client.Transport.(*http.Transport).DisableKeepAlives = true
+				}
 				b.ResetTimer()
 				start := time.Now()
 				// A probe's budget is at most MaxCount, so send b.N in

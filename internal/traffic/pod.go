@@ -272,8 +272,17 @@ func RunPod(ctx context.Context, kube kubernetes.Interface, p PodProbe) (res *Po
 			if !runningSince.IsZero() && time.Since(runningSince) > curlLimit+30*time.Second {
 				return res, fmt.Errorf("%w: curl was still running %s after it started, beyond its own %s limit", ErrPodFailed, time.Since(runningSince).Round(time.Second), curlLimit)
 			}
-		} else if apierrors.IsNotFound(gerr) {
-			return res, fmt.Errorf("%w: the probe pod %s was deleted by someone else before it finished", ErrPodFailed, created.Name)
+		} else {
+			switch {
+			case apierrors.IsNotFound(gerr):
+				return res, fmt.Errorf("%w: the probe pod %s was deleted by someone else before it finished", ErrPodFailed, created.Name)
+			case apierrors.IsForbidden(gerr):
+				return res, fmt.Errorf("%w: it was created but may not be read back (get pods) in %s: %v", ErrPodForbidden, p.Namespace, apiMessage(gerr))
+			case runningSince.IsZero() && time.Now().After(startBy), !runningSince.IsZero() && time.Since(runningSince) > curlLimit+30*time.Second:
+				// The API server keeps failing: give up within the same
+				// bounds as for a pod that does not progress.
+				return res, fmt.Errorf("%w: could not read the probe pod's state: %v", ErrPodFailed, apiMessage(gerr))
+			}
 		}
 		select {
 		case <-ctx.Done():

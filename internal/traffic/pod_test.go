@@ -228,3 +228,39 @@ func TestRunPodLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPodCreateButNotRead runs as a user who may create and delete
+// pods but not read them back: the probe must say so, not wait forever.
+func TestRunPodCreateButNotRead(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	if err := c.Apply(t.Context(), fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: create-only, namespace: %[1]s}
+rules: [{apiGroups: [""], resources: [pods], verbs: [create, delete]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: create-only, namespace: %[1]s}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: create-only}
+subjects: [{kind: User, name: creator@example.com}]
+`, ns)); err != nil {
+		t.Fatal(err)
+	}
+	kube, _ := clients(t, c.Impersonate("creator@example.com"))
+	var res *PodResult
+	var err error
+	// RBAC reads bindings from a cache: retry while creating is still refused.
+	for i := 0; i < 100; i++ {
+		res, err = RunPod(t.Context(), kube, PodProbe{Namespace: ns, URL: "http://x", Poll: 20 * time.Millisecond})
+		if err == nil || !strings.Contains(err.Error(), "cannot create") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !errors.Is(err, ErrPodForbidden) || !strings.Contains(err.Error(), "may not be read back") {
+		t.Fatalf("want a clear refusal, got %v", err)
+	}
+	admin, _ := clients(t, c.Config)
+	assertGone(t, admin, ns, res)
+}
