@@ -170,12 +170,23 @@ func register(c *Check) {
 	c.Eval = func(ctx context.Context, env Env, p Params) Result {
 		r := eval(ctx, env, p)
 		r.Check, r.Params = c.Name, p
+		r.Summary = oneLine(r.Summary)
 		if r.At.IsZero() {
 			r.At = time.Now()
 		}
 		return r
 	}
 	Register(c)
+}
+
+// oneLine keeps a summary to one line of reasonable length: values a
+// check quotes may hold newlines.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:299]) + "…"
+	}
+	return s
 }
 
 // errResult is ErrorResult for an Eval.

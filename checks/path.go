@@ -255,6 +255,13 @@ func scalarString(v any) string {
 	case nil:
 		return "null"
 	case string:
+		if strings.Contains(v, "\n") {
+			q := strconv.Quote(v)
+			if len(q) > 160 {
+				q = q[:157] + "..."
+			}
+			return q
+		}
 		return v
 	case float64:
 		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
