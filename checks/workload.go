@@ -17,7 +17,7 @@ import (
 const (
 	CodeEnrolled        = "MD0200" // pass
 	CodeNotEnrolled     = "MD0201" // labels do not give the wanted mode
-	CodeEnrolConflict   = "MD0202" // istio-injection and istio.io/rev both set
+	CodeEnrolConflict   = "MD0202" // labels contradict each other (istio-injection with istio.io/rev, or ambient with injection)
 	CodeEnrolRevision   = "MD0203" // enrolled for another revision
 	CodeNamespaceAbsent = "MD0204" // no such namespace
 
