@@ -58,6 +58,14 @@ func init() {
 	})
 }
 
+// evalIstiodReady judges the istiod Deployments (label app=istiod) of a
+// namespace. A revision picks those labelled istio.io/rev=<revision>; a
+// name that a revision-tag webhook carries as istio.io/tag (the
+// MutatingWebhookConfiguration istio-revision-tag-<tag>[-<ns>] the istiod
+// chart creates for revisionTags, or istioctl tag set) is first turned
+// into the revision of its istio.io/rev label, as istioctl tag list does.
+// Without a revision every istiod found must be ready, so a half-done
+// upgrade does not pass.
 func evalIstiodReady(ctx context.Context, env Env, p Params) Result {
 	ins := inputsOf("istiod-ready", p)
 	l := &lister{ctx: ctx, env: env}
