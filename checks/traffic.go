@@ -83,6 +83,10 @@ func Traffic() TrafficSettings {
 	return s
 }
 
+// setupTimeout bounds the API calls a traffic check makes before it
+// sends anything (discovery, port-forward set-up, a query).
+const setupTimeout = 30 * time.Second
+
 var (
 	gvrTrafficIstioGateways = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
 	gvrTrafficAPIGateways   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
@@ -438,8 +442,12 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 		r := result(Error, CodeProbeOffline, "cannot send traffic: not connected to a cluster", cond)
 		return nil, cond, &r
 	}
+	// Finding and opening the way in must not hang on a silent API
+	// server; the forward itself then lives as long as ctx.
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	want := traffic.Want{Gateway: p.Str("gateway"), Namespace: p.Str("namespace"), Service: p.Str("service"), Port: p.Int("port")}
-	in, err := traffic.FindIngress(ctx, c.Kube, c.Dynamic, want)
+	in, err := traffic.FindIngress(sctx, c.Kube, c.Dynamic, want)
 	if err != nil {
 		cond.Observed = strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": ")
 		if strings.Contains(err.Error(), "forbidden") {
@@ -454,7 +462,7 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 		r := result(Error, CodeNoIngress, "no ingress gateway found", cond)
 		return nil, cond, &r
 	}
-	reached, err := traffic.Reach(ctx, c.Config, c.Kube, in)
+	reached, err := traffic.Reach(ctx, sctx, c.Config, c.Kube, in)
 	if err != nil {
 		cond.Observed = err.Error()
 		code, summary := CodeForwardRefused, "could not open a port-forward to the ingress gateway"

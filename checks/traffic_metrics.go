@@ -73,6 +73,8 @@ func evalPromQuery(ctx context.Context, env Env, p Params) Result {
 		return result(Error, CodeProbeOffline, "cannot ask Prometheus: not connected to a cluster")
 	}
 	t := traffic.PromTarget{Namespace: p.Str("namespace"), Service: p.Str("service"), Port: p.Int("port")}
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	series, err := traffic.Query(ctx, c.Kube, t, p.Str("query"))
 	if err != nil {
 		return result(Error, CodePromUnavailable, "Prometheus did not answer the query", Condition{
@@ -91,6 +93,8 @@ func evalEnvoyStat(ctx context.Context, env Env, p Params) Result {
 		return result(Error, CodeProbeOffline, "cannot read Envoy stats: not connected to a cluster")
 	}
 	q := traffic.StatQuery{Namespace: p.Str("namespace"), Selector: p.Str("selector"), Metric: p.Str("stat"), Match: p.Str("match"), Port: p.Int("port")}
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
 	series, problems, err := traffic.EnvoyStats(ctx, c.Kube, q)
 	if err != nil {
 		return result(Error, CodeStatsUnreadable, "could not read the proxies' stats", Condition{

@@ -406,9 +406,10 @@ func ParseOverride(raw string) (string, error) {
 // Reach opens a way to the ingress: the Service's load-balancer address
 // if it has one that answers, otherwise a port-forward to one of its
 // ready pods through the API server. (A reader-given override is handled
-// by the caller, before any discovery.)
-func Reach(ctx context.Context, cfg *rest.Config, kube kubernetes.Interface, in *Ingress) (*Reached, error) {
-	svc, err := kube.CoreV1().Services(in.Namespace).Get(ctx, in.Service, metav1.GetOptions{})
+// by the caller, before any discovery.) The port-forward lives as long as
+// ctx; setup bounds the API calls made to open it.
+func Reach(ctx, setup context.Context, cfg *rest.Config, kube kubernetes.Interface, in *Ingress) (*Reached, error) {
+	svc, err := kube.CoreV1().Services(in.Namespace).Get(setup, in.Service, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading Service %s/%s: %v", ErrNoIngress, in.Namespace, in.Service, err)
 	}
@@ -423,14 +424,14 @@ func Reach(ctx context.Context, cfg *rest.Config, kube kubernetes.Interface, in 
 		}
 		addr := net.JoinHostPort(host, strconv.Itoa(in.Port))
 		d := net.Dialer{Timeout: 2 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", addr)
+		c, err := d.DialContext(setup, "tcp", addr)
 		if err == nil {
 			c.Close()
 			return &Reached{URL: "http://" + addr, Via: ViaLoadBalancer, Detail: "load-balancer address " + addr + " of " + in.String()}, nil
 		}
 		lbNote = fmt.Sprintf(" (its load-balancer address %s did not answer)", addr)
 	}
-	pod, port, err := gatewayPod(ctx, kube, svc, in.Port)
+	pod, port, err := gatewayPod(setup, kube, svc, in.Port)
 	if err != nil {
 		return nil, err
 	}

@@ -231,7 +231,7 @@ func TestReachPortForwardRefused(t *testing.T) {
 	apply(t, c, labIngress(ns, "", 9080))
 	kube, _ := clients(t, c.Config)
 	in := &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9080}
-	_, err := Reach(t.Context(), c.Config, kube, in)
+	_, err := Reach(t.Context(), t.Context(), c.Config, kube, in)
 	if !errors.Is(err, ErrForwardRefused) {
 		t.Fatalf("want ErrForwardRefused, got %v", err)
 	}
@@ -249,7 +249,7 @@ spec:
 status:
   phase: Pending
 `, ns))
-	_, err = Reach(t.Context(), c.Config, kube, in)
+	_, err = Reach(t.Context(), t.Context(), c.Config, kube, in)
 	if !errors.Is(err, ErrNoGatewayPod) || !strings.Contains(err.Error(), "not ready (1 Pending)") {
 		t.Fatalf("want ErrNoGatewayPod explaining, got %v", err)
 	}
@@ -293,7 +293,7 @@ func TestReachEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Reach(t.Context(), cfg, kube, in)
+		r, err := Reach(t.Context(), t.Context(), cfg, kube, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +320,7 @@ func TestReachEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Reach(t.Context(), c.Config, kube, in)
+		r, err := Reach(t.Context(), t.Context(), c.Config, kube, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,7 +335,7 @@ func TestReachEndToEnd(t *testing.T) {
 		apply(t, c, labIngress(ns, "127.0.0.1", 9))
 		_, cfg := proxyToCluster(t, c, lab.Listener.Addr().String())
 		kube, _ := clients(t, cfg)
-		r, err := Reach(t.Context(), cfg, kube, &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9})
+		r, err := Reach(t.Context(), t.Context(), cfg, kube, &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9})
 		if err != nil {
 			t.Fatal(err)
 		}

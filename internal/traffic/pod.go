@@ -247,7 +247,9 @@ func RunPod(ctx context.Context, kube kubernetes.Interface, p PodProbe) (res *Po
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		pod, gerr := kube.CoreV1().Pods(p.Namespace).Get(ctx, created.Name, metav1.GetOptions{})
+		gctx, gcancel := context.WithTimeout(ctx, 10*time.Second)
+		pod, gerr := kube.CoreV1().Pods(p.Namespace).Get(gctx, created.Name, metav1.GetOptions{})
+		gcancel()
 		if gerr == nil {
 			state, done, perr := judgePod(pod)
 			if state != lastState {
