@@ -166,7 +166,8 @@ func New(opt Options) *Model {
 		m.conn, m.connErr = offline, "no cluster configured"
 	}
 	if opt.Warning != "" {
-		m.say(lvErr, opt.Warning)
+		// A notice that waits for a key, so it cannot scroll by unread.
+		m.dlg = &dialog{kind: "notice", title: "Warning", body: opt.Warning}
 	}
 	if len(m.all) > 0 {
 		li, si := m.startAt()
@@ -362,6 +363,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	if k.String() == "ctrl+c" {
 		return m.quit()
+	}
+	if m.dlg != nil && m.dlg.kind == "notice" {
+		m.dlg = nil
+		return nil
 	}
 	if m.dlg != nil {
 		switch k.String() {

@@ -402,7 +402,9 @@ func TestCorruptProgressWarningShown(t *testing.T) {
 	o := options(t, nil, 1, nil)
 	o.Warning = "progress file /x was unreadable; it was moved to /x.corrupt"
 	s := run(t, New(o), 100, 24)
-	s.waitText("progress file /x was unreadable")
+	s.waitText("Warning", "progress file /x was unreadable", "press any key")
+	s.press("n") // any key acknowledges; it does not act
+	s.waitGone("press any key")
 	s.waitText("Step 1 of 6") // and the tutorial goes on
 }
 

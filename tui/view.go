@@ -17,7 +17,7 @@ const minW, minH = 30, 8
 
 // geometry is where each region goes for the current size.
 type geometry struct {
-	sideW, mainW, mainH, panelH int
+	sideW, mainW, mainH, panelH, msgH int
 }
 
 func (m *Model) geometry() geometry {
@@ -35,7 +35,17 @@ func (m *Model) geometry() geometry {
 	if len(m.all) > 0 {
 		g.panelH = min(panelLines(m.rows, m.step().Question), max(2, m.h/4))
 	}
-	g.mainH = max(1, m.h-2-g.panelH) // message line and status bar
+	// The message line grows to show a long warning in full, within
+	// limits, rather than cutting off the part that says what to do.
+	maxMsg := 1
+	if m.h >= 14 {
+		maxMsg = 2
+	}
+	if m.h >= 22 {
+		maxMsg = 3
+	}
+	g.msgH = min(maxMsg, max(1, lipgloss.Height(m.messageText(m.w))))
+	g.mainH = max(1, m.h-1-g.msgH-g.panelH) // message lines and status bar
 	return g
 }
 
@@ -222,19 +232,24 @@ func (m *Model) render() string {
 	if g.panelH > 0 {
 		parts = append(parts, panelView(m.st, m.rows, m.step().Question, m.stepState().ans, m.conn == online, m.w, g.panelH))
 	}
-	parts = append(parts, m.messageLine(), m.statusBar())
+	parts = append(parts, m.messageLine(g.msgH), m.statusBar())
 	screen := strings.Join(parts, "\n")
 
 	var layers []*lipgloss.Layer
 	if m.copyBox != "" {
 		box := m.st.box.Width(min(m.w-2, max(40, g.mainW-2))).Render(m.st.boxTitle.Render("Copy") + "\n" + m.copyBox)
+		box = lipgloss.NewStyle().MaxHeight(g.mainH).Render(box)
 		y := max(0, g.mainH-lipgloss.Height(box))
 		layers = append(layers, lipgloss.NewLayer(box).X(max(0, m.w-lipgloss.Width(box))/2).Y(y).Z(1))
 	}
 	if m.dlg != nil {
 		bw := min(m.w-4, 64)
-		box := m.st.box.Width(bw).Render(m.st.boxTitle.Render(m.dlg.title) + "\n\n" + m.dlg.body + "\n\n" +
-			m.st.key.Render("y") + " yes   " + m.st.key.Render("n") + " no")
+		foot := m.st.key.Render("y") + " yes   " + m.st.key.Render("n") + " no"
+		if m.dlg.kind == "notice" {
+			foot = m.st.subtle.Render("press any key to go on")
+		}
+		box := m.st.box.Width(bw).Render(m.st.boxTitle.Render(m.dlg.title) + "\n\n" + m.dlg.body + "\n\n" + foot)
+		box = lipgloss.NewStyle().MaxHeight(m.h).Render(box)
 		layers = append(layers, lipgloss.NewLayer(box).X(max(0, (m.w-lipgloss.Width(box))/2)).Y(max(0, (m.h-lipgloss.Height(box))/2)).Z(2))
 	}
 	if len(layers) > 0 {
@@ -244,8 +259,9 @@ func (m *Model) render() string {
 	return screen
 }
 
-// messageLine says what just happened, or what the gate is waiting for.
-func (m *Model) messageLine() string {
+// messageText is what the message line says, wrapped to w: what just
+// happened, or what the gate is waiting for.
+func (m *Model) messageText(w int) string {
 	text, st := m.flash, m.st.info
 	switch m.flashLvl {
 	case lvWarn:
@@ -257,7 +273,7 @@ func (m *Model) messageLine() string {
 		open, why := m.gateOpen()
 		switch {
 		case m.mode == modePicker:
-			text, st = "", m.st.subtle
+			text, st = " ", m.st.subtle
 		case open && (len(m.rows) > 0 || m.step().Question != nil):
 			text, st = markDone+" All checks pass. n: next step", m.st.pass
 		case open:
@@ -266,7 +282,20 @@ func (m *Model) messageLine() string {
 			text, st = "Waiting: "+why, m.st.subtle
 		}
 	}
-	return st.Render(ansi.Truncate(strings.ReplaceAll(text, "\n", " "), m.w, "…"))
+	return st.Width(max(1, w)).Render(strings.ReplaceAll(text, "\n", " "))
+}
+
+// messageLine is the message cut to h lines.
+func (m *Model) messageLine(h int) string {
+	ls := strings.Split(m.messageText(m.w), "\n")
+	if len(ls) > h {
+		ls = ls[:h]
+		ls[h-1] = ansi.Truncate(ls[h-1], m.w-1, "") + "…"
+	}
+	for len(ls) < h {
+		ls = append(ls, "")
+	}
+	return strings.Join(ls, "\n")
 }
 
 // statusBar: cluster context (or offline), lesson progress, main keys.
