@@ -1,5 +1,15 @@
 package checks
 
+// The traffic checks prove what the mesh does rather than what was
+// applied: http-probe sends a bounded burst through the ingress gateway,
+// pod-probe runs curl once from a pod of the reader's choosing, and
+// prometheus-query and envoy-stat read what the mesh itself counted. The
+// first two act on the cluster (Acts is set), so the engine runs them
+// only through Runner.Run, after the reader agrees; the last two only
+// read and are polled like other unwatchable checks. The machinery lives
+// in internal/traffic; this file and its siblings turn its reports into
+// verdicts with a plain explanation and a fix.
+
 import (
 	"context"
 	"errors"
