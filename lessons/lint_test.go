@@ -1,0 +1,388 @@
+package lessons_test
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/lessons"
+)
+
+// The lesson linter: every embedded lesson must parse, have sound front
+// matter and a unique ID, name only registered checks with valid
+// parameters (question checks included, once per choice), have text in
+// every step, and link only to steps and lessons that exist. The table
+// test below proves it catches each of these on purpose-made bad input.
+
+func TestLintEmbeddedLessons(t *testing.T) {
+	// The embed pattern is *.md in this directory, so the files on disk
+	// are exactly the embedded ones; Load proves they load as embedded.
+	fsys := os.DirFS(".")
+	embedded, err := lessons.Load()
+	if err != nil {
+		t.Fatalf("embedded lessons do not load: %v", err)
+	}
+	names, _ := fs.Glob(fsys, "*.md")
+	lessonsSeen := 0
+	for _, n := range names {
+		if !strings.EqualFold(n, "README.md") {
+			lessonsSeen++
+		}
+	}
+	if lessonsSeen == 0 || lessonsSeen != len(embedded) {
+		t.Fatalf("%d lesson files, %d embedded lessons", lessonsSeen, len(embedded))
+	}
+	for _, p := range lintFS(fsys) {
+		t.Error(p)
+	}
+	// The README's complete example is a lesson too, and must stay valid.
+	readme, err := fs.ReadFile(fsys, "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := lintExample(string(readme))
+	if example == "" {
+		t.Fatal("README.md has no complete example between the example markers")
+	}
+	for _, p := range lintFS(fstest.MapFS{"06.md": {Data: []byte(example)}}) {
+		t.Errorf("README example: %s", p)
+	}
+}
+
+// lintExample extracts the example lesson from README.md: the fenced
+// block after the line "<!-- example lesson -->".
+func lintExample(readme string) string {
+	_, rest, ok := strings.Cut(readme, "<!-- example lesson -->")
+	if !ok {
+		return ""
+	}
+	rest = strings.TrimLeft(rest, "\n")
+	first, body, ok := strings.Cut(rest, "\n")
+	fence := strings.TrimSuffix(strings.TrimSpace(first), "markdown")
+	if !ok || !strings.HasPrefix(fence, "```") {
+		return ""
+	}
+	src, _, ok := strings.Cut(body, "\n"+fence+"\n")
+	if !ok {
+		return ""
+	}
+	return src + "\n"
+}
+
+var (
+	// [text](target "title") — the target up to space or ')'.
+	lintLinkRe = regexp.MustCompile(`\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
+	lintCodeRe = regexp.MustCompile("`[^`\n]*`")
+)
+
+// lintFS lints every lesson in fsys and returns the problems, each
+// naming its file and what to do.
+func lintFS(fsys fs.FS) []string {
+	var probs []string
+	names, err := fs.Glob(fsys, "*.md")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var all []*lessons.Lesson
+	byID := map[string]string{}
+	for _, name := range names {
+		if strings.EqualFold(name, "README.md") {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			probs = append(probs, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		l, err := lessons.Parse(name, string(data))
+		if err != nil {
+			probs = append(probs, err.Error())
+			continue
+		}
+		if prev, dup := byID[l.ID]; dup {
+			probs = append(probs, fmt.Sprintf("%s: duplicate lesson id %q, already used by %s", name, l.ID, prev))
+			continue
+		}
+		byID[l.ID] = name
+		all = append(all, l)
+	}
+	for _, l := range all {
+		probs = append(probs, lintLesson(l, all)...)
+	}
+	return probs
+}
+
+func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
+	var probs []string
+	bad := func(line int, format string, args ...any) {
+		probs = append(probs, fmt.Sprintf("%s:%d: %s", l.File, line, fmt.Sprintf(format, args...)))
+	}
+	if lessons.NormalizeID(l.Chapter) != l.ID {
+		bad(1, "front matter: chapter %q does not match id %q", l.Chapter, l.ID)
+	}
+	if strings.TrimSpace(l.Lab) == "" {
+		bad(1, "front matter: lab is missing (the lab folder the reader sets up, e.g. chapter-06)")
+	}
+	if l.Minutes > 600 {
+		bad(1, "front matter: minutes %d is not a plausible estimate", l.Minutes)
+	}
+	anchors := map[string]int{}
+	for i := range l.Steps {
+		s := &l.Steps[i]
+		if prev, dup := anchors[s.Anchor]; dup {
+			bad(s.Line, "step %q has the same anchor #%s as the step on line %d; rename one so links are unambiguous", s.Title, s.Anchor, prev)
+		}
+		anchors[s.Anchor] = s.Line
+	}
+	for i := range l.Steps {
+		s := &l.Steps[i]
+		if strings.TrimSpace(s.Title) == "" {
+			bad(s.Line, "step %d has no title", i+1)
+		}
+		if strings.TrimSpace(stripComments(s.Body)) == "" {
+			bad(s.Line, "step %q is empty: it needs text for the reader, not only check, hint or question blocks", s.Title)
+		}
+		for _, ref := range s.Checks {
+			if err := lintCheck(ref, nil); err != nil {
+				bad(ref.Line, "step %q: %v", s.Title, err)
+			}
+		}
+		if q := s.Question; q != nil && q.Check != nil {
+			for _, choice := range q.Choices {
+				if err := lintCheck(*q.Check, map[string]string{"value": choice}); err != nil {
+					bad(q.Line, "step %q: question check with choice %q: %v", s.Title, choice, err)
+					break
+				}
+			}
+		}
+		for n, h := range s.Hints {
+			if strings.TrimSpace(h) == "" {
+				bad(s.Line, "step %q: hint %d is empty", s.Title, n+1)
+			}
+		}
+		texts := append([]string{s.Body, s.Solution}, s.Hints...)
+		if s.Question != nil {
+			texts = append(texts, s.Question.Prompt, s.Question.Explain)
+		}
+		for _, txt := range texts {
+			for _, p := range lintLinks(txt, l, all) {
+				bad(s.Line, "step %q: %s", s.Title, p)
+			}
+		}
+	}
+	for _, p := range lintLinks(l.Intro, l, all) {
+		bad(1, "introduction: %s", p)
+	}
+	return probs
+}
+
+// lintCheck validates a check block against the registry.
+func lintCheck(ref lessons.CheckRef, extra map[string]string) error {
+	c, ok := checks.Lookup(ref.Name)
+	if !ok {
+		var names []string
+		for _, c := range checks.All() {
+			names = append(names, c.Name)
+		}
+		return fmt.Errorf("unknown check %q (registered: %s)", ref.Name, strings.Join(names, ", "))
+	}
+	raw := map[string]string{}
+	for k, v := range ref.Params {
+		raw[k] = v
+	}
+	for k, v := range extra {
+		raw[k] = v
+	}
+	_, err := c.Validate(raw)
+	return err
+}
+
+// lintLinks reports internal links that lead nowhere. Links inside code
+// are not links; web links are not checked here.
+func lintLinks(md string, l *lessons.Lesson, all []*lessons.Lesson) []string {
+	var probs []string
+	for _, m := range lintLinkRe.FindAllStringSubmatch(stripCode(md), -1) {
+		target := m[1]
+		switch {
+		case strings.HasPrefix(target, "http://"), strings.HasPrefix(target, "https://"), strings.HasPrefix(target, "mailto:"):
+		case strings.HasPrefix(target, "#"):
+			if !hasAnchor(l, target[1:]) {
+				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, l.ID, anchorList(l)))
+			}
+		case strings.HasPrefix(target, "lesson:"):
+			id, anchor, _ := strings.Cut(strings.TrimPrefix(target, "lesson:"), "#")
+			other, ok := lessons.Find(all, id)
+			switch {
+			case !ok:
+				probs = append(probs, fmt.Sprintf("link %s: there is no lesson %q (lessons: %s)", target, id, lessons.IDs(all)))
+			case anchor != "" && !hasAnchor(other, anchor):
+				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, other.ID, anchorList(other)))
+			}
+		default:
+			probs = append(probs, fmt.Sprintf("link %s: internal links are #step-anchor or lesson:ID#step-anchor; web links start with https://", target))
+		}
+	}
+	return probs
+}
+
+func hasAnchor(l *lessons.Lesson, a string) bool {
+	for i := range l.Steps {
+		if l.Steps[i].Anchor == a {
+			return true
+		}
+	}
+	return false
+}
+
+func anchorList(l *lessons.Lesson) string {
+	var out []string
+	for i := range l.Steps {
+		out = append(out, "#"+l.Steps[i].Anchor)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// stripCode removes fenced blocks and code spans.
+func stripCode(md string) string {
+	var out []string
+	fence := ""
+	for _, line := range strings.Split(md, "\n") {
+		t := strings.TrimSpace(line)
+		if fence == "" && (strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")) {
+			fence = t[:3]
+			continue
+		}
+		if fence != "" {
+			if strings.HasPrefix(t, fence) {
+				fence = ""
+			}
+			continue
+		}
+		out = append(out, lintCodeRe.ReplaceAllString(line, ""))
+	}
+	return strings.Join(out, "\n")
+}
+
+func stripComments(s string) string {
+	return regexp.MustCompile(`(?s)<!--.*?-->`).ReplaceAllString(s, "")
+}
+
+// A check only this test registers, so the bad-input table does not
+// depend on the real catalogue.
+func init() {
+	checks.Register(&checks.Check{Name: "linttest-mode", Summary: "test", Watch: true, Params: []checks.ParamSpec{
+		{Name: "namespace", Type: checks.String, Required: true},
+		{Name: "mode", Type: checks.Enum, Enum: []string{"STRICT", "PERMISSIVE"}, Default: "STRICT"},
+		{Name: "value", Type: checks.Enum, Enum: []string{"STRICT", "PERMISSIVE"}},
+	}})
+}
+
+const lintGood = `---
+id: 6
+chapter: 6
+title: Good lesson
+summary: A lesson with nothing wrong.
+mode: sidecar
+lab: chapter-06
+minutes: 10
+---
+
+Intro linking to [the second step](#second-step) and [chapter 10](lesson:10#timeouts).
+
+## First step
+
+Text, and a link to [the same lesson](#first-step). Code is not a link: ` + "`[x](#nowhere)`" + `
+
+` + "```check\ncheck: linttest-mode\nnamespace: bookinfo\n```" + `
+
+` + "```hint\nA hint.\n```" + `
+
+## Second step
+
+More text.
+
+` + "```question\nprompt: Which mode?\nchoices: STRICT, PERMISSIVE\ncheck: linttest-mode\nnamespace: bookinfo\n```" + `
+`
+
+const lintTen = `---
+id: 10
+chapter: 10
+title: Ten
+summary: Target of cross-lesson links.
+mode: sidecar
+lab: chapter-10
+minutes: 10
+---
+
+## Timeouts
+
+Text.
+`
+
+func TestLintCatchesEachDefect(t *testing.T) {
+	swap := func(old, new string) string {
+		if !strings.Contains(lintGood, old) {
+			t.Fatalf("fixture lacks %q", old)
+		}
+		return strings.Replace(lintGood, old, new, 1)
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"good", map[string]string{"06.md": lintGood, "10.md": lintTen}, ""},
+		{"no front matter", map[string]string{"06.md": "## Step\n\nText.\n"}, "starts with front matter"},
+		{"front matter unknown key", map[string]string{"06.md": swap("minutes: 10", "minutes: 10\nlevel: easy")}, "unknown field"},
+		{"front matter missing title", map[string]string{"06.md": swap("title: Good lesson\n", "")}, "title is missing"},
+		{"front matter bad mode", map[string]string{"06.md": swap("mode: sidecar", "mode: mesh")}, "mode \"mesh\""},
+		{"front matter no lab", map[string]string{"06.md": swap("lab: chapter-06\n", ""), "10.md": lintTen}, "lab is missing"},
+		{"front matter chapter mismatch", map[string]string{"06.md": swap("chapter: 6", "chapter: 7"), "10.md": lintTen}, "does not match id"},
+		{"id does not match file", map[string]string{"07.md": lintGood}, "does not match the file name"},
+		{"duplicate id", map[string]string{"06.md": lintGood, "6.md": lintGood, "10.md": lintTen}, "duplicate lesson id \"6\""},
+		{"unknown check", map[string]string{"06.md": swap("check: linttest-mode\nnamespace: bookinfo\n```\n\n```hint", "check: no-such-check\nnamespace: bookinfo\n```\n\n```hint"), "10.md": lintTen}, "unknown check \"no-such-check\""},
+		{"unknown parameter", map[string]string{"06.md": swap("namespace: bookinfo\n```\n\n```hint", "namespace: bookinfo\nnamspace: x\n```\n\n```hint"), "10.md": lintTen}, "unknown parameter \"namspace\""},
+		{"missing parameter", map[string]string{"06.md": swap("check: linttest-mode\nnamespace: bookinfo\n```\n\n```hint", "check: linttest-mode\n```\n\n```hint"), "10.md": lintTen}, "missing required parameter \"namespace\""},
+		{"bad enum", map[string]string{"06.md": swap("namespace: bookinfo\n```\n\n```hint", "namespace: bookinfo\nmode: strict\n```\n\n```hint"), "10.md": lintTen}, "\"strict\" is not one of"},
+		{"bad passes", map[string]string{"06.md": swap("namespace: bookinfo\n```\n\n```hint", "namespace: bookinfo\npasses: two\n```\n\n```hint"), "10.md": lintTen}, "parameter \"passes\""},
+		{"question check unknown", map[string]string{"06.md": swap("choices: STRICT, PERMISSIVE\ncheck: linttest-mode", "choices: STRICT, PERMISSIVE\ncheck: nope"), "10.md": lintTen}, "question check with choice"},
+		{"question choice not valid for check", map[string]string{"06.md": swap("choices: STRICT, PERMISSIVE", "choices: STRICT, MAYBE"), "10.md": lintTen}, "choice \"MAYBE\""},
+		{"question answer not a choice", map[string]string{"06.md": swap("choices: STRICT, PERMISSIVE\ncheck: linttest-mode\nnamespace: bookinfo", "choices: STRICT, PERMISSIVE\nanswer: DISABLE")}, "not one of the choices"},
+		{"empty step", map[string]string{"06.md": swap("More text.\n", ""), "10.md": lintTen}, "step \"Second step\" is empty"},
+		{"empty hint", map[string]string{"06.md": swap("```hint\nA hint.\n```", "```hint\n```"), "10.md": lintTen}, "hint 1 is empty"},
+		{"duplicate anchor", map[string]string{"06.md": swap("## Second step", "## First step"), "10.md": lintTen}, "same anchor #first-step"},
+		{"broken anchor link", map[string]string{"06.md": swap("(#first-step)", "(#frist-step)"), "10.md": lintTen}, "link #frist-step"},
+		{"broken lesson link", map[string]string{"06.md": lintGood}, "there is no lesson \"10\""},
+		{"broken cross-lesson anchor", map[string]string{"06.md": swap("lesson:10#timeouts", "lesson:10#retries"), "10.md": lintTen}, "lesson 10 has no step with that anchor"},
+		{"relative file link", map[string]string{"06.md": swap("(#first-step)", "(10.md)"), "10.md": lintTen}, "internal links are #step-anchor"},
+		{"unclosed fence", map[string]string{"06.md": lintGood + "\n```sh\nls\n"}, "never closed"},
+		{"no steps", map[string]string{"06.md": strings.Split(lintGood, "## First step")[0]}, "at least one step"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for n, src := range tc.files {
+				fsys[n] = &fstest.MapFile{Data: []byte(src)}
+			}
+			probs := lintFS(fsys)
+			if tc.want == "" {
+				if len(probs) > 0 {
+					t.Fatalf("good input reported: %q", probs)
+				}
+				return
+			}
+			for _, p := range probs {
+				if strings.Contains(p, tc.want) {
+					return
+				}
+			}
+			t.Errorf("want a problem containing %q, got %q", tc.want, probs)
+		})
+	}
+}
