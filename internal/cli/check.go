@@ -149,12 +149,12 @@ func runCheck(args []string, io IO) int {
 		}
 	}
 	switch {
+	case *stepF != 0 && *lessonF == "":
+		return fail(rep, "--step needs --lesson, for example: meshdojo check --lesson 6 --step 2")
 	case modes == 0:
 		return fail(rep, "say what to check: --lesson N [--step M], --run NAME [key=value ...], or --list (see meshdojo check --help)")
 	case modes > 1:
 		return fail(rep, "--lesson, --run and --list do not go together; pick one")
-	case *stepF != 0 && *lessonF == "":
-		return fail(rep, "--step needs --lesson, for example: meshdojo check --lesson 6 --step 2")
 	case *listF:
 		return listChecks(io, pos, asJSON)
 	case *lessonF != "" && len(pos) > 0:

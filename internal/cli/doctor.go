@@ -196,9 +196,9 @@ func printDoctor(w io.Writer, rep doctorReport, denied int) {
 	fmt.Fprintln(w, "\nPermissions (asked of the API server for your credentials)")
 	// Group list/watch/get lines of the same resource and namespace.
 	type group struct {
-		res, ns        string
-		allowed, no    []string
-		reasons, users []string
+		res, ns     string
+		allowed, no []string
+		users       []string // of the refused verbs
 	}
 	var groups []*group
 	idx := map[string]*group{}
@@ -214,16 +214,16 @@ func printDoctor(w io.Writer, rep doctorReport, denied int) {
 			g.allowed = append(g.allowed, p.Verb)
 		} else {
 			g.no = append(g.no, p.Verb)
-			if p.Reason != "" {
-				g.reasons = append(g.reasons, p.Reason)
-			}
+			g.users = appendNew(g.users, p.For...)
 		}
-		g.users = appendNew(g.users, p.For...)
 	}
 	for _, g := range groups {
 		where := "in all namespaces"
-		if g.ns != "" {
+		switch {
+		case g.ns != "":
 			where = "in " + g.ns
+		case d.ClusterScoped[g.res]:
+			where = "(cluster-wide)"
 		}
 		if len(g.allowed) > 0 {
 			fmt.Fprintf(w, "  ok    may %s %s %s\n", strings.Join(g.allowed, ", "), g.res, where)

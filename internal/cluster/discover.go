@@ -25,7 +25,10 @@ type Discovery struct {
 	Server        string
 	ServerVersion string // e.g. v1.33.1
 	// Served maps "resource.group" to the version meshdojo reads it at.
-	Served     map[string]string
+	Served map[string]string
+	// ClusterScoped holds the "resource.group" names that are not
+	// namespaced (nodes, namespaces, CRDs, webhook configurations).
+	ClusterScoped map[string]bool
 	Istio      []API // resources of the *.istio.io groups
 	GatewayAPI []API // resources of gateway.networking.k8s.io (and x-k8s.io)
 	// ControlPlanes are the istiod Deployments (label app=istiod).
@@ -128,8 +131,16 @@ func (d *Discovery) apis(ctx context.Context, dc *discovery.DiscoveryClient, not
 		note("API discovery was incomplete: %v", err)
 	}
 	d.Served = checks.ServedResources(groups, lists)
+	d.ClusterScoped = map[string]bool{}
 	byName := map[string]*API{}
 	for _, l := range lists {
+		if gv, err := schema.ParseGroupVersion(l.GroupVersion); err == nil {
+			for _, r := range l.APIResources {
+				if !r.Namespaced && !strings.Contains(r.Name, "/") {
+					d.ClusterScoped[strings.TrimSuffix(r.Name+"."+gv.Group, ".")] = true
+				}
+			}
+		}
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil || !(strings.HasSuffix(gv.Group, ".istio.io") || contains(meshGroups, gv.Group)) {
 			continue
@@ -247,7 +258,7 @@ func ImageVersion(image string) string {
 // the default revision (istio, or istio-<rev>), in istiod's namespace.
 // Istio itself falls back to istiod's own namespace.
 func (d *Discovery) rootNamespace(ctx context.Context, kube kubernetes.Interface, note func(string, ...any)) {
-	d.RootNamespace, d.RootNamespaceFrom = "istio-system", "default (no istiod found)"
+	d.RootNamespace, d.RootNamespaceFrom = "istio-system", "Istio's default; no istiod was found"
 	if len(d.ControlPlanes) == 0 {
 		return
 	}
@@ -258,7 +269,7 @@ func (d *Discovery) rootNamespace(ctx context.Context, kube kubernetes.Interface
 			break
 		}
 	}
-	d.RootNamespace, d.RootNamespaceFrom = cp.Namespace, "istiod's namespace"
+	d.RootNamespace, d.RootNamespaceFrom = cp.Namespace, "the namespace istiod runs in"
 	names := []string{"istio"}
 	if cp.Revision != "default" {
 		names = []string{"istio-" + cp.Revision, "istio"}
@@ -281,7 +292,7 @@ func (d *Discovery) rootNamespace(ctx context.Context, kube kubernetes.Interface
 		}
 		if mesh.RootNamespace != "" {
 			d.RootNamespace = mesh.RootNamespace
-			d.RootNamespaceFrom = "mesh config " + cp.Namespace + "/" + name
+			d.RootNamespaceFrom = "rootNamespace in the mesh config " + cp.Namespace + "/" + name
 		}
 		return
 	}

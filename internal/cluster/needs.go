@@ -157,8 +157,9 @@ func safeInputs(b checks.Bound) (ins []checks.Input) {
 	return b.Check.Inputs(b.Params)
 }
 
-// actNeeds are the permissions of the checks that act, beyond their
-// Inputs, from what internal/traffic does. nsParam names the parameter
+// actNeeds are the permissions of the checks that act or read through
+// the API server's proxies, beyond their Inputs, from what
+// internal/traffic does. nsParam names the parameter
 // that holds the namespace; "" means it is found at run time.
 var actNeeds = map[string][]struct {
 	verb, resource, sub, nsParam string
@@ -227,9 +228,6 @@ func Needs(all []*lessons.Lesson) []Need {
 			for _, v := range []string{"list", "watch"} {
 				add(key{v, in.GVR.Group, in.GVR.Resource, "", in.Namespace}, b.Check.Name)
 			}
-		}
-		if b.Check.Acts == "" {
-			continue
 		}
 		for _, a := range actNeeds[b.Check.Name] {
 			ns := ""

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/meshdojo/meshdojo/assets/rbac"
+	"github.com/meshdojo/meshdojo/internal/testcluster"
+)
+
+func TestDoctorRBAC(t *testing.T) {
+	code, out, _ := run(t, "", false, "doctor", "--rbac")
+	if code != 0 || out != rbac.All() {
+		t.Errorf("--rbac: exit %d\n%s", code, out)
+	}
+}
+
+// TestDoctorPermissions runs doctor as the ServiceAccount of the shipped
+// binding example: with the reader role alone the probes' permissions are
+// missing (exit 1, each named), and with the prober role too everything
+// the lessons use is granted (exit 0).
+func TestDoctorPermissions(t *testing.T) {
+	c := testcluster.Shared(t)
+	ctx := context.Background()
+	if err := c.Apply(ctx, rbac.Reader+"\n---\n"+rbac.BindingExample); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := c.ServiceAccount(ctx, "meshdojo", "meshdojo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := kubeconfigFor(t, sa)
+
+	code, out, _ := run(t, "", false, "doctor", "--kubeconfig", kc)
+	for _, want := range []string{"Connection", "Kubernetes v1.", "peerauthentications.security.istio.io", "read at v1",
+		"istiod      no Deployment labelled app=istiod", "may list, watch peerauthentications.security.istio.io",
+		"NO    may not create, delete pods in bookinfo; affects pod-probe", "meshdojo doctor --rbac | kubectl apply -f -"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor as meshdojo-reader lacks %q", want)
+		}
+	}
+	if code != 1 || t.Failed() {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, "", false, "doctor", "--kubeconfig", kc, "-o", "json")
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+		t.Fatalf("json: exit %d %v\n%s", code, err, out)
+	}
+	denied := 0
+	for _, p := range rep.Permissions {
+		if !p.Allowed {
+			denied++
+			if p.Verb == "list" || p.Verb == "watch" {
+				t.Errorf("the reader role refuses a read: %+v", p)
+			}
+		}
+	}
+	if denied == 0 || rep.Discovery == nil || rep.Context != "testcluster" {
+		t.Errorf("json report: %d denied, %+v", denied, rep)
+	}
+
+	if err := c.Apply(ctx, rbac.Prober+`
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: meshdojo-prober}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshdojo-prober}
+subjects: [{kind: ServiceAccount, name: meshdojo, namespace: meshdojo}]
+`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, "", false, "doctor", "--kubeconfig", kc)
+	if code != 0 || !strings.Contains(out, "Every permission the lessons' checks use is granted.") || strings.Contains(out, "NO ") {
+		t.Errorf("with reader and prober: exit %d\n%s", code, out)
+	}
+}
+
+func TestDoctorNoCluster(t *testing.T) {
+	code, out, _ := run(t, "", false, "doctor", "--kubeconfig", t.TempDir()+"/missing")
+	if code != 2 || !strings.Contains(out, "not connected") || !strings.Contains(out, "offline") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
