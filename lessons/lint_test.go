@@ -145,7 +145,7 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 		if strings.TrimSpace(s.Title) == "" {
 			bad(s.Line, "step %d has no title", i+1)
 		}
-		if strings.TrimSpace(stripComments(s.Body)) == "" {
+		if strings.TrimSpace(lintStripComments(s.Body)) == "" {
 			bad(s.Line, "step %q is empty: it needs text for the reader, not only check, hint or question blocks", s.Title)
 		}
 		for _, ref := range s.Checks {
@@ -207,13 +207,13 @@ func lintCheck(ref lessons.CheckRef, extra map[string]string) error {
 // are not links; web links are not checked here.
 func lintLinks(md string, l *lessons.Lesson, all []*lessons.Lesson) []string {
 	var probs []string
-	for _, m := range lintLinkRe.FindAllStringSubmatch(stripCode(md), -1) {
+	for _, m := range lintLinkRe.FindAllStringSubmatch(lintStripCode(md), -1) {
 		target := m[1]
 		switch {
 		case strings.HasPrefix(target, "http://"), strings.HasPrefix(target, "https://"), strings.HasPrefix(target, "mailto:"):
 		case strings.HasPrefix(target, "#"):
-			if !hasAnchor(l, target[1:]) {
-				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, l.ID, anchorList(l)))
+			if !lintHasAnchor(l, target[1:]) {
+				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, l.ID, lintAnchors(l)))
 			}
 		case strings.HasPrefix(target, "lesson:"):
 			id, anchor, _ := strings.Cut(strings.TrimPrefix(target, "lesson:"), "#")
@@ -221,8 +221,8 @@ func lintLinks(md string, l *lessons.Lesson, all []*lessons.Lesson) []string {
 			switch {
 			case !ok:
 				probs = append(probs, fmt.Sprintf("link %s: there is no lesson %q (lessons: %s)", target, id, lessons.IDs(all)))
-			case anchor != "" && !hasAnchor(other, anchor):
-				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, other.ID, anchorList(other)))
+			case anchor != "" && !lintHasAnchor(other, anchor):
+				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, other.ID, lintAnchors(other)))
 			}
 		default:
 			probs = append(probs, fmt.Sprintf("link %s: internal links are #step-anchor or lesson:ID#step-anchor; web links start with https://", target))
@@ -231,7 +231,7 @@ func lintLinks(md string, l *lessons.Lesson, all []*lessons.Lesson) []string {
 	return probs
 }
 
-func hasAnchor(l *lessons.Lesson, a string) bool {
+func lintHasAnchor(l *lessons.Lesson, a string) bool {
 	for i := range l.Steps {
 		if l.Steps[i].Anchor == a {
 			return true
@@ -240,7 +240,7 @@ func hasAnchor(l *lessons.Lesson, a string) bool {
 	return false
 }
 
-func anchorList(l *lessons.Lesson) string {
+func lintAnchors(l *lessons.Lesson) string {
 	var out []string
 	for i := range l.Steps {
 		out = append(out, "#"+l.Steps[i].Anchor)
@@ -249,8 +249,8 @@ func anchorList(l *lessons.Lesson) string {
 	return strings.Join(out, " ")
 }
 
-// stripCode removes fenced blocks and code spans.
-func stripCode(md string) string {
+// lintStripCode removes fenced blocks and code spans.
+func lintStripCode(md string) string {
 	var out []string
 	fence := ""
 	for _, line := range strings.Split(md, "\n") {
@@ -270,7 +270,7 @@ func stripCode(md string) string {
 	return strings.Join(out, "\n")
 }
 
-func stripComments(s string) string {
+func lintStripComments(s string) string {
 	return regexp.MustCompile(`(?s)<!--.*?-->`).ReplaceAllString(s, "")
 }
 
