@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image/color"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -429,4 +430,4 @@ func TestUnknownCheckShownAsBroken(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n))) }
+func itoa(n int) string { return strconv.Itoa(n) }
