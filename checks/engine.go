@@ -96,6 +96,11 @@ func NewEngine(clients *Clients, info ClusterInfo) *Engine {
 			// an unreachable server still fails fast.
 			cfg := rest.CopyConfig(clients.Config)
 			cfg.Timeout = 0
+			if cfg.QPS == 0 {
+				// A step's informers start together; client-go's default of
+				// 5 requests a second would queue them.
+				cfg.QPS, cfg.Burst = 50, 300
+			}
 			if cfg.Dial == nil {
 				cfg.Dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 			}

@@ -119,6 +119,11 @@ func Load(opts Options) (*Target, error) {
 	// Deprecation warnings (v1beta1 Istio APIs) would be printed on
 	// stderr, over the UI; discovery already picks the newest version.
 	cfg.WarningHandler = rest.NoWarnings{}
+	// client-go's default of 5 requests a second would queue a step's
+	// informers and doctor's access reviews; kubectl allows 50 (burst 300).
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 300
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "meshdojo"
 	}

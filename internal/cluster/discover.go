@@ -29,8 +29,8 @@ type Discovery struct {
 	// ClusterScoped holds the "resource.group" names that are not
 	// namespaced (nodes, namespaces, CRDs, webhook configurations).
 	ClusterScoped map[string]bool
-	Istio      []API // resources of the *.istio.io groups
-	GatewayAPI []API // resources of gateway.networking.k8s.io (and x-k8s.io)
+	Istio         []API // resources of the *.istio.io groups
+	GatewayAPI    []API // resources of gateway.networking.k8s.io (and x-k8s.io)
 	// ControlPlanes are the istiod Deployments (label app=istiod).
 	ControlPlanes []Istiod
 	// RootNamespace is Istio's root namespace, where mesh-wide policies
