@@ -299,7 +299,9 @@ func direct(t testing.TB, o Options, w, h int) *Model {
 	if cmd := m.Init(); cmd != nil {
 		drain(m, cmd)
 	}
-	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	if _, cmd := m.Update(tea.WindowSizeMsg{Width: w, Height: h}); cmd != nil {
+		drain(m, cmd)
+	}
 	return m
 }
 

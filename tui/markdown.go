@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"charm.land/glamour/v2"
+	tea "charm.land/bubbletea/v2"
 )
 
 // mdKey identifies one rendered piece of a step. Rendering is by far the
@@ -23,11 +24,50 @@ type mdKey struct {
 type mdCache struct {
 	out       map[mdKey]string
 	renderers map[[2]string]*glamour.TermRenderer // by theme and width
-	renders   int                                 // glamour calls, for tests and benchmarks
+	pending   map[mdKey]bool                      // being rendered in the background
+	renders   int                                 // glamour calls on the UI goroutine
+	prefetch  int                                 // glamour calls in the background
 }
 
 func newMDCache() *mdCache {
-	return &mdCache{out: map[mdKey]string{}, renderers: map[[2]string]*glamour.TermRenderer{}}
+	return &mdCache{out: map[mdKey]string{}, renderers: map[[2]string]*glamour.TermRenderer{}, pending: map[mdKey]bool{}}
+}
+
+// renderedMsg carries a piece rendered in the background.
+type renderedMsg struct {
+	k   mdKey
+	out string
+}
+
+// ahead renders a piece the reader is likely to open next (the next
+// step) in a command, off the UI goroutine, with its own renderer since
+// glamour's are not safe to share. Pressing n then finds it cached.
+func (c *mdCache) ahead(k mdKey, st *styles, src string) tea.Cmd {
+	if _, ok := c.out[k]; ok || c.pending[k] || src == "" {
+		return nil
+	}
+	c.pending[k] = true
+	c.prefetch++
+	cfg, width := st.markdown, k.width
+	return func() tea.Msg {
+		r, err := glamour.NewTermRenderer(glamour.WithStyles(cfg), glamour.WithWordWrap(max(width, 20)))
+		if err != nil {
+			return nil
+		}
+		out, err := r.Render(src)
+		if err != nil {
+			return nil
+		}
+		return renderedMsg{k, strings.Trim(out, "\n")}
+	}
+}
+
+// store keeps a background result unless the UI rendered it meanwhile.
+func (c *mdCache) store(msg renderedMsg) {
+	delete(c.pending, msg.k)
+	if _, ok := c.out[msg.k]; !ok {
+		c.out[msg.k] = msg.out
+	}
 }
 
 // render returns src rendered for k, from the cache when possible.

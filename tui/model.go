@@ -289,6 +289,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = msg.Width, msg.Height
 		m.layout()
+		return m, m.prefetch()
+	case renderedMsg:
+		m.md.store(msg)
 		return m, nil
 	case tea.BackgroundColorMsg:
 		if m.auto {
@@ -298,6 +301,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.setTheme(ThemeLight)
 			}
 			m.layout()
+			return m, m.prefetch()
 		}
 		return m, nil
 	case connectedMsg:
@@ -511,7 +515,7 @@ func (m *Model) enterStep(li, si int) tea.Cmd {
 	m.layout()
 	m.vp.GotoTop()
 	m.prog.SetCurrent(m.lesson().ID, m.step().Anchor, m.opt.Now())
-	return tea.Batch(m.watch(), m.save())
+	return tea.Batch(m.watch(), m.save(), m.prefetch())
 }
 
 // watch starts the runner on the step's watchable checks. Updates come

@@ -345,6 +345,13 @@ func TestKeypressDoesNotReRenderMarkdown(t *testing.T) {
 	if m.md.renders != n {
 		t.Errorf("revisiting steps re-rendered %d times", m.md.renders-n)
 	}
+	// The next step was rendered in the background, so moving on renders
+	// nothing on the UI goroutine.
+	n = m.md.renders
+	press(m, "x", "y")
+	if m.si != 2 || m.md.renders != n || m.md.prefetch == 0 {
+		t.Errorf("moving to a prefetched step: step %d, %d renders, %d prefetched", m.si+1, m.md.renders-n, m.md.prefetch)
+	}
 	// A new width renders again, once.
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	n = m.md.renders

@@ -79,7 +79,7 @@ func (m *Model) compose(w int) {
 	sameStep := strings.HasPrefix(m.vpKey, fmt.Sprintf("%s/%d/%d/", l.ID, m.si, w))
 	m.vpKey = key
 	clear(m.parts)
-	mdW := max(20, w-1)
+	mdW := mdWidth(w)
 	mk := func(part string) mdKey {
 		return mdKey{lesson: l.ID, step: m.si, part: part, width: mdW, theme: m.st.name}
 	}
@@ -150,6 +150,31 @@ func (m *Model) compose(w int) {
 	if sameStep {
 		m.vp.SetYOffset(y) // revealing a hint must not jump back to the top
 	}
+}
+
+// mdWidth is the Markdown wrap width for a main area w wide.
+func mdWidth(w int) int { return max(20, w-1) }
+
+// prefetch renders the next step's text in the background.
+func (m *Model) prefetch() tea.Cmd {
+	if m.w < minW || m.h < minH || len(m.all) == 0 {
+		return nil
+	}
+	li, si := m.li, m.si+1
+	if si >= len(m.all[li].Steps) {
+		if li+1 >= len(m.all) {
+			return nil
+		}
+		li, si = li+1, 0
+	}
+	l := m.all[li]
+	k := mdKey{lesson: l.ID, step: si, part: "body", width: mdWidth(m.geometry().mainW), theme: m.st.name}
+	cmd := m.md.ahead(k, m.st, l.Steps[si].Body)
+	if si == 0 && l.Intro != "" {
+		k.part = "intro"
+		cmd = tea.Batch(cmd, m.md.ahead(k, m.st, l.Intro))
+	}
+	return cmd
 }
 
 func (m *Model) scrollToPart(name string) {
