@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
-	"charm.land/glamour/v2"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/glamour/v2"
 )
 
 // mdKey identifies one rendered piece of a step. Rendering is by far the
