@@ -126,9 +126,11 @@ var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
 // readsSecrets is a check reading what the reader role does not grant.
 var readsSecrets = &checks.Check{
-	Name:   "test-reads-secrets",
-	Watch:  true,
-	Inputs: func(p checks.Params) []checks.Input { return []checks.Input{{GVR: secretsGVR, Namespace: "kube-system"}} },
+	Name:  "test-reads-secrets",
+	Watch: true,
+	Inputs: func(p checks.Params) []checks.Input {
+		return []checks.Input{{GVR: secretsGVR, Namespace: "kube-system"}}
+	},
 	Eval: func(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
 		if _, err := env.List(ctx, checks.Input{GVR: secretsGVR, Namespace: "kube-system"}); err != nil {
 			return checks.ErrorResult(err)
