@@ -16,14 +16,23 @@ import (
 
 	"github.com/charmbracelet/x/vt"
 	"github.com/creack/pty"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
 // bin is the meshdojo binary built once for all tests.
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "meshdojo-e2e-")
+	// The binary goes to a fixed place under the user's cache, replaced
+	// on every run: testcluster.Main exits the process, so a temporary
+	// directory would never be removed.
+	cache, err := os.UserCacheDir()
 	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "meshdojo", "e2e")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -33,12 +42,10 @@ func TestMain(m *testing.M) {
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building meshdojo:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	// The online test shares one real API server, started on first use.
+	testcluster.Main(m)
 }
 
 // deadline bounds every wait. It is generous because CI machines are
