@@ -1,5 +1,7 @@
 # meshdojo developer tasks. `make test` is what CI runs (.ci/run); it builds
-# everything the tests need first.
+# everything the tests need first. It needs root and iproute2's `ip`: the
+# proxy tests run their fake pods in a network namespace (.ci/run installs
+# iproute2 when it is missing).
 
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go

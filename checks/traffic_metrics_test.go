@@ -11,30 +11,13 @@ import (
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
-// metricsHostIP is a non-loopback address of this machine; the API
-// server refuses to proxy to loopback, so fake Prometheus and Envoy
-// listen here and stand in for pod IPs.
-func metricsHostIP(t *testing.T) string {
+// metricsListen serves h inside the test's pod network namespace and
+// returns its port: the API server refuses to proxy to loopback, so fake
+// Prometheus and Envoy listen on the namespace's address, which stands in
+// for a pod IP.
+func metricsListen(t *testing.T, pn *testcluster.PodNet, h http.Handler) int {
 	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	t.Fatal("this machine has no non-loopback IPv4 address; the proxy tests need one to stand in for a pod IP")
-	return ""
-}
-
-func metricsListen(t *testing.T, ip string, h http.Handler) int {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _ := pn.Listen(t)
 	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
@@ -71,14 +54,15 @@ envoy_server_days_until_first_cert_expiring{} 0
 func TestMetricChecksOnCluster(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	ip := metricsHostIP(t)
+	pn := testcluster.SharedPodNet(t)
+	ip := pn.IP
 	waypoint := `[{"metric":{"reporter":"waypoint","destination_service_name":"reviews"},"value":[1,"42"]}]`
-	prom := metricsListen(t, ip, fakeProm(map[string]string{
+	prom := metricsListen(t, pn, fakeProm(map[string]string{
 		`sum(istio_requests_total{reporter="waypoint",destination_service_name="reviews"})`: `[{"metric":{},"value":[1,"42"]}]`,
 		`istio_requests_total{reporter="waypoint"}`:                                         waypoint,
 		`absent(istio_requests_total)`:                                                      `[{"metric":{},"value":[1,"1"]}]`,
 	}))
-	envoy := metricsListen(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, caller) }))
+	envoy := metricsListen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, caller) }))
 	trafficApply(t, c, fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: prometheus-server, namespace: %[1]s}

@@ -22,17 +22,20 @@ var shared struct {
 }
 
 // Main runs a test package's tests and then stops the cluster started by
-// Shared, if any, and exits. Call it from TestMain:
+// Shared and removes the network namespace made by SharedPodNet, if any,
+// and exits. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { testcluster.Main(m) }
 //
-// The cluster is started lazily, so tests that do not need one (or a -run
+// Both are made lazily, so tests that do not need one (or a -run
 // that selects none of them) pay nothing.
 func Main(m *testing.M) {
+	inMain.Store(true)
 	code := m.Run()
 	if shared.c != nil {
 		shared.c.Stop()
 	}
+	stopPodNet()
 	os.Exit(code)
 }
 

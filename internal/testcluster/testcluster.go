@@ -11,6 +11,10 @@
 // and found through $MESHDOJO_TESTBINS or that script. A missing binary is an
 // error, never a skip, so CI cannot pass without running these tests.
 //
+// The API server will not proxy to loopback, so a test that serves a fake
+// pod (Prometheus, Envoy) behind pods/proxy or services/proxy listens in
+// SharedPodNet's network namespace and uses its address as the pod IP.
+//
 // Typical use, one cluster per test package:
 //
 //	func TestMain(m *testing.M) { testcluster.Main(m) }

@@ -62,31 +62,13 @@ func TestParsePromResponse(t *testing.T) {
 	}
 }
 
-// hostIP is a non-loopback address of this machine: the API server
-// refuses to proxy to loopback, so the fake Prometheus and Envoy listen
-// here.
-func hostIP(t *testing.T) string {
+// listen serves h inside the test's pod network namespace and returns
+// its port: the API server refuses to proxy to loopback, so the fake
+// Prometheus and Envoy listen on the namespace's address, which stands in
+// for a pod IP.
+func listen(t *testing.T, pn *testcluster.PodNet, h http.Handler) int {
 	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
-			return n.IP.String()
-		}
-	}
-	t.Fatal("this machine has no non-loopback IPv4 address; the proxy tests need one to stand in for a pod IP")
-	return ""
-}
-
-// listen serves h on a non-loopback address and returns its port.
-func listen(t *testing.T, ip string, h http.Handler) int {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _ := pn.Listen(t)
 	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
@@ -96,8 +78,9 @@ func listen(t *testing.T, ip string, h http.Handler) int {
 func TestQueryAndStatsThroughAPIServerProxy(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	ip := hostIP(t)
-	prom := listen(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	pn := testcluster.SharedPodNet(t)
+	ip := pn.IP
+	prom := listen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query().Get("query")
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -110,7 +93,7 @@ func TestQueryAndStatsThroughAPIServerProxy(t *testing.T) {
 			fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"q":%q},"value":[1,"3"]}]}}`, q)
 		}
 	}))
-	envoy := listen(t, ip, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	envoy := listen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/stats/prometheus" {
 			http.NotFound(w, r)
 			return
