@@ -296,21 +296,23 @@ func keyMsg(k string) tea.KeyPressMsg {
 func direct(t testing.TB, o Options, w, h int) *Model {
 	t.Helper()
 	m := New(o)
-	if cmd := m.Init(); cmd != nil {
-		drain(m, cmd)
-	}
-	if _, cmd := m.Update(tea.WindowSizeMsg{Width: w, Height: h}); cmd != nil {
-		drain(m, cmd)
-	}
+	drain(t, m, m.Init())
+	_, cmd := m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	drain(t, m, cmd)
 	return m
 }
 
 // drain runs a command and feeds its messages back, like the program
-// would, but only for messages that arrive at once (no waiting on
-// channels that stay open).
-func drain(m *Model, cmd tea.Cmd) {
+// would. Offline models have no command that waits for long (no watches,
+// a steady cursor), so a command still running after the deadline is a
+// bug, and fails the test.
+func drain(t testing.TB, m *Model, cmd tea.Cmd) {
+	t.Helper()
 	queue := []tea.Cmd{cmd}
-	for len(queue) > 0 && len(queue) < 1000 {
+	for len(queue) > 0 {
+		if len(queue) > 1000 {
+			t.Fatal("drain: commands keep coming")
+		}
 		c := queue[0]
 		queue = queue[1:]
 		if c == nil {
@@ -321,29 +323,25 @@ func drain(m *Model, cmd tea.Cmd) {
 		var msg tea.Msg
 		select {
 		case msg = <-done:
-		case <-time.After(200 * time.Millisecond):
-			continue // a wait on a channel that stays quiet
+		case <-time.After(30 * time.Second):
+			t.Fatal("drain: a command is still running after 30s")
 		}
 		switch msg := msg.(type) {
 		case nil:
 		case tea.BatchMsg:
 			queue = append(queue, msg...)
 		default:
-			if fmt.Sprintf("%T", msg) == "tea.sequenceMsg" {
-				continue
-			}
 			_, next := m.Update(msg)
 			queue = append(queue, next)
 		}
 	}
 }
 
-func press(m *Model, keys ...string) {
+func press(t testing.TB, m *Model, keys ...string) {
+	t.Helper()
 	for _, k := range keys {
 		_, cmd := m.Update(keyMsg(k))
-		if cmd != nil {
-			drain(m, cmd)
-		}
+		drain(t, m, cmd)
 	}
 }
 

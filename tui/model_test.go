@@ -329,26 +329,26 @@ func TestKeypressDoesNotReRenderMarkdown(t *testing.T) {
 	if before == 0 {
 		t.Fatal("nothing rendered")
 	}
-	press(m, "j", "k", "pgdown", "n", "x", "n", "?", "esc", "d", "esc", "r", "c", "esc")
+	press(t, m, "j", "k", "pgdown", "n", "x", "n", "?", "esc", "d", "esc", "r", "c", "esc")
 	view(m)
 	if got := m.md.renders; got != before {
 		t.Errorf("keys that change no text rendered Markdown %d times", got-before)
 	}
-	press(m, "h")
+	press(t, m, "h")
 	if got := m.md.renders; got != before+1 {
 		t.Errorf("a hint rendered %d pieces, want exactly 1 (the hint)", got-before)
 	}
 	// Back and forth between steps uses the cache.
-	press(m, "p", "right")
+	press(t, m, "p", "right")
 	n := m.md.renders
-	press(m, "p", "right", "p", "right")
+	press(t, m, "p", "right", "p", "right")
 	if m.md.renders != n {
 		t.Errorf("revisiting steps re-rendered %d times", m.md.renders-n)
 	}
 	// The next step was rendered in the background, so moving on renders
 	// nothing on the UI goroutine.
 	n = m.md.renders
-	press(m, "x", "y")
+	press(t, m, "x", "y")
 	if m.si != 2 || m.md.renders != n || m.md.prefetch == 0 {
 		t.Errorf("moving to a prefetched step: step %d, %d renders, %d prefetched", m.si+1, m.md.renders-n, m.md.prefetch)
 	}
@@ -420,7 +420,7 @@ func TestTinyTerminalNoPanic(t *testing.T) {
 	m := direct(t, options(t, nil, 2, nil), 80, 24)
 	for _, sz := range [][2]int{{1, 1}, {10, 3}, {29, 7}, {30, 8}, {40, 10}, {0, 0}} {
 		m.Update(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
-		press(m, "h", "d", "esc", "?", "esc", "/", "esc", "x", "n")
+		press(t, m, "h", "d", "esc", "?", "esc", "/", "esc", "x", "n")
 		view(m)
 	}
 }

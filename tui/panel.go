@@ -144,10 +144,10 @@ func detailView(st *styles, rows []row, online bool, w int) string {
 					cm, cs = markFailed, st.fail
 				}
 				b.WriteString(ind.Render(cs.Render(cm)+" "+c.Name) + "\n")
-				b.WriteString(ind.Render("    seen:     "+orNone(c.Observed)) + "\n")
-				b.WriteString(ind.Render("    expected: "+c.Expected) + "\n")
+				b.WriteString(hang(st.text, "        seen:     ", orNone(c.Observed), w) + "\n")
+				b.WriteString(hang(st.text, "        expected: ", c.Expected, w) + "\n")
 				if !c.OK && c.Fix != "" {
-					b.WriteString(ind.Render(st.accent.Render("    fix:      ")+c.Fix) + "\n")
+					b.WriteString(hang(st.accent, "        fix:      ", c.Fix, w) + "\n")
 				}
 			}
 			if len(r.res.Bars) > 0 {
@@ -157,6 +157,14 @@ func detailView(st *styles, rows []row, online bool, w int) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// hang writes label then value, the value wrapped with a hanging indent
+// so long fixes stay readable in a narrow window.
+func hang(ls lipgloss.Style, label, value string, w int) string {
+	lw := lipgloss.Width(label)
+	v := lipgloss.NewStyle().Width(max(10, w-lw)).Render(value)
+	return lipgloss.JoinHorizontal(lipgloss.Top, ls.Render(label), v)
 }
 
 func paramString(p checks.Params) string {

@@ -28,7 +28,9 @@ func newPicker(all []*lessons.Lesson, current int, dark bool) picker {
 	in := textinput.New()
 	in.Prompt = "Search: "
 	in.Placeholder = "chapter number or words (mtls, 証明書…)"
-	in.SetStyles(textinput.DefaultStyles(dark))
+	ts := textinput.DefaultStyles(dark)
+	ts.Cursor.Blink = false // a steady cursor: no timer waking the UI twice a second
+	in.SetStyles(ts)
 	in.Focus()
 	p := picker{input: in, all: all}
 	p.filter()
