@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -245,4 +246,28 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
+}
+
+func TestNoColorHonoured(t *testing.T) {
+	env := append(offlineEnv(t), "NO_COLOR=1")
+	tm := start(t, env, 80, 24, "--lesson", "6", "--step", "2")
+	tm.waitText("Lesson 6 · step 2/", "offline")
+	tm.press("h")
+	tm.waitText("Hint 1 of")
+	tm.press("q")
+	tm.wait()
+	tm.mu.Lock()
+	raw := tm.raw.String()
+	tm.mu.Unlock()
+	// SGR colour parameters: 30-37, 90-97 (foreground), 40-47, 100-107
+	// (background), 38;… and 48;… (extended).
+	sgr := regexp.MustCompile(`\x1b\[([0-9;:]*)m`)
+	for _, m := range sgr.FindAllStringSubmatch(raw, -1) {
+		for _, p := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ';' || r == ':' }) {
+			n, _ := strconv.Atoi(p)
+			if n >= 30 && n <= 49 || n >= 90 && n <= 107 {
+				t.Fatalf("colour in NO_COLOR output: %q", m[0])
+			}
+		}
+	}
 }
