@@ -1,0 +1,891 @@
+package lessons_test
+
+// The walk test drives each lesson through the tutorial's UI model, step
+// by step, against a real API server whose contents stand in for the
+// reader's cluster (see testdata/README.md for the fixture format).
+//
+// For every step with checks it applies the step's failing state and
+// confirms, on the screen a reader sees, that the failing checks show
+// FAIL and that "next" is refused; then it applies the passing state,
+// waits for every watched check to show PASS, answers the step's question
+// and runs the step's traffic checks the way a reader does (t, then y),
+// and confirms that the step is recorded as done and "next" moves on.
+//
+// Four checks need a live mesh behind the API server: http-probe and
+// pod-probe send traffic (and so act on the cluster, with the reader's
+// consent), prometheus-query and envoy-stat read Prometheus and Envoy's
+// stats endpoint. They are tested against real servers in package
+// checks. Here the runner answers them with the verdict the phase calls
+// for (fail while the step's failing state is applied, pass once its
+// passing state is), and the acting ones are still run the way a reader
+// runs them: t, then y to consent. Everything else, including questions
+// judged on the cluster, runs through the real check engine.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/cluster"
+	"github.com/meshdojo/meshdojo/internal/progress"
+	"github.com/meshdojo/meshdojo/internal/testcluster"
+	"github.com/meshdojo/meshdojo/lessons"
+	"github.com/meshdojo/meshdojo/tui"
+)
+
+// mine are the lessons this test must cover; a missing fixture
+// directory for one of them is a failure, not a skip.
+var mine = []string{"1", "2", "3", "4", "5", "6"}
+
+func TestWalk(t *testing.T) {
+	all, err := lessons.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testcluster.Shared(t)
+	kc, err := c.Kubeconfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	walked := map[string]bool{}
+	// Lessons share namespace names (bookinfo, istio-system), so they run
+	// one after another, each starting from and returning to an empty
+	// cluster.
+	for _, l := range all {
+		dir := filepath.Join("testdata", l.ID)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		walked[l.ID] = true
+		t.Run("lesson"+l.ID, func(t *testing.T) { walkLesson(t, c, kcPath, all, l, dir) })
+	}
+	for _, id := range mine {
+		if !walked[id] {
+			t.Errorf("lesson %s has no fixtures: add testdata/%s/ (see testdata/README.md)", id, id)
+		}
+	}
+}
+
+// gated reports whether a step has anything that holds the gate.
+func gated(s *lessons.Step) bool { return len(s.Checks) > 0 || s.Question != nil }
+
+func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*lessons.Lesson, l *lessons.Lesson, dir string) {
+	w := newWalker(t, c, dir)
+	defer w.reset()
+	w.checkFiles(l)
+
+	first := -1
+	for i := range l.Steps {
+		if gated(&l.Steps[i]) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		t.Fatalf("lesson %s has no step with a check or a question", l.ID)
+	}
+	// The first step's failing state is there before the tutorial
+	// starts, as when a reader opens the lesson on a fresh cluster.
+	failSpec := w.apply(l, first, "fail")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	conn, err := cluster.Connect(ctx, cluster.Options{Kubeconfig: kcPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &walkRunner{Runner: conn.NewRunner()}
+	run.set(checks.Fail)
+	sv := &saves{}
+	m := tui.New(tui.Options{
+		Lessons: []*lessons.Lesson{l}, Lesson: l.ID, Step: first + 1,
+		NoColor: true, Context: "testcluster", Progress: progress.New("testcluster"),
+		Save:    sv.save,
+		Connect: func(context.Context) (checks.Runner, error) { return run, nil },
+	})
+	s := startScreen(t, m, 220, 80)
+	s.waitText("Connected")
+
+	seen := coverage{}
+	for i := first; i < len(l.Steps); i++ {
+		step := &l.Steps[i]
+		name := fmt.Sprintf("step %d (%s)", i+1, step.Title)
+		if !gated(step) {
+			continue // a closing summary: nothing holds the gate
+		}
+		if i > first {
+			failSpec = w.apply(l, i, "fail")
+		}
+		rows := bind(t, l, i)
+		run.set(checks.Fail)
+		// The failing state, as the engine sees it.
+		for n, b := range rows {
+			if simulated[b.Check.Name] {
+				continue
+			}
+			r := run.Runner.Run(ctx, b, nil)
+			seen.note(b, r.Verdict)
+			switch {
+			case r.Verdict == checks.Pass && failSpec.mayPass[n+1]:
+			case r.Verdict != checks.Fail:
+				t.Errorf("%s, failing state: check %d %q is %s, want fail: %s%s", name, n+1, b.Title, r.Verdict, r.Summary, conds(r))
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+		// ... and as the reader sees it: the failing rows say so and the
+		// gate stays shut, traffic tests included.
+		for n, b := range rows {
+			if b.Check.Acts == "" && !failSpec.mayPass[n+1] {
+				s.waitRow(b.Title, "FAIL")
+			}
+		}
+		// One traffic test is enough to see a failed probe hold the gate
+		// (t keeps offering the first one that has not passed).
+		for _, b := range rows {
+			if b.Check.Acts != "" {
+				s.probe(b.Title, "FAIL")
+				break
+			}
+		}
+		s.press("n")
+		s.waitText("Not yet")
+		if sv.current(l.ID) != step.Anchor {
+			t.Fatalf("%s, failing state: next moved the reader to %q", name, sv.current(l.ID))
+		}
+
+		// The passing state.
+		w.apply(l, i, "pass")
+		run.set(checks.Pass)
+		for n, b := range rows {
+			if simulated[b.Check.Name] {
+				continue
+			}
+			r := run.Runner.Run(ctx, b, nil)
+			seen.note(b, r.Verdict)
+			if r.Verdict != checks.Pass {
+				t.Errorf("%s, passing state: check %d %q is %s, want pass: %s%s", name, n+1, b.Title, r.Verdict, r.Summary, conds(r))
+			}
+		}
+		right := -1
+		if q := step.Question; q != nil {
+			right = judge(ctx, t, run.Runner, l, i, name)
+		}
+		if t.Failed() {
+			t.FailNow()
+		}
+		for _, b := range rows {
+			if b.Check.Acts == "" {
+				s.waitRow(b.Title, "PASS")
+			}
+		}
+		for _, b := range rows {
+			if b.Check.Acts != "" {
+				s.probe(b.Title, "PASS")
+			}
+		}
+		if right >= 0 {
+			s.press(strconv.Itoa(right + 1))
+			s.waitText("Right.")
+		}
+		sv.waitStatus(t, l.ID, step.Anchor, progress.Done)
+		s.press("n")
+		if i+1 < len(l.Steps) {
+			sv.waitCurrent(t, l.ID, l.Steps[i+1].Anchor)
+		}
+	}
+	for key, v := range seen {
+		if !v[checks.Pass] || !v[checks.Fail] {
+			t.Errorf("check %s: seen %v; every check needs a state where it passes and one where it fails", key, v)
+		}
+	}
+}
+
+// judge finds the right answer to a step's question: the lesson's own,
+// or, for a question judged on the cluster, the one choice whose check
+// passes in the passing state (and every other choice must fail).
+func judge(ctx context.Context, t *testing.T, r checks.Runner, l *lessons.Lesson, i int, name string) int {
+	q := l.Steps[i].Question
+	if q.Check == nil {
+		for n, ch := range q.Choices {
+			if ch == q.Answer {
+				return n
+			}
+		}
+		t.Errorf("%s: answer %q is not a choice", name, q.Answer)
+		return -1
+	}
+	c, ok := checks.Lookup(q.Check.Name)
+	if !ok {
+		t.Errorf("%s: question check %q is not registered", name, q.Check.Name)
+		return -1
+	}
+	right := -1
+	for n, ch := range q.Choices {
+		raw := map[string]string{}
+		for k, v := range q.Check.Params {
+			raw[k] = v
+		}
+		raw["value"] = ch
+		p, err := c.Validate(raw)
+		if err != nil {
+			t.Errorf("%s: question: %v", name, err)
+			return -1
+		}
+		res := r.Run(ctx, checks.Bound{Key: "q", Title: q.Prompt, Check: c, Params: p}, nil)
+		switch res.Verdict {
+		case checks.Pass:
+			if right >= 0 {
+				t.Errorf("%s: choices %q and %q both pass; a question needs one right answer", name, q.Choices[right], ch)
+			}
+			right = n
+		case checks.Fail:
+		default:
+			t.Errorf("%s: choice %q: %s: %s%s", name, ch, res.Verdict, res.Summary, conds(res))
+		}
+	}
+	if right < 0 {
+		t.Errorf("%s: no choice of the question passes in the passing state", name)
+	}
+	return right
+}
+
+func bind(t *testing.T, l *lessons.Lesson, i int) []checks.Bound {
+	t.Helper()
+	var out []checks.Bound
+	titles := map[string]bool{}
+	for n, ref := range l.Steps[i].Checks {
+		c, ok := checks.Lookup(ref.Name)
+		if !ok {
+			t.Fatalf("lesson %s step %d: no check named %q", l.ID, i+1, ref.Name)
+		}
+		p, err := c.Validate(ref.Params)
+		if err != nil {
+			t.Fatalf("lesson %s step %d: %v", l.ID, i+1, err)
+		}
+		if titles[ref.Title] {
+			t.Fatalf("lesson %s step %d: two checks titled %q; the walk finds rows by title", l.ID, i+1, ref.Title)
+		}
+		titles[ref.Title] = true
+		out = append(out, checks.Bound{Key: fmt.Sprintf("%s/%d/%d", l.ID, i+1, n), Title: ref.Title, Check: c, Params: p})
+	}
+	return out
+}
+
+func conds(r checks.Result) string {
+	var b strings.Builder
+	for _, c := range r.Conditions {
+		if !c.OK {
+			fmt.Fprintf(&b, "\n\t%s: observed %s; expected %s", c.Name, c.Observed, c.Expected)
+		}
+	}
+	return b.String()
+}
+
+// coverage records the verdicts each distinct check (name and
+// parameters) reached during a lesson's walk.
+type coverage map[string]map[checks.Verdict]bool
+
+func (c coverage) note(b checks.Bound, v checks.Verdict) {
+	var keys []string
+	for k, val := range b.Params {
+		keys = append(keys, k+"="+val)
+	}
+	sort.Strings(keys)
+	key := b.Check.Name + "{" + strings.Join(keys, ",") + "}"
+	if c[key] == nil {
+		c[key] = map[checks.Verdict]bool{}
+	}
+	c[key][v] = true
+}
+
+// simulated are the checks that need a live mesh behind the API server:
+// Envoy answering through the ingress or a probe pod, Envoy's stats
+// endpoint, Prometheus. They are tested with real traffic in package
+// checks; the walk answers them with the verdict of the current phase.
+var simulated = map[string]bool{"http-probe": true, "pod-probe": true, "prometheus-query": true, "envoy-stat": true}
+
+// walkRunner is the real engine for every other check.
+type walkRunner struct {
+	checks.Runner
+	mu      sync.Mutex
+	verdict checks.Verdict
+	ctx     context.Context
+	sim     []checks.Bound // the simulated checks being watched
+	out     chan<- checks.Update
+}
+
+func (r *walkRunner) set(v checks.Verdict) {
+	r.mu.Lock()
+	r.verdict = v
+	r.mu.Unlock()
+	go r.sendSim() // the test's goroutine is the one that drains out
+}
+
+func (r *walkRunner) canned(b checks.Bound) checks.Result {
+	r.mu.Lock()
+	v := r.verdict
+	r.mu.Unlock()
+	return checks.Result{Check: b.Check.Name, Params: b.Params, Verdict: v, At: time.Now(),
+		Summary: "simulated in the lesson walk (" + string(v) + "); this check is tested against a live mesh in package checks"}
+}
+
+func (r *walkRunner) sendSim() {
+	r.mu.Lock()
+	ctx, sim, out := r.ctx, r.sim, r.out
+	r.mu.Unlock()
+	for _, b := range sim {
+		select {
+		case out <- checks.Update{Key: b.Key, Result: r.canned(b)}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (r *walkRunner) Watch(ctx context.Context, set []checks.Bound, out chan<- checks.Update) {
+	var real, sim []checks.Bound
+	for _, b := range set {
+		if b.Check != nil && simulated[b.Check.Name] {
+			sim = append(sim, b)
+		} else {
+			real = append(real, b)
+		}
+	}
+	r.mu.Lock()
+	r.ctx, r.sim, r.out = ctx, sim, out
+	r.mu.Unlock()
+	go r.sendSim()
+	if len(real) > 0 {
+		r.Runner.Watch(ctx, real, out)
+	}
+	<-ctx.Done()
+}
+
+func (r *walkRunner) Run(ctx context.Context, b checks.Bound, out chan<- checks.Update) checks.Result {
+	if b.Check != nil && simulated[b.Check.Name] {
+		return r.canned(b)
+	}
+	return r.Runner.Run(ctx, b, out)
+}
+
+// saves keeps the last progress snapshot the UI saved.
+type saves struct {
+	mu   sync.Mutex
+	last *progress.State
+}
+
+func (s *saves) save(p *progress.State, _ uint64) error {
+	s.mu.Lock()
+	s.last = p
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *saves) current(lesson string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil || s.last.Lessons[lesson] == nil {
+		return ""
+	}
+	return s.last.Lessons[lesson].Current
+}
+
+func (s *saves) status(lesson, step string) progress.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return ""
+	}
+	return s.last.StatusOf(lesson, step)
+}
+
+// The deadlines below are only reached by a failing test; nothing is
+// asserted about how long anything takes.
+const patience = 45 * time.Second
+
+func (s *saves) waitStatus(t *testing.T, lesson, step string, want progress.Status) {
+	t.Helper()
+	poll(t, fmt.Sprintf("step %q to be recorded as %s", step, want), func() (bool, string) {
+		got := s.status(lesson, step)
+		return got == want, string(got)
+	})
+}
+
+func (s *saves) waitCurrent(t *testing.T, lesson, step string) {
+	t.Helper()
+	poll(t, fmt.Sprintf("the reader to be on step %q", step), func() (bool, string) {
+		got := s.current(lesson)
+		return got == step, got
+	})
+}
+
+func poll(t *testing.T, what string, ok func() (bool, string)) {
+	t.Helper()
+	end := time.Now().Add(patience)
+	for {
+		done, got := ok()
+		if done {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("gave up waiting for %s (last seen: %q)", what, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// screen drives the UI model the way a tea.Program would, without a
+// terminal: messages are handed to Update one at a time on the test's
+// goroutine, commands run in their own goroutines and send back what
+// they return, and what the reader sees is the model's View, rendered
+// without colour. Waiting for the screen to show something is how the
+// test knows the model has taken in the engine's results.
+type screen struct {
+	t    *testing.T
+	m    tea.Model
+	msgs chan tea.Msg
+	ctx  context.Context
+	last string
+}
+
+func startScreen(t *testing.T, m tea.Model, w, h int) *screen {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // stops the step's watches with the commands waiting on them
+	s := &screen{t: t, m: m, msgs: make(chan tea.Msg, 256), ctx: ctx}
+	s.exec(m.Init())
+	s.send(tea.WindowSizeMsg{Width: w, Height: h})
+	return s
+}
+
+func (s *screen) exec(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		s.deliver(cmd())
+	}()
+}
+
+func (s *screen) deliver(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case nil:
+		return
+	case tea.BatchMsg:
+		for _, c := range msg {
+			s.exec(c)
+		}
+		return
+	}
+	// tea.Sequence's message is unexported: a list of commands to run in
+	// order.
+	if v := reflect.ValueOf(msg); v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
+		for i := 0; i < v.Len(); i++ {
+			if c, _ := v.Index(i).Interface().(tea.Cmd); c != nil {
+				s.deliver(c())
+			}
+		}
+		return
+	}
+	select {
+	case s.msgs <- msg:
+	case <-s.ctx.Done():
+	}
+}
+
+func (s *screen) send(msg tea.Msg) {
+	m, cmd := s.m.Update(msg)
+	s.m = m
+	s.exec(cmd)
+}
+
+func (s *screen) text() string {
+	s.last = ansi.Strip(s.m.View().Content)
+	return s.last
+}
+
+func (s *screen) waitFor(what string, ok func(string) bool) string {
+	s.t.Helper()
+	end := time.Now().Add(patience)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if txt := s.text(); ok(txt) {
+			return txt
+		}
+		if time.Now().After(end) {
+			s.t.Fatalf("gave up waiting for %s; screen:\n%s", what, s.last)
+		}
+		select {
+		case msg := <-s.msgs:
+			s.send(msg)
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *screen) waitText(sub string) {
+	s.t.Helper()
+	s.waitFor(fmt.Sprintf("%q on screen", sub), func(txt string) bool { return strings.Contains(txt, sub) })
+}
+
+// waitRow waits until the check panel shows the row titled title with
+// the given word (PASS, FAIL).
+func (s *screen) waitRow(title, word string) {
+	s.t.Helper()
+	s.waitFor(fmt.Sprintf("check %q to show %s", title, word), func(txt string) bool {
+		for _, line := range strings.Split(txt, "\n") {
+			i, j := strings.Index(line, word), strings.Index(line, title)
+			if i >= 0 && j > i {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// probe runs a traffic check the way a reader does: t, a confirmation,
+// then back to the lesson once the result is in, where the panel must
+// show it (word is PASS or FAIL).
+func (s *screen) probe(title, word string) {
+	s.t.Helper()
+	s.press("t")
+	s.waitText("This acts on your cluster")
+	s.press("y")
+	s.waitFor("the traffic test's result", func(txt string) bool {
+		return strings.Contains(txt, " passed.") || strings.Contains(txt, " failed")
+	})
+	s.press("esc")
+	s.waitRow(title, word)
+}
+
+func (s *screen) press(keys ...string) {
+	for _, k := range keys {
+		switch k {
+		case "esc":
+			s.send(tea.KeyPressMsg{Code: tea.KeyEscape})
+		case "tab":
+			s.send(tea.KeyPressMsg{Code: tea.KeyTab})
+		default:
+			s.send(tea.KeyPressMsg{Code: []rune(k)[0], Text: k})
+		}
+	}
+}
+
+// walker applies a lesson's fixtures and removes everything it created
+// when the lesson is done.
+type walker struct {
+	t       *testing.T
+	c       *testcluster.Cluster
+	dir     string
+	dyn     dynamic.Interface
+	mapper  meta.RESTMapper
+	created []ref             // in order, for reset
+	saved   map[string]string // objects removed by "# delete:", for "# restore:"
+}
+
+type ref struct {
+	apiVersion, kind, ns, name string
+}
+
+func (r ref) String() string {
+	if r.ns != "" {
+		return r.kind + " " + r.ns + "/" + r.name
+	}
+	return r.kind + " " + r.name
+}
+
+func (r ref) yaml() string {
+	s := fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata:\n  name: %s\n", r.apiVersion, r.kind, r.name)
+	if r.ns != "" {
+		s += "  namespace: " + r.ns + "\n"
+	}
+	return s
+}
+
+func newWalker(t *testing.T, c *testcluster.Cluster, dir string) *walker {
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &walker{t: t, c: c, dir: dir, dyn: dyn, saved: map[string]string{},
+		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
+}
+
+// spec is what a fixture file says besides its objects.
+type spec struct {
+	objects  string
+	deletes  []ref
+	restores []ref
+	mayPass  map[int]bool
+}
+
+var (
+	includeRe = regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
+	deleteRe  = regexp.MustCompile(`(?m)^# (delete|restore): (\S+) (\S+) (\S+)\s*$`)
+	mayPassRe = regexp.MustCompile(`(?m)^# may-pass: ([0-9, ]+)$`)
+)
+
+func (w *walker) file(l *lessons.Lesson, i int, phase string) string {
+	return filepath.Join(w.dir, fmt.Sprintf("%02d.%s.yaml", i+1, phase))
+}
+
+// checkFiles insists on both states for every step with checks, and on
+// no stray files.
+func (w *walker) checkFiles(l *lessons.Lesson) {
+	want := map[string]bool{}
+	for i := range l.Steps {
+		if gated(&l.Steps[i]) {
+			for _, ph := range []string{"fail", "pass"} {
+				f := w.file(l, i, ph)
+				want[filepath.Base(f)] = true
+				if _, err := os.Stat(f); err != nil {
+					w.t.Errorf("step %d (%s) needs %s", i+1, l.Steps[i].Title, f)
+				}
+			}
+		}
+	}
+	ents, _ := os.ReadDir(w.dir)
+	for _, e := range ents {
+		if !want[e.Name()] {
+			w.t.Errorf("%s: no step of lesson %s uses this file (steps are numbered from 1; a step without checks has no fixtures)", filepath.Join(w.dir, e.Name()), l.ID)
+		}
+	}
+	if w.t.Failed() {
+		w.t.FailNow()
+	}
+}
+
+func (w *walker) load(path string) spec {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	text := w.expand(string(raw), 0)
+	sp := spec{objects: text, mayPass: map[int]bool{}}
+	for _, m := range deleteRe.FindAllStringSubmatch(text, -1) {
+		r := ref{apiVersion: m[2], kind: m[3], name: m[4]}
+		if ns, name, ok := strings.Cut(m[4], "/"); ok {
+			r.ns, r.name = ns, name
+		}
+		if m[1] == "delete" {
+			sp.deletes = append(sp.deletes, r)
+		} else {
+			sp.restores = append(sp.restores, r)
+		}
+	}
+	for _, m := range mayPassRe.FindAllStringSubmatch(text, -1) {
+		for _, f := range strings.Split(m[1], ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				w.t.Fatalf("%s: may-pass: %v", path, err)
+			}
+			sp.mayPass[n] = true
+		}
+	}
+	return sp
+}
+
+func (w *walker) expand(text string, depth int) string {
+	if depth > 5 {
+		w.t.Fatal("fixtures: includes nested too deep")
+	}
+	return includeRe.ReplaceAllStringFunc(text, func(line string) string {
+		name := includeRe.FindStringSubmatch(line)[1]
+		b, err := os.ReadFile(filepath.Join("testdata", "common", name))
+		if err != nil {
+			w.t.Fatalf("fixtures: %v", err)
+		}
+		return "\n---\n" + w.expand(string(b), depth+1) + "\n---\n"
+	})
+}
+
+// apply brings the cluster to a step's failing or passing state: the
+// file's deletions, then its restorations, then its objects.
+func (w *walker) apply(l *lessons.Lesson, i int, phase string) spec {
+	w.t.Helper()
+	path := w.file(l, i, phase)
+	sp := w.load(path)
+	ctx, cancel := context.WithTimeout(w.t.Context(), 2*time.Minute)
+	defer cancel()
+	for _, r := range sp.deletes {
+		w.save(ctx, r)
+		if err := w.c.Delete(ctx, r.yaml()); err != nil {
+			w.t.Fatalf("%s: delete %s: %v", path, r, err)
+		}
+	}
+	for _, r := range sp.restores {
+		y, ok := w.saved[r.String()]
+		if !ok {
+			w.t.Fatalf("%s: restore %s: it was never deleted by a fixture", path, r)
+		}
+		if err := w.c.Apply(ctx, y); err != nil {
+			w.t.Fatalf("%s: restore %s: %v", path, r, err)
+		}
+		delete(w.saved, r.String())
+		if r.kind == "CustomResourceDefinition" {
+			w.waitServed(ctx, path, y)
+		}
+	}
+	objs, err := testcluster.Decode(sp.objects)
+	if err != nil {
+		w.t.Fatalf("%s: %v", path, err)
+	}
+	if len(objs) > 0 {
+		if err := w.c.Apply(ctx, sp.objects); err != nil {
+			w.t.Fatalf("%s: %v", path, err)
+		}
+	}
+	for _, o := range objs {
+		w.created = append(w.created, ref{o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName()})
+	}
+	return sp
+}
+
+// save remembers an object before a fixture deletes it, so that a later
+// fixture (or the reset) can put it back. Only objects the fixtures did
+// not create themselves need this, such as the CRDs the harness installs.
+func (w *walker) save(ctx context.Context, r ref) {
+	for _, c := range w.created {
+		if c == r {
+			return // the fixtures made it; including their file again brings it back
+		}
+	}
+	gv, err := schema.ParseGroupVersion(r.apiVersion)
+	if err != nil {
+		w.t.Fatalf("delete %s: %v", r, err)
+	}
+	m, err := w.mapper.RESTMapping(gv.WithKind(r.kind).GroupKind(), gv.Version)
+	if err != nil {
+		w.t.Fatalf("delete %s: %v", r, err)
+	}
+	var ri dynamic.ResourceInterface = w.dyn.Resource(m.Resource)
+	if r.ns != "" {
+		ri = w.dyn.Resource(m.Resource).Namespace(r.ns)
+	}
+	u, err := ri.Get(ctx, r.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		w.t.Fatalf("delete %s: %v", r, err)
+	}
+	clean(u)
+	b, err := yaml.Marshal(u.Object)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, dup := w.saved[r.String()]; !dup {
+		w.saved[r.String()] = string(b)
+	}
+}
+
+// waitServed waits until a restored CRD's resource answers a list: the
+// API server serves a re-created CRD a moment after it is Established.
+func (w *walker) waitServed(ctx context.Context, path, crdYAML string) {
+	var crd struct {
+		Spec struct {
+			Group string `json:"group"`
+			Names struct {
+				Plural string `json:"plural"`
+			} `json:"names"`
+			Versions []struct {
+				Name    string `json:"name"`
+				Storage bool   `json:"storage"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(crdYAML), &crd); err != nil {
+		w.t.Fatalf("%s: %v", path, err)
+	}
+	for _, v := range crd.Spec.Versions {
+		if !v.Storage {
+			continue
+		}
+		gvr := schema.GroupVersionResource{Group: crd.Spec.Group, Version: v.Name, Resource: crd.Spec.Names.Plural}
+		poll(w.t, gvr.String()+" to be served again", func() (bool, string) {
+			_, err := w.dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+			if err != nil {
+				return false, err.Error()
+			}
+			return true, ""
+		})
+	}
+}
+
+func clean(u *unstructured.Unstructured) {
+	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"} {
+		unstructured.RemoveNestedField(u.Object, "metadata", f)
+	}
+	unstructured.RemoveNestedField(u.Object, "status")
+}
+
+// reset deletes what the lesson's fixtures created and restores what
+// they deleted, so the next lesson starts from the harness's cluster.
+func (w *walker) reset() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	seen := map[string]bool{}
+	var nss, others []string
+	for i := len(w.created) - 1; i >= 0; i-- {
+		r := w.created[i]
+		if r.ns != "" {
+			// Apply creates a missing namespace, so every namespace an
+			// object went to is the fixtures' to remove.
+			r = ref{apiVersion: "v1", kind: "Namespace", name: r.ns}
+		}
+		if seen[r.String()] {
+			continue
+		}
+		seen[r.String()] = true
+		switch {
+		case r.kind == "Namespace" && (r.name == "default" || strings.HasPrefix(r.name, "kube-")):
+			w.t.Errorf("reset: fixtures must not put objects in namespace %s, which the walk cannot remove", r.name)
+		case r.kind == "Namespace":
+			nss = append(nss, r.yaml())
+		default:
+			others = append(others, r.yaml())
+		}
+	}
+	// Namespaced objects go with their namespaces.
+	if err := w.c.Delete(ctx, strings.Join(append(others, nss...), "\n---\n")); err != nil {
+		w.t.Errorf("reset: %v", err)
+	}
+	for key, y := range w.saved {
+		if err := w.c.Apply(ctx, y); err != nil {
+			w.t.Errorf("reset: restore %s: %v", key, err)
+		}
+	}
+}
