@@ -197,8 +197,9 @@ func (e *Engine) Run(ctx context.Context, b Bound, out chan<- Update) Result {
 		default:
 		}
 	}
-	spy := &spyEnv{Env: env}
-	return reconnecting(Evaluate(ctx, spy, b), spy.unreachable)
+	// No "reconnecting" here: a single run does not retry, so the reader
+	// sees the transport error as it is.
+	return Evaluate(ctx, env, b)
 }
 
 // Once evaluates every check of set once (see Run) and returns their

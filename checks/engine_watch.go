@@ -184,11 +184,13 @@ func (w *watcher) nextDue() time.Time {
 			due = it.due
 		}
 	}
-	if w.notServed() && (due.IsZero() || w.retryAt.Before(due)) {
+	if w.notServed() {
 		if w.retryAt.IsZero() {
 			w.retryAt = time.Now().Add(w.e.RetryNotServed)
 		}
-		due = w.retryAt
+		if due.IsZero() || w.retryAt.Before(due) {
+			due = w.retryAt
+		}
 	}
 	return due
 }
