@@ -100,7 +100,7 @@ func panelView(st *styles, rows []row, q *lessons.Question, a answer, online boo
 		hidden := len(lines) - h + 1
 		lines = append(lines[:h-1], st.subtle.Render(fmt.Sprintf("  +%d more — press d for details", hidden)))
 	}
-	return lipgloss.NewStyle().Width(w).Height(h).MaxHeight(h).Render(strings.Join(lines, "\n"))
+	return fit(strings.Join(lines, "\n"), w, h)
 }
 
 // detailView explains every check of the step in full.

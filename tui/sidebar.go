@@ -74,7 +74,7 @@ func (sb sidebar) view(st *styles, all []*lessons.Lesson, prog *progress.State, 
 		start = min(max(0, focus-h/2), len(lines)-h)
 	}
 	lines = lines[start:min(len(lines), start+h)]
-	return lipgloss.NewStyle().Width(w).Height(h).MaxHeight(h).Render(strings.Join(lines, "\n"))
+	return fit(strings.Join(lines, "\n"), w, h)
 }
 
 func lessonLabel(l *lessons.Lesson) string {

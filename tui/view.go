@@ -152,6 +152,34 @@ func (m *Model) compose(w int) {
 	}
 }
 
+// fit makes s exactly w cells wide and h lines high: long lines are cut
+// (the regions wrap their own text; this only guards the layout) and
+// short ones padded. It is much cheaper than a lipgloss block with a
+// width, which re-wraps every line on every frame.
+func fit(s string, w, h int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > h {
+		ls = ls[:h]
+	}
+	var b strings.Builder
+	for i := 0; i < h; i++ {
+		l := ""
+		if i < len(ls) {
+			l = ls[i]
+		}
+		if lw := ansi.StringWidth(l); lw > w {
+			l = ansi.Truncate(l, w, "")
+		} else if lw < w {
+			l += strings.Repeat(" ", w-lw)
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
 // mdWidth is the Markdown wrap width for a main area w wide.
 func mdWidth(w int) int { return max(20, w-1) }
 
@@ -247,7 +275,7 @@ func (m *Model) render() string {
 	default:
 		main = m.ov.View()
 	}
-	main = lipgloss.NewStyle().Width(g.mainW).Height(g.mainH).MaxHeight(g.mainH).MaxWidth(g.mainW).Render(main)
+	main = fit(main, g.mainW, g.mainH)
 	if g.sideW > 0 {
 		side := m.side.view(m.st, m.all, m.prog, m.li, m.si, g.sideW, g.mainH)
 		sep := m.st.sepLine.Render(strings.TrimSuffix(strings.Repeat("│\n", g.mainH), "\n"))
