@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -168,8 +169,9 @@ func runTutorial(args []string, io IO) int {
 	p := tea.NewProgram(m, tea.WithInput(io.In), tea.WithOutput(io.Out))
 	_, runErr := p.Run()
 	// A last save after the terminal is restored: the UI saves as it
-	// goes, but this catches anything still in flight.
-	if err := store.Save(m.Progress()); err != nil {
+	// goes, but this catches anything still in flight. The highest
+	// sequence number makes any background save finishing later a no-op.
+	if err := store.SaveSeq(m.Progress(), math.MaxUint64); err != nil {
 		fmt.Fprintln(io.Err, "meshdojo:", err)
 	}
 	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {
