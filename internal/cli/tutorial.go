@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -204,4 +203,3 @@ func confirm(in io.Reader, out io.Writer, question string) bool {
 	return a == "y" || a == "yes"
 }
 
-func stepCount(l *lessons.Lesson) string { return strconv.Itoa(len(l.Steps)) }
