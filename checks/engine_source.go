@@ -73,6 +73,13 @@ func (s *source) start(info ClusterInfo) {
 	gen := s.gen
 	gvr := ResolveVersion(info, s.key.GVR)
 	s.gvr = gvr
+	if s.wake == nil {
+		s.wake = make(chan struct{})
+	}
+	if s.e.dyn == nil {
+		s.err = &UnreachableError{Server: info.Server, Err: errors.New("not connected to a cluster")}
+		return
+	}
 	var ri dynamic.ResourceInterface = s.e.dyn.Resource(gvr)
 	if s.key.Namespace != "" {
 		ri = s.e.dyn.Resource(gvr).Namespace(s.key.Namespace)
@@ -125,9 +132,6 @@ func (s *source) start(info ClusterInfo) {
 	})
 	go func() { wg.Wait(); close(done) }()
 	s.inf, s.cancel, s.done, s.err = inf, cancel, done, nil
-	if s.wake == nil {
-		s.wake = make(chan struct{})
-	}
 }
 
 // stop ends the informer and waits for its goroutines.

@@ -440,3 +440,21 @@ func TestEngineReconnects(t *testing.T) {
 	setCM(t, c, ns, "b")
 	await(t, out, "k", "pass", verdict(Pass))
 }
+
+// TestEngineWithoutClients: an engine with no connection reports every
+// check as unable to look, rather than crashing.
+func TestEngineWithoutClients(t *testing.T) {
+	e := NewEngine(nil, ClusterInfo{})
+	f, stop := watching(t, e, bind(t, cmValue, "k", map[string]string{"namespace": "x", "value": "a"}))
+	r := await(t, f, "k", "error", verdict(Error))
+	if r.Code != CodeUnreachable || !strings.Contains(r.Summary, "not connected") {
+		t.Errorf("%s %q", r.Code, r.Summary)
+	}
+	stop()
+	if got := e.Informers(); len(got) != 0 {
+		t.Errorf("informers left: %q", got)
+	}
+	if r := e.Run(context.Background(), bind(t, cmValue, "k", map[string]string{"namespace": "x", "value": "a"}), nil); r.Verdict != Error {
+		t.Errorf("Run offline: %+v", r)
+	}
+}
