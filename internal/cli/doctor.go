@@ -51,6 +51,19 @@ func runDoctor(args []string, io IO) int {
 	rbacF := fs.Bool("rbac", false, "print the RBAC manifests that grant what meshdojo needs (pipe to kubectl apply -f -) and exit")
 	timeoutF := fs.Duration("timeout", cluster.DefaultTimeout, "give up on each request to the API server after this long")
 	ctxF, kcF := clusterFlags(fs)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintln(w, "Usage: meshdojo doctor [--context NAME] [--kubeconfig PATH] [-o text|json] [--rbac]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Connects as the tutorial would and prints what it finds: the API server, Istio's CRDs and")
+		fmt.Fprintln(w, "control plane, the Gateway API, the data-plane mode, and, for every permission the lessons'")
+		fmt.Fprintln(w, "checks use, whether your credentials have it.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Exit status: 0 when every permission is granted, 1 when some are refused, 2 when there is no cluster.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Flags:")
+		fs.PrintDefaults()
+	}
 	if code, ok := parseFlags(fs, args, io); !ok {
 		return code
 	}
