@@ -727,7 +727,7 @@ func (m *Model) copyCmd() tea.Cmd {
 	ui := m.stepState()
 	i := ui.copyNext % len(cmds)
 	ui.copyNext++
-	m.copyBox = fmt.Sprintf("Command %d of %d, sent to the clipboard (OSC 52). If your terminal does not support that, select it here:\n\n%s", i+1, len(cmds), cmds[i])
+	m.copyBox = fmt.Sprintf("command %d of %d, sent to the clipboard (OSC 52); if it did not arrive, select it here:\n\n%s\n", i+1, len(cmds), cmds[i])
 	m.say(lvInfo, fmt.Sprintf("Copied command %d of %d. c copies the next.", i+1, len(cmds)))
 	return tea.SetClipboard(cmds[i])
 }

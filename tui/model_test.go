@@ -161,7 +161,14 @@ func TestCopyUsesOSC52AndShowsCommand(t *testing.T) {
 	s := run(t, New(options(t, nil, 1, nil)), 80, 24)
 	s.waitText("Step 1 of 6")
 	s.press("c")
-	s.waitText("Command 1 of 2", "kubectl get pods -n bookinfo")
+	scr := s.waitText("command 1 of 2", "kubectl get pods -n bookinfo")
+	clean := false
+	for _, l := range strings.Split(scr, "\n") {
+		clean = clean || strings.TrimRight(l, " ") == "kubectl get pods -n bookinfo"
+	}
+	if !clean {
+		t.Errorf("the command does not stand alone on a line, ready to select:\n%s", scr)
+	}
 	s.mu.Lock()
 	raw := s.raw.String()
 	s.mu.Unlock()
@@ -170,9 +177,9 @@ func TestCopyUsesOSC52AndShowsCommand(t *testing.T) {
 		t.Errorf("no OSC 52 clipboard sequence for the command in the output")
 	}
 	s.press("c")
-	s.waitText("Command 2 of 2", "kubectl get peerauthentication -A")
+	s.waitText("command 2 of 2", "kubectl get peerauthentication -A")
 	s.press("esc")
-	s.waitGone("Command 2 of 2")
+	s.waitGone("command 2 of 2")
 }
 
 func TestDetailsShowSeenExpectedFix(t *testing.T) {

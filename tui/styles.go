@@ -40,6 +40,7 @@ type styles struct {
 
 	// boxes: dialogs, help, copy fallback
 	box, boxTitle lipgloss.Style
+	copyBox       lipgloss.Style // full width, rules above and below only
 
 	// question choices
 	choice, choiceRight, choiceWrong lipgloss.Style
@@ -113,6 +114,7 @@ func newStyles(theme string) *styles {
 
 	s.box = lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).BorderForeground(accent).Padding(0, 1)
 	s.boxTitle = lipgloss.NewStyle().Bold(true).Foreground(accent)
+	s.copyBox = lipgloss.NewStyle().Border(lipgloss.NormalBorder(), true, false).BorderForeground(accent)
 
 	s.choice = lipgloss.NewStyle().Foreground(fg)
 	s.choiceRight = lipgloss.NewStyle().Bold(true).Foreground(green)
@@ -143,6 +145,7 @@ func noColorStyles() *styles {
 	s.info, s.warn, s.errMsg = p, b, b
 	s.box = p.Border(lipgloss.NormalBorder()).Padding(0, 1)
 	s.boxTitle = b
+	s.copyBox = p.Border(lipgloss.NormalBorder(), true, false)
 	s.choice, s.choiceRight, s.choiceWrong = p, b, b
 	s.chartBar = []lipgloss.Style{p}
 	s.chartLabel, s.chartTitle = b, b

@@ -290,10 +290,12 @@ func (m *Model) render() string {
 
 	var layers []*lipgloss.Layer
 	if m.copyBox != "" {
-		box := m.st.box.Width(min(m.w-2, max(40, g.mainW-2))).Render(m.st.boxTitle.Render("Copy") + "\n" + m.copyBox)
+		// Full width with no side borders, so selecting the command with
+		// the mouse picks up nothing but the command.
+		box := m.st.copyBox.Width(m.w).Render(m.st.boxTitle.Render("Copy") + "  " + m.copyBox)
 		box = lipgloss.NewStyle().MaxHeight(g.mainH).Render(box)
 		y := max(0, g.mainH-lipgloss.Height(box))
-		layers = append(layers, lipgloss.NewLayer(box).X(max(0, m.w-lipgloss.Width(box))/2).Y(y).Z(1))
+		layers = append(layers, lipgloss.NewLayer(box).X(0).Y(y).Z(1))
 	}
 	if m.dlg != nil {
 		bw := min(m.w-4, 64)
