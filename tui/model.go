@@ -340,10 +340,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case confirmMsg:
 		return m, m.confirmed(msg.kind)
 	case pickedMsg:
-		m.mode = modeLesson
+		m.setMode(modeLesson)
 		return m, m.enterStep(msg.lesson, m.resumeStep(msg.lesson))
 	case closePickerMsg:
-		m.mode = modeLesson
+		m.setMode(modeLesson)
 		return m, nil
 	case tea.MouseWheelMsg:
 		var cmd tea.Cmd
@@ -401,10 +401,14 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		case k.String() == "esc",
 			m.mode == modeHelp && key.Matches(k, m.keys.Help),
 			m.mode == modeDetail && key.Matches(k, m.keys.Details):
-			m.mode = modeLesson
+			m.setMode(modeLesson)
 			return nil
 		case m.scroll(&m.ov, k):
 			return nil
+		case !key.Matches(k, m.keys.Recheck, m.keys.Probe, m.keys.Details, m.keys.Help, m.keys.Quit):
+			// Other keys act on the lesson, so it comes back into view
+			// (re-check and the overlay keys stay useful over them).
+			m.setMode(modeLesson)
 		}
 	}
 	if len(m.all) == 0 {
@@ -434,21 +438,19 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, ks.Probe):
 		m.probeKey()
 	case key.Matches(k, ks.Details):
-		m.mode = modeDetail
-		m.refreshOverlay()
+		m.setMode(modeDetail)
 		m.ov.GotoTop()
 	case key.Matches(k, ks.Answer):
 		return m.answerKey(int(k.Code - '1'))
 	case key.Matches(k, ks.Lessons):
-		m.mode = modePicker
 		m.pick = newPicker(m.all, m.li, m.st.name != ThemeLight)
+		m.setMode(modePicker)
 		return m.pick.input.Focus()
 	case key.Matches(k, ks.Sidebar):
 		m.side.shown, m.side.explicit = !m.side.shown, true
 		m.layout()
 	case key.Matches(k, ks.Help):
-		m.mode = modeHelp
-		m.refreshOverlay()
+		m.setMode(modeHelp)
 		m.ov.GotoTop()
 	default:
 		m.scroll(&m.vp, k)
@@ -494,6 +496,13 @@ func (m *Model) say(lv level, s string) {
 		return
 	}
 	m.flash, m.flashLvl, m.flashGate = s, lv, false
+}
+
+// setMode switches what the main area shows. The probe chart takes the
+// whole width (the sidebar steps aside), so the layout follows the mode.
+func (m *Model) setMode(md mode) {
+	m.mode = md
+	m.layout()
 }
 
 func (m *Model) ask(kind, title, body string) {
@@ -798,8 +807,8 @@ func (m *Model) probeKey() {
 	case m.conn != online:
 		m.say(lvWarn, "Traffic tests need a cluster; you are offline. x skips the step.")
 	case m.rows[i].running:
-		m.mode, m.probeRow = modeProbe, i
-		m.refreshOverlay()
+		m.probeRow = i
+		m.setMode(modeProbe)
 	default:
 		m.probeRow = i
 		m.ask("probe", "Run "+m.rows[i].b.Title+"?", "This acts on your cluster: "+m.rows[i].b.Check.Acts+".")
@@ -812,8 +821,7 @@ func (m *Model) runProbe() tea.Cmd {
 	}
 	r := &m.rows[m.probeRow]
 	r.running, r.res = true, nil
-	m.mode = modeProbe
-	m.refreshOverlay()
+	m.setMode(modeProbe)
 	ch := make(chan checks.Update, 64)
 	ctx, runner, b, gen := m.stepCtx, m.runner, r.b, m.gen
 	return tea.Batch(

@@ -118,6 +118,9 @@ func TestProbeRunsOnlyAfterConsent(t *testing.T) {
 	if !strings.Contains(scr, "█") {
 		t.Errorf("no bars drawn:\n%s", scr)
 	}
+	if strings.Contains(scr, "│") {
+		t.Errorf("the sidebar takes room from the chart:\n%s", scr)
+	}
 	s.press("esc")
 	s.waitText("All checks pass")
 }
@@ -192,6 +195,11 @@ func TestDetailsShowSeenExpectedFix(t *testing.T) {
 	s.waitFor("a recheck", func(string) bool { r, _ := f.counts(); return r == 1 })
 	s.press("esc")
 	s.waitText("Step 2 of 6")
+	// A lesson key over the details brings the lesson back with its effect.
+	s.press("d")
+	s.waitText("Check details")
+	s.press("h")
+	s.waitText("Hint 1 of 3", "Hint one")
 }
 
 func TestLessonListSearch(t *testing.T) {

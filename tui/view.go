@@ -25,7 +25,7 @@ func (m *Model) geometry() geometry {
 	if !m.side.explicit {
 		m.side.shown = m.w >= 72
 	}
-	if m.side.shown && m.w >= 50 {
+	if m.side.shown && m.w >= 50 && m.mode != modeProbe {
 		g.sideW = min(max(m.w/4, 18), 30)
 	}
 	g.mainW = m.w - g.sideW
@@ -60,7 +60,11 @@ func (m *Model) layout() {
 	m.vp.SetHeight(g.mainH)
 	m.ov.SetWidth(g.mainW)
 	m.ov.SetHeight(g.mainH)
-	m.compose(g.mainW)
+	if m.mode == modeLesson {
+		// Only the lesson on screen is composed: a wider probe chart
+		// must not re-render the hidden lesson at another width.
+		m.compose(g.mainW)
+	}
 	m.refreshOverlay()
 }
 
