@@ -271,3 +271,32 @@ func TestNoColorHonoured(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreachableClusterGoesOffline(t *testing.T) {
+	env := offlineEnv(t)
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters:
+- name: gone
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: x}
+contexts:
+- name: gone
+  context: {cluster: gone, user: u}
+current-context: gone
+`), 0o600)
+	tm := start(t, env, 100, 30, "--kubeconfig", kc, "--lesson", "6", "--step", "2")
+	tm.waitText("Lesson 6 · step 2/") // the first frame does not wait for the cluster
+	tm.waitText("offline", "connection refused")
+	tm.press("x", "y")
+	tm.waitText("Lesson 6 · step 3/")
+	tm.press("q")
+	tm.wait()
+	// Progress is kept under the kubeconfig's context, even offline.
+	if s := stateFor(t, env, "gone"); s.Lessons["6"] == nil {
+		t.Errorf("progress not saved for context gone: %+v", s)
+	}
+}
