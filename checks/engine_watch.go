@@ -153,6 +153,10 @@ func (w *watcher) run() {
 			w.doRecheck(force)
 		default:
 		}
+		// Changes that keep coming must not starve what is scheduled.
+		if due := w.nextDue(); !due.IsZero() && !due.After(time.Now()) {
+			w.timers(time.Now())
+		}
 		w.mu.Lock()
 		batch := make([]*item, 0, len(w.dirty))
 		for _, it := range w.items { // in the step's order
