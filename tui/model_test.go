@@ -179,6 +179,16 @@ func TestCopyUsesOSC52AndShowsCommand(t *testing.T) {
 	if !strings.Contains(raw, "\x1b]52;c;a3ViZWN0bCBnZXQgcG9kcyAtbiBib29raW5mbw==") {
 		t.Errorf("no OSC 52 clipboard sequence for the command in the output")
 	}
+	if m := New(options(t, nil, 1, nil)); true {
+		m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+		if m.View().MouseMode != tea.MouseModeCellMotion {
+			t.Error("the wheel is not captured while reading")
+		}
+		press(t, m, "c")
+		if m.View().MouseMode != tea.MouseModeNone {
+			t.Error("the mouse is still captured while a command waits to be selected")
+		}
+	}
 	s.press("c")
 	s.waitText("command 2 of 2", "kubectl get peerauthentication -A")
 	s.press("esc")

@@ -253,6 +253,11 @@ func (m *Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
+	if m.copyBox != "" {
+		// Let go of the mouse while a command is offered for copying, so
+		// the terminal's own selection works without modifier keys.
+		v.MouseMode = tea.MouseModeNone
+	}
 	if len(m.all) > 0 {
 		v.WindowTitle = "meshdojo · " + strings.ToUpper(m.lesson().ID) + " " + m.lesson().Title
 	}
