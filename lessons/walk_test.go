@@ -504,8 +504,13 @@ type screen struct {
 
 func startScreen(t *testing.T, m tea.Model, w, h int) *screen {
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel) // stops the step's watches with the commands waiting on them
 	s := &screen{t: t, m: m, msgs: make(chan tea.Msg, 256), ctx: ctx}
+	t.Cleanup(func() {
+		// Quitting stops the step's watches (and the engine's informers);
+		// cancel releases the commands still waiting to deliver.
+		s.send(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+		cancel()
+	})
 	s.exec(m.Init())
 	s.send(tea.WindowSizeMsg{Width: w, Height: h})
 	return s
