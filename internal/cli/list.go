@@ -32,7 +32,7 @@ func runList(args []string, io IO) int {
 	}
 	fmt.Fprintf(io.Out, "Progress for context %s\n\n", ctxName)
 	w := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "LESSON\tTITLE\tMODE\tMIN\tSTEPS\tDONE\tSKIPPED\t")
+	fmt.Fprintln(w, "LESSON\tTITLE\tMODE\tMIN\tSTEPS\tDONE\tSKIPPED")
 	for _, l := range t.all {
 		anchors := make([]string, len(l.Steps))
 		for i := range l.Steps {
@@ -43,7 +43,7 @@ func runList(args []string, io IO) int {
 		if prog.Last == l.ID {
 			id += " *"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t\n", id, l.Title, l.Mode, l.Minutes, len(l.Steps), done, skipped)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", id, l.Title, l.Mode, l.Minutes, len(l.Steps), done, skipped)
 	}
 	w.Flush()
 	if prog.Last != "" {
