@@ -105,6 +105,7 @@ func runCheck(args []string, io IO) int {
 	yesF := fs.Bool("yes", false, "let checks that act on the cluster (send requests, start a probe pod) run without asking")
 	timeoutF := fs.Duration("timeout", cluster.DefaultTimeout, "give up on each request to the API server after this long")
 	ctxF, kcF := clusterFlags(fs)
+	setTraffic := trafficFlags(fs)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage:")
@@ -127,6 +128,10 @@ func runCheck(args []string, io IO) int {
 	}
 	if out != "text" && out != "json" {
 		fmt.Fprintf(io.Err, "meshdojo check: -o %q is not text or json\n", out)
+		return exitError
+	}
+	if err := setTraffic(); err != nil {
+		fmt.Fprintln(io.Err, "meshdojo check:", err)
 		return exitError
 	}
 	asJSON := out == "json"

@@ -37,6 +37,24 @@ func clusterFlags(fs *flag.FlagSet) (ctx, kubeconfig *string) {
 	return ctx, kubeconfig
 }
 
+// trafficFlags adds --ingress and --probe-image, the reader's choices for
+// checks that send traffic. The returned func stores them (once parsed)
+// and returns an error that names the bad flag.
+func trafficFlags(fs *flag.FlagSet) func() error {
+	ingress := fs.String("ingress", "", "reach the ingress gateway at this URL instead of discovering it, e.g. http://localhost:9080 (a kubectl port-forward)")
+	image := fs.String("probe-image", "", "image for in-cluster probe pods (default curlimages/curl)")
+	return func() error {
+		s := checks.Traffic()
+		if *ingress != "" {
+			s.Ingress = *ingress
+		}
+		if *image != "" {
+			s.ProbeImage = *image
+		}
+		return checks.SetTraffic(s)
+	}
+}
+
 // resolve loads the lessons and finds the context without contacting the
 // cluster, so it is instant even when the cluster is down.
 func resolve(ctx, kubeconfig string) (*target, error) {
@@ -99,6 +117,7 @@ func runTutorial(args []string, io IO) int {
 	stepF := fs.Int("step", 0, "step of the lesson to open, from 1 (needs --lesson)")
 	themeF := fs.String("theme", "auto", "colours: auto (follow the terminal), dark or light; NO_COLOR turns colour off")
 	ctxF, kcF := clusterFlags(fs)
+	setTraffic := trafficFlags(fs)
 	fs.Usage = func() {
 		usage(fs.Output())
 		fmt.Fprintln(fs.Output(), "\nFlags:")
@@ -106,6 +125,10 @@ func runTutorial(args []string, io IO) int {
 	}
 	if code, ok := parseFlags(fs, args, io); !ok {
 		return code
+	}
+	if err := setTraffic(); err != nil {
+		fmt.Fprintln(io.Err, "meshdojo:", err)
+		return 2
 	}
 	switch *themeF {
 	case tui.ThemeAuto, tui.ThemeDark, tui.ThemeLight:
@@ -202,4 +225,3 @@ func confirm(in io.Reader, out io.Writer, question string) bool {
 	a := strings.ToLower(strings.TrimSpace(b.String()))
 	return a == "y" || a == "yes"
 }
-
