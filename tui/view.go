@@ -301,7 +301,11 @@ func (m *Model) render() string {
 	if m.copyBox != "" {
 		// Full width with no side borders, so selecting the command with
 		// the mouse picks up nothing but the command.
-		box := m.st.copyBox.Width(m.w).Render(m.st.boxTitle.Render("Copy") + "  " + m.copyBox)
+		// A long unbreakable token (a URL, a base64 blob) is broken at the
+		// edge rather than pushing the box past it; the clipboard still
+		// gets the command whole.
+		body := ansi.Wrap(m.st.boxTitle.Render("Copy")+"  "+m.copyBox, m.w, "")
+		box := m.st.copyBox.Width(m.w).Render(body)
 		box = lipgloss.NewStyle().MaxHeight(g.mainH).Render(box)
 		y := max(0, g.mainH-lipgloss.Height(box))
 		layers = append(layers, lipgloss.NewLayer(box).X(0).Y(y).Z(1))
@@ -320,7 +324,24 @@ func (m *Model) render() string {
 		base := lipgloss.NewLayer(screen)
 		screen = lipgloss.NewCompositor(append([]*lipgloss.Layer{base}, layers...)...).Render()
 	}
-	return screen
+	return clip(screen, m.w, m.h)
+}
+
+// clip guarantees the frame fits the terminal: a line wider than the
+// screen would wrap in the terminal and push every row below it down,
+// garbling the whole frame. Regions fit their own text; this is the last
+// guard, and costs one width scan per line.
+func clip(s string, w, h int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > h {
+		ls = ls[:h]
+	}
+	for i, l := range ls {
+		if ansi.StringWidth(l) > w {
+			ls[i] = ansi.Truncate(l, w, "")
+		}
+	}
+	return strings.Join(ls, "\n")
 }
 
 // messageText is what the message line says, wrapped to w: what just

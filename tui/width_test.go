@@ -1,0 +1,43 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshdojo/meshdojo/lessons"
+)
+
+// TestFramesFitTheTerminal draws every step of the shipped lessons, with
+// each overlay, at a projector's size, a small terminal and the
+// smallest supported one: no line may be wider than the terminal (it
+// would wrap and push the rest of the frame down) and the frame may not
+// be taller.
+func TestFramesFitTheTerminal(t *testing.T) {
+	all, err := lessons.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sz := range [][2]int{{200, 60}, {220, 80}, {60, 16}} {
+		for _, l := range all {
+			for si := range l.Steps {
+				m := direct(t, Options{Lessons: all, Lesson: l.ID, Step: si + 1, Theme: ThemeDark}, sz[0], sz[1])
+				for _, keys := range [][]string{nil, {"?"}, {"d"}, {"/"}, {"h", "h", "h"}, {"s", "y"}, {"c"}, {"c"}, {"x"}} {
+					press(t, m, keys...)
+					ls := strings.Split(view(m), "\n")
+					if len(ls) > sz[1] {
+						t.Errorf("%dx%d lesson %s step %d after %v: %d lines", sz[0], sz[1], l.ID, si+1, keys, len(ls))
+					}
+					for i, line := range ls {
+						if w := ansi.StringWidth(line); w > sz[0] {
+							t.Errorf("%dx%d lesson %s step %d after %v: line %d is %d wide: %q", sz[0], sz[1], l.ID, si+1, keys, i, w, ansi.Strip(line))
+						}
+					}
+					press(t, m, "esc")
+				}
+				press(t, m, "n")
+			}
+		}
+	}
+}
