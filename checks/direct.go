@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -206,7 +205,7 @@ func (e *DirectEnv) list(ctx context.Context, gvr schema.GroupVersionResource, i
 			l, err = e.clients.Dynamic.Resource(gvr).Namespace(in.Namespace).List(ctx, opts)
 		}
 		if err != nil {
-			return nil, e.mapError(err, gvr, in.Namespace, "list")
+			return nil, classify(e.info.Server, err, gvr, in.Namespace, "list")
 		}
 		for i := range l.Items {
 			out = append(out, &l.Items[i])
@@ -217,9 +216,17 @@ func (e *DirectEnv) list(ctx context.Context, gvr schema.GroupVersionResource, i
 	}
 }
 
-// mapError turns an API error into one of this package's error types.
-func (e *DirectEnv) mapError(err error, gvr schema.GroupVersionResource, ns, verb string) error {
+// classify maps a request's error to this package's error types; the
+// engine and DirectEnv share it so that one error reads the same in the
+// UI and in `meshdojo check`. An error that carries no API status never
+// got an answer from the API server (refused, reset, EOF, timed out,
+// TLS), so it means "unreachable" whatever its text; so do the statuses
+// of a server that is starting or overloaded.
+func classify(server string, err error, gvr schema.GroupVersionResource, ns, verb string) error {
+	var status apierrors.APIStatus
 	switch {
+	case !errors.As(err, &status):
+		return &UnreachableError{Server: server, Err: err}
 	case apierrors.IsNotFound(err):
 		// A list only 404s when the resource itself is unknown; an empty
 		// or missing namespace gives an empty list.
@@ -227,18 +234,11 @@ func (e *DirectEnv) mapError(err error, gvr schema.GroupVersionResource, ns, ver
 	case apierrors.IsForbidden(err):
 		return &ForbiddenError{Verb: verb, GVR: gvr, Namespace: ns, Err: err}
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("the API server at %s did not accept your credentials (log in again or refresh the kubeconfig): %w", e.info.Server, err)
-	case isTransport(err):
-		return &UnreachableError{Server: e.info.Server, Err: err}
+		return fmt.Errorf("the API server at %s did not accept your credentials (log in again or refresh the kubeconfig): %w", server, err)
+	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsServiceUnavailable(err), apierrors.IsTooManyRequests(err):
+		return &UnreachableError{Server: server, Err: err}
 	}
 	return fmt.Errorf("%s %s: %w", verb, resourceName(gvr), err)
-}
-
-func isTransport(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) ||
-		apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || apierrors.IsServiceUnavailable(err) ||
-		apierrors.IsTooManyRequests(err) || strings.Contains(err.Error(), "connection refused")
 }
 
 // Codes shared by every check for the things that stop it from looking.

@@ -2,7 +2,12 @@ package checks
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,13 +19,13 @@ import (
 
 var paGVR = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
 
-func TestMapError(t *testing.T) {
-	e := &DirectEnv{info: ClusterInfo{Server: "https://127.0.0.1:6443"}}
-	nf := e.mapError(apierrors.NewNotFound(schema.GroupResource{}, ""), paGVR, "bookinfo", "list")
+func TestClassify(t *testing.T) {
+	const server = "https://127.0.0.1:6443"
+	nf := classify(server, apierrors.NewNotFound(schema.GroupResource{}, ""), paGVR, "bookinfo", "list")
 	if !errors.Is(nf, ErrNotServed) || nf.Error() != "Istio is not installed: peerauthentications.security.istio.io is not served" {
 		t.Errorf("not found: %v", nf)
 	}
-	fb := e.mapError(apierrors.NewForbidden(paGVR.GroupResource(), "", errors.New("no")), paGVR, "bookinfo", "list")
+	fb := classify(server, apierrors.NewForbidden(paGVR.GroupResource(), "", errors.New("no")), paGVR, "bookinfo", "list")
 	if !apierrors.IsForbidden(fb) {
 		t.Errorf("forbidden lost its status: %v", fb)
 	}
@@ -37,9 +42,26 @@ func TestMapError(t *testing.T) {
 	if !strings.HasPrefix(gw.Error(), "the Gateway API CRDs are not installed") {
 		t.Errorf("gateway: %v", gw)
 	}
-	un := e.mapError(apierrors.NewServiceUnavailable("restarting"), paGVR, "", "list")
+	un := classify(server, apierrors.NewServiceUnavailable("restarting"), paGVR, "", "list")
 	if !errors.Is(un, ErrUnreachable) || ErrorResult(un).Code != CodeUnreachable {
 		t.Errorf("unavailable: %v", un)
+	}
+	// Errors that never got an API status: the server went away mid-read.
+	for _, err := range []error{
+		io.EOF,
+		&url.Error{Op: "Get", URL: server, Err: io.ErrUnexpectedEOF},
+		&url.Error{Op: "Get", URL: server, Err: &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}},
+		fmt.Errorf("stream error: %w", errors.New("http2: server sent GOAWAY and closed the connection")),
+	} {
+		got := classify(server, err, paGVR, "bookinfo", "list")
+		if !errors.Is(got, ErrUnreachable) || ErrorResult(got).Code != CodeUnreachable {
+			t.Errorf("classify(%v) = %v, want unreachable", err, got)
+		}
+	}
+	// An API status that is none of the above stays a read failure.
+	bad := classify(server, apierrors.NewBadRequest("nope"), paGVR, "bookinfo", "list")
+	if errors.Is(bad, ErrUnreachable) || ErrorResult(bad).Code != CodeReadFailed {
+		t.Errorf("bad request: %v", bad)
 	}
 }
 

@@ -170,7 +170,7 @@ func (s *source) result(gen int, verb string, err error) {
 		if verb == "watch" && (apierrors.IsResourceExpired(err) || apierrors.IsGone(err)) {
 			return // routine: the reflector lists again
 		}
-		mapped = s.e.classify(err, s.currentGVR(), s.key.Namespace, verb)
+		mapped = classify(s.e.Info().Server, err, s.currentGVR(), s.key.Namespace, verb)
 	}
 	s.mu.Lock()
 	if gen != s.gen {
@@ -189,18 +189,6 @@ func (s *source) currentGVR() schema.GroupVersionResource {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.gvr
-}
-
-// classify maps a request's error to the package's error types. An error
-// that carries no API status never reached the API server (refused,
-// reset, timed out, TLS), so it means "unreachable" whatever its text.
-func (e *Engine) classify(err error, gvr schema.GroupVersionResource, ns, verb string) error {
-	info := e.Info()
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) {
-		return &UnreachableError{Server: info.Server, Err: err}
-	}
-	return (&DirectEnv{info: info}).mapError(err, gvr, ns, verb)
 }
 
 // changed wakes whoever waits for the source and the watchers reading it.
