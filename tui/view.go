@@ -411,7 +411,9 @@ func (m *Model) statusBar() string {
 	}
 	prog += " "
 	if m.mode == modeLesson && m.vp.TotalLineCount() > m.vp.Height() {
-		prog += fmt.Sprintf("· %d%% ", int(m.vp.ScrollPercent()*100))
+		// Said as a scroll position, so it is not read as lesson progress
+		// next to "done"; shown only when the step does not fit.
+		prog += fmt.Sprintf("· scrolled %d%% ", int(m.vp.ScrollPercent()*100))
 	}
 	left := ctx + st.bar.Render(prog)
 	room := m.w - lipgloss.Width(left)

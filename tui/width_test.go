@@ -41,3 +41,25 @@ func TestFramesFitTheTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestScrollPositionLabelled: the status bar says how far the step is
+// scrolled in words that cannot be mistaken for lesson progress, and
+// says nothing when the whole step fits.
+func TestScrollPositionLabelled(t *testing.T) {
+	all, err := lessons.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := direct(t, Options{Lessons: all, Lesson: "6", Step: 1, Theme: ThemeDark}, 80, 24)
+	if v := ansi.Strip(view(m)); !strings.Contains(v, "scrolled 0%") {
+		t.Fatalf("long step at the top does not say scrolled 0%%:\n%s", v)
+	}
+	press(t, m, "G")
+	if v := ansi.Strip(view(m)); !strings.Contains(v, "scrolled 100%") {
+		t.Fatalf("long step at the end does not say scrolled 100%%:\n%s", v)
+	}
+	m = direct(t, Options{Lessons: fixtures(t), Lesson: "6", Step: 2, Theme: ThemeDark}, 200, 60)
+	if v := ansi.Strip(view(m)); strings.Contains(v, "scrolled") || strings.Contains(v, "%") {
+		t.Fatalf("a step that fits shows a scroll position:\n%s", v)
+	}
+}
