@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshdojo/meshdojo/internal/testcluster"
+	"github.com/meshdojo/meshdojo/internal/traffic/fakelab"
 )
 
 // metricsListen serves h inside the test's pod network namespace and
@@ -63,38 +64,7 @@ func TestMetricChecksOnCluster(t *testing.T) {
 		`absent(istio_requests_total)`:                                                      `[{"metric":{},"value":[1,"1"]}]`,
 	}))
 	envoy := metricsListen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, caller) }))
-	trafficApply(t, c, fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata: {name: prometheus-server, namespace: %[1]s}
-spec:
-  ports: [{name: http, port: 9090, targetPort: %[3]d}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: prometheus-server-0, namespace: %[1]s, labels: {app: prometheus}}
-spec:
-  nodeName: node-a
-  containers: [{name: prometheus, image: prometheus}]
-status: {phase: Running, podIP: %[2]s, podIPs: [{ip: %[2]s}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: prometheus-server-1
-  namespace: %[1]s
-  labels: {kubernetes.io/service-name: prometheus-server}
-addressType: IPv4
-endpoints: [{addresses: [%[2]s], targetRef: {kind: Pod, namespace: %[1]s, name: prometheus-server-0}}]
-ports: [{name: http, port: %[3]d}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: productpage-v2-6c9-q8r, namespace: %[1]s, labels: {app: productpage}}
-spec:
-  nodeName: node-a
-  containers: [{name: productpage, image: productpage}]
-status: {phase: Running, podIP: %[2]s, podIPs: [{ip: %[2]s}]}
-`, ns, ip, prom))
+	trafficApply(t, c, fakelab.Metrics(ns, ip, prom))
 	env := newEmitEnv(trafficClients(t, c.Config))
 	pq := func(raw map[string]string) Result {
 		raw["namespace"] = ns

@@ -279,42 +279,6 @@ func trafficApply(t *testing.T, c *testcluster.Cluster, yaml string) {
 	})
 }
 
-// labGateway is the lab's ingress: Istio Gateway, its Service and a
-// ready gateway pod (podPhase Running) or one that is not.
-func labGateway(ns, podPhase string) string {
-	ready := `conditions: [{type: Ready, status: "True"}]`
-	if podPhase != "Running" {
-		ready = ""
-	}
-	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: productpage-ingress, namespace: %[1]s}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 9080, name: http-productpage, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: istio-ingressgateway, namespace: %[1]s}
-spec:
-  selector: {app: istio-ingressgateway, istio: ingressgateway}
-  ports: [{name: http-productpage, port: 9080, targetPort: 9080}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: istio-ingressgateway-7c4-x2k
-  namespace: %[1]s
-  labels: {app: istio-ingressgateway, istio: ingressgateway}
-spec:
-  nodeName: node-a
-  containers: [{name: istio-proxy, image: istio/proxyv2}]
-status:
-  phase: %[2]s
-  %[3]s
-`, ns, podPhase, ready)
-}
-
 // TestHTTPProbeOnCluster finds the ingress on the real API server and
 // reaches it by port-forward. The API server sits behind a proxy that
 // serves the port-forward itself (there is no kubelet) and passes every
@@ -339,10 +303,10 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 
 	t.Run("through a port-forward", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, labGateway(ns, "Running"))
+		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
 		r := runTraffic(t, viaProxy, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress",
 			"path": "/api/v1/products/0/reviews", "count": "20", "versions": "v4=100"})
-		if r.Verdict != Pass || !strings.Contains(r.Conditions[0].Observed, "port-forward to pod "+ns+"/istio-ingressgateway-7c4-x2k port 9080") {
+		if r.Verdict != Pass || !strings.Contains(r.Conditions[0].Observed, "port-forward to pod "+ns+"/"+fakelab.IngressPod+" port 9080") {
 			t.Fatal(explain(r))
 		}
 	})
@@ -355,7 +319,7 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 	})
 	t.Run("gateway pod not ready", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, labGateway(ns, "Pending"))
+		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Pending"))
 		r := runTraffic(t, direct, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress"})
 		if r.Verdict != Error || r.Code != CodeNoGatewayPod || !strings.Contains(explain(r), "1 Pending") {
 			t.Fatal(explain(r))
@@ -363,7 +327,7 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 	})
 	t.Run("port-forward refused by the API server", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, labGateway(ns, "Running"))
+		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
 		r := runTraffic(t, direct, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress"})
 		if r.Verdict != Error || r.Code != CodeForwardRefused || !strings.Contains(explain(r), "kubectl port-forward -n "+ns+" svc/istio-ingressgateway 9080:9080") {
 			t.Fatal(explain(r))
@@ -371,7 +335,7 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 	})
 	t.Run("port-forward forbidden", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, labGateway(ns, "Running"))
+		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
 		// A reader who may read everything but not port-forward.
 		trafficApply(t, c, (`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole

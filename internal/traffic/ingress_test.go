@@ -48,69 +48,10 @@ func apply(t *testing.T, c *testcluster.Cluster, yaml string) {
 	})
 }
 
-// labIngress is the lab's classic ingress: an Istio Gateway selecting
-// istio=ingressgateway pods, their Service, and an egress gateway that
-// must not be mistaken for it.
-func labIngress(ns string, lbIP string, port int) string {
-	lb := ""
-	if lbIP != "" {
-		lb = fmt.Sprintf("status:\n  loadBalancer:\n    ingress:\n    - ip: %s\n", lbIP)
-	}
-	return fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: productpage-ingress, namespace: %[1]s}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: %[2]d, name: http-productpage, protocol: HTTP}
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: googleapis-egress, namespace: %[1]s}
-spec:
-  selector: {istio: egressgateway}
-  servers:
-  - port: {number: 443, name: tls, protocol: TLS}
-    hosts: [www.googleapis.com]
-    tls: {mode: PASSTHROUGH}
----
-apiVersion: v1
-kind: Service
-metadata: {name: istio-egressgateway, namespace: %[1]s}
-spec:
-  selector: {app: istio-egressgateway, istio: egressgateway}
-  ports: [{name: https, port: 443}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: istio-ingressgateway, namespace: %[1]s}
-spec:
-  type: LoadBalancer
-  selector: {app: istio-ingressgateway, istio: ingressgateway}
-  ports:
-  - {name: status-port, port: 15021}
-  - {name: http-productpage, port: %[2]d, targetPort: %[2]d}
-%[3]s---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: istio-ingressgateway-5d9f-abcde
-  namespace: %[1]s
-  labels: {app: istio-ingressgateway, istio: ingressgateway}
-spec:
-  nodeName: node-a
-  containers: [{name: istio-proxy, image: istio/proxyv2}]
-status:
-  phase: Running
-  conditions: [{type: Ready, status: "True"}]
-`, ns, port, lb)
-}
-
 func TestFindIngressIstioGateway(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	apply(t, c, labIngress(ns, "", 9080))
+	apply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
 	kube, dyn := clients(t, c.Config)
 	in, err := FindIngress(t.Context(), kube, dyn, Want{})
 	if err != nil {
@@ -228,7 +169,7 @@ spec:
 func TestReachPortForwardRefused(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	apply(t, c, labIngress(ns, "", 9080))
+	apply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
 	kube, _ := clients(t, c.Config)
 	in := &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9080}
 	_, err := Reach(t.Context(), t.Context(), c.Config, kube, in)
@@ -286,7 +227,7 @@ func TestReachEndToEnd(t *testing.T) {
 
 	t.Run("port-forward", func(t *testing.T) {
 		ns := c.Namespace(t)
-		apply(t, c, labIngress(ns, "", 9080))
+		apply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
 		pf, cfg := proxyToCluster(t, c, lab.Listener.Addr().String())
 		kube, dyn := clients(t, cfg)
 		in, err := FindIngress(t.Context(), kube, dyn, Want{Gateway: ns + "/productpage-ingress"})
@@ -314,7 +255,7 @@ func TestReachEndToEnd(t *testing.T) {
 	})
 	t.Run("load balancer", func(t *testing.T) {
 		ns := c.Namespace(t)
-		apply(t, c, labIngress(ns, "127.0.0.1", port))
+		apply(t, c, fakelab.Ingress(ns, port, "127.0.0.1", "Running"))
 		kube, dyn := clients(t, c.Config)
 		in, err := FindIngress(t.Context(), kube, dyn, Want{Gateway: ns + "/productpage-ingress"})
 		if err != nil {
@@ -332,7 +273,7 @@ func TestReachEndToEnd(t *testing.T) {
 	t.Run("load balancer that does not answer", func(t *testing.T) {
 		ns := c.Namespace(t)
 		// Port 9 (discard) on loopback: nothing listens there.
-		apply(t, c, labIngress(ns, "127.0.0.1", 9))
+		apply(t, c, fakelab.Ingress(ns, 9, "127.0.0.1", "Running"))
 		_, cfg := proxyToCluster(t, c, lab.Listener.Addr().String())
 		kube, _ := clients(t, cfg)
 		r, err := Reach(t.Context(), t.Context(), cfg, kube, &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9})

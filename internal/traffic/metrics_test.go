@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshdojo/meshdojo/internal/testcluster"
+	"github.com/meshdojo/meshdojo/internal/traffic/fakelab"
 )
 
 const envoyText = `# TYPE envoy_cluster_upstream_rq_retry counter
@@ -100,51 +101,7 @@ func TestQueryAndStatsThroughAPIServerProxy(t *testing.T) {
 		}
 		fmt.Fprint(w, envoyText)
 	}))
-	apply(t, c, fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata: {name: prometheus-server, namespace: %[1]s}
-spec:
-  ports: [{name: http, port: 9090, targetPort: %[3]d}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: prometheus-server-abc-def
-  namespace: %[1]s
-spec:
-  nodeName: node-a
-  containers: [{name: prometheus, image: prometheus}]
-status:
-  phase: Running
-  podIP: %[2]s
-  podIPs: [{ip: %[2]s}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: prometheus-server-1
-  namespace: %[1]s
-  labels: {kubernetes.io/service-name: prometheus-server}
-addressType: IPv4
-endpoints:
-- addresses: [%[2]s]
-  targetRef: {kind: Pod, namespace: %[1]s, name: prometheus-server-abc-def}
-ports: [{name: http, port: %[3]d}]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: productpage-v2-abc-def
-  namespace: %[1]s
-  labels: {app: productpage}
-spec:
-  nodeName: node-a
-  containers: [{name: productpage, image: productpage}]
-status:
-  phase: Running
-  podIP: %[2]s
-  podIPs: [{ip: %[2]s}]
-`, ns, ip, prom))
+	apply(t, c, fakelab.Metrics(ns, ip, prom))
 	kube, _ := clients(t, c.Config)
 	target := PromTarget{Namespace: ns, Service: "prometheus-server", Port: 9090}
 
@@ -176,14 +133,14 @@ status:
 	}
 
 	got, problems, err := EnvoyStats(t.Context(), kube, StatQuery{Namespace: ns, Selector: "app=productpage", Metric: "envoy_cluster_upstream_rq_retry", Match: "v-faulty", Port: envoy})
-	if err != nil || len(problems) != 0 || len(got) != 1 || got[0].Value != 17 || got[0].Pod != "productpage-v2-abc-def" {
+	if err != nil || len(problems) != 0 || len(got) != 1 || got[0].Value != 17 || got[0].Pod != fakelab.ProductPagePod {
 		t.Fatalf("envoy stats: %+v %v %v", got, problems, err)
 	}
 	if _, _, err := EnvoyStats(t.Context(), kube, StatQuery{Namespace: ns, Selector: "app=reviews", Metric: "x"}); err == nil || !strings.Contains(err.Error(), "no running pod") {
 		t.Fatalf("want no-pod error, got %v", err)
 	}
 	// Nothing listens on the port: every pod fails, and the error says why.
-	if _, _, err := EnvoyStats(context.Background(), kube, StatQuery{Namespace: ns, Selector: "app=productpage", Metric: "x", Port: 9}); err == nil || !strings.Contains(err.Error(), "productpage-v2-abc-def") {
+	if _, _, err := EnvoyStats(context.Background(), kube, StatQuery{Namespace: ns, Selector: "app=productpage", Metric: "x", Port: 9}); err == nil || !strings.Contains(err.Error(), fakelab.ProductPagePod) {
 		t.Fatalf("want an unreadable-stats error, got %v", err)
 	}
 }
