@@ -43,15 +43,9 @@ func init() {
 
 func evalMeshConfig(ctx context.Context, env Env, p Params) Result {
 	ns, rev, path, op, want := p.Str("namespace"), p.Str("revision"), p.Str("path"), p.Str("op"), p.Str("value")
-	steps, err := parsePath(path)
+	steps, err := parseComparison(path, op, want)
 	if err != nil {
 		return errResult(err)
-	}
-	switch op {
-	case "contains", "matches", "gte", "lte":
-		if want == "" {
-			return errResult(&ParamError{Param: "value", Value: "", Want: "a value for op " + op})
-		}
 	}
 	ins := inputsOf("mesh-config", p)
 	l := &lister{ctx: ctx, env: env}

@@ -358,3 +358,15 @@ func nsName(u *unstructured.Unstructured) string {
 	}
 	return u.GetNamespace() + "/" + u.GetName()
 }
+
+// named keeps the objects called name; an empty name keeps them all. It
+// returns a new slice, which callers may sort (objs may be shared).
+func named(objs []*unstructured.Unstructured, name string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, u := range objs {
+		if name == "" || u.GetName() == name {
+			out = append(out, u)
+		}
+	}
+	return out
+}

@@ -479,3 +479,20 @@ func cmpFloat(a, b float64) int {
 	}
 	return 0
 }
+
+// parseComparison validates the path, op and value parameters that
+// resource-field and mesh-config share: a well-formed path, and a value
+// for the operators that compare with one.
+func parseComparison(path, op, want string) ([]step, error) {
+	steps, err := parsePath(path)
+	if err != nil {
+		return nil, err
+	}
+	switch op {
+	case "contains", "matches", "gte", "lte":
+		if want == "" {
+			return nil, &ParamError{Param: "value", Value: "", Want: "a value for op " + op}
+		}
+	}
+	return steps, nil
+}

@@ -134,26 +134,15 @@ func evalField(ctx context.Context, env Env, p Params) Result {
 	if _, err := parseSelector("selector", sel); err != nil {
 		return errResult(err)
 	}
-	steps, err := parsePath(path)
+	steps, err := parseComparison(path, op, want)
 	if err != nil {
 		return errResult(err)
-	}
-	switch op {
-	case "contains", "matches", "gte", "lte":
-		if want == "" {
-			return errResult(&ParamError{Param: "value", Value: "", Want: "a value for op " + op})
-		}
 	}
 	objs, err := listKind(ctx, env, kindInputs(p))
 	if err != nil {
 		return errResult(err)
 	}
-	var chosen []*unstructured.Unstructured
-	for _, u := range objs {
-		if name == "" || u.GetName() == name {
-			chosen = append(chosen, u)
-		}
-	}
+	chosen := named(objs, name)
 	if len(chosen) == 0 {
 		return missingObject(k, ns, name, sel, objs)
 	}

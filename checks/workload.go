@@ -409,12 +409,7 @@ func evalWorkloadReady(ctx context.Context, env Env, p Params) Result {
 	if err != nil {
 		return errResult(err)
 	}
-	var chosen []*unstructured.Unstructured
-	for _, u := range objs {
-		if name == "" || u.GetName() == name {
-			chosen = append(chosen, u)
-		}
-	}
+	chosen := named(objs, name)
 	what := kind + " " + ns + "/" + name
 	if name == "" {
 		what = kind + "s in " + ns + " matching " + sel
