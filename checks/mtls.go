@@ -512,7 +512,7 @@ func policiesCondition(s policySet, ns, root string) Condition {
 }
 
 func noProxyFix(p *corev1.Pod, ns, w string) string {
-	if p.Annotations["sidecar.istio.io/inject"] == "false" || p.Labels["sidecar.istio.io/inject"] == "false" {
+	if injectOptOut(p) != "" {
 		return fmt.Sprintf("Remove sidecar.istio.io/inject=false from %s's pod template, then restart it (kubectl rollout restart deployment/%s -n %s).", w, w, ns)
 	}
 	return fmt.Sprintf("Enrol %s (kubectl label namespace %s istio.io/rev=stable in the lab) and restart the workload so the injector adds istio-proxy (kubectl rollout restart deployment/%s -n %s).", ns, ns, w, ns)

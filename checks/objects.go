@@ -273,8 +273,8 @@ func podProxy(p *corev1.Pod) (kind, why string) {
 		return proxyAmbient, ""
 	}
 	switch {
-	case p.Annotations["sidecar.istio.io/inject"] == "false" || p.Labels["sidecar.istio.io/inject"] == "false":
-		return proxyNone, "sidecar.istio.io/inject is \"false\" on the pod"
+	case injectOptOut(p) != "":
+		return proxyNone, injectOptOut(p)
 	case p.Labels["istio.io/dataplane-mode"] == "none":
 		return proxyNone, "istio.io/dataplane-mode is \"none\" on the pod"
 	}
@@ -369,4 +369,21 @@ func named(objs []*unstructured.Unstructured, name string) []*unstructured.Unstr
 		}
 	}
 	return out
+}
+
+// injectOptOut says why the injector skips the pod, or "" if the pod
+// does not opt out. As in Istio's injector (injectRequired), the
+// sidecar.istio.io/inject label wins over the annotation of that name,
+// and only the value "false" opts out.
+func injectOptOut(p *corev1.Pod) string {
+	if v, ok := p.Labels["sidecar.istio.io/inject"]; ok {
+		if v == "false" {
+			return `the pod's label sidecar.istio.io/inject is "false"`
+		}
+		return ""
+	}
+	if p.Annotations["sidecar.istio.io/inject"] == "false" {
+		return `the pod's annotation sidecar.istio.io/inject is "false"`
+	}
+	return ""
 }

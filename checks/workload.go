@@ -110,11 +110,15 @@ func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 	shown := labelsText(l, "istio-injection", "istio.io/rev", "istio.io/dataplane-mode")
 	name := "labels of namespace " + ns
 
-	// What Istio's injector does with these labels: istio-injection, when
+	// What Istio's injector webhooks (the istiod chart's
+	// mutatingwebhook.yaml) do with these labels: istio-injection, when
 	// present, decides alone (enabled = the default revision, any other
-	// value = no injection); otherwise istio.io/rev picks a revision or tag.
+	// value = no injection); otherwise istio.io/rev picks a revision or
+	// tag, and an empty istio.io/rev matches no webhook at all.
 	injects, injRev, conflict := false, "", ""
 	switch {
+	case !hasInj && hasRev && rev == "":
+		shown += " (empty: no injector matches it, so nothing is injected)"
 	case hasInj && inj == "enabled":
 		injects, injRev = true, "default"
 		if hasRev {
