@@ -5,7 +5,7 @@ import "charm.land/bubbles/v2/key"
 // keyMap holds every binding, so the help overlay and the status bar are
 // generated from the same data the Update function matches against.
 type keyMap struct {
-	Next, Prev, Skip         key.Binding
+	Next, Prev, Skip, Reset  key.Binding
 	Up, Down, PageUp, PageDn key.Binding
 	Top, Bottom              key.Binding
 	Hint, Solution, Copy     key.Binding
@@ -23,6 +23,7 @@ func newKeyMap() keyMap {
 		Next:     b([]string{"n", "right"}, "n/→", "next step (when checks pass)"),
 		Prev:     b([]string{"p", "left"}, "p/←", "previous step"),
 		Skip:     b([]string{"x"}, "x", "skip this step (asks first)"),
+		Reset:    b([]string{"R"}, "R", "start this step over (asks first)"),
 		Up:       b([]string{"up", "k"}, "↑/k", "scroll up"),
 		Down:     b([]string{"down", "j"}, "↓/j", "scroll down"),
 		PageUp:   b([]string{"pgup", "b"}, "PgUp", "page up"),
@@ -43,22 +44,28 @@ func newKeyMap() keyMap {
 	}
 }
 
-// ShortHelp is what fits in the status bar: the same keys, one word each.
+// ShortHelp is what the status bar offers: the same keys, one word each,
+// most important first. The bar keeps as many as fit, in this order of
+// importance, and shows them in reading order (see statusBar).
 func (k keyMap) ShortHelp() []key.Binding {
 	short := func(b key.Binding, k, desc string) key.Binding {
 		b.SetHelp(k, desc)
 		return b
 	}
 	return []key.Binding{
-		short(k.Next, "n", "next"), short(k.Hint, "h", "hint"), short(k.Skip, "x", "skip"),
-		short(k.Lessons, "/", "lessons"), short(k.Help, "?", "help"), short(k.Quit, "q", "quit"),
+		short(k.Next, "n", "next"), short(k.Help, "?", "help"), short(k.Hint, "h", "hint"),
+		short(k.Skip, "x", "skip"), short(k.Quit, "q", "quit"), short(k.Lessons, "/", "lessons"),
+		short(k.Reset, "R", "reset"),
 	}
 }
+
+// barOrder is the reading order of the status bar's keys.
+var barOrder = []string{"n", "h", "x", "R", "/", "?", "q"}
 
 // FullHelp is the help overlay, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Next, k.Prev, k.Skip, k.Lessons, k.Sidebar, k.Help, k.Quit},
+		{k.Next, k.Prev, k.Skip, k.Reset, k.Lessons, k.Sidebar, k.Help, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDn, k.Top, k.Bottom},
 		{k.Hint, k.Solution, k.Copy, k.Recheck, k.Probe, k.Details, k.Answer},
 	}

@@ -427,6 +427,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.prev()
 	case key.Matches(k, ks.Skip):
 		m.ask("skip", "Skip this step?", fmt.Sprintf("Step %d, %q, will be recorded as skipped, not done. You can come back to it any time.", m.si+1, m.step().Title))
+	case key.Matches(k, ks.Reset):
+		m.ask("reset", "Reset this step?", fmt.Sprintf("Step %d, %q, starts over: its hints, solution and answer are hidden again, its recorded status is forgotten, and its checks run afresh. Your cluster is not touched.", m.si+1, m.step().Title))
 	case key.Matches(k, ks.Hint):
 		m.hint()
 	case key.Matches(k, ks.Solution):
@@ -689,8 +691,27 @@ func (m *Model) confirmed(kind string) tea.Cmd {
 		m.scrollToPart("solution")
 	case "probe":
 		return m.runProbe()
+	case "reset":
+		return m.reset()
 	}
 	return nil
+}
+
+// reset starts the step over, rustlings-style: what the reader revealed
+// and answered is forgotten, so is its recorded status, and re-entering
+// the step drops stale results and watches its checks afresh (a passing
+// step is marked done again as soon as its checks pass).
+func (m *Model) reset() tea.Cmd {
+	l, s := m.lesson().ID, m.step().Anchor
+	delete(m.ui, l+"/"+s)
+	m.prog.Forget(l, s, m.opt.Now())
+	cmd := m.enterStep(m.li, m.si)
+	note := " Its checks run again."
+	if m.conn != online {
+		note = " Checks run when you are connected."
+	}
+	m.say(lvInfo, fmt.Sprintf("Step %d reset.%s", m.si+1, note))
+	return cmd
 }
 
 func (m *Model) hint() {

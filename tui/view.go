@@ -241,6 +241,9 @@ func (m *Model) refreshOverlay() {
 		}
 		b.WriteString("\n" + m.st.subtle.Render("The step's checks run by themselves while you work; n moves on once they pass. "+
 			"Checks that act on your cluster (traffic tests) run only when you press t and say yes. "+
+			"A question is answered with its choice's number. c also shows the command in a box: if your terminal "+
+			"ignores the clipboard request (OSC 52), select it there with the mouse; esc closes the box. "+
+			"R starts the step over without touching your cluster. "+
 			"Progress is saved as you go; start meshdojo again to resume.") + "\n\n" +
 			m.st.subtle.Render("esc or ? closes this help"))
 		body := b.String()
@@ -417,21 +420,26 @@ func (m *Model) statusBar() string {
 	}
 	left := ctx + st.bar.Render(prog)
 	room := m.w - lipgloss.Width(left)
-	var keys []string
+	// Keys are taken by importance while they fit (help and quit before
+	// the rest), then laid out in reading order.
+	fits := map[string]string{}
+	used := 0
 	for _, b := range m.keys.ShortHelp() {
-		keys = append(keys, st.barKey.Render(b.Help().Key)+st.bar.Render(" "+b.Help().Desc))
+		k := st.barKey.Render(b.Help().Key) + st.bar.Render(" "+b.Help().Desc)
+		w := lipgloss.Width(k) + 2
+		if used+w+1 > room {
+			continue
+		}
+		fits[b.Help().Key], used = k, used+w
 	}
 	right := ""
-	for _, k := range keys {
-		cand := right
-		if cand != "" {
-			cand += st.bar.Render("  ")
+	for _, name := range barOrder {
+		if k, ok := fits[name]; ok {
+			if right != "" {
+				right += st.bar.Render("  ")
+			}
+			right += k
 		}
-		cand += k
-		if lipgloss.Width(cand)+1 > room {
-			break
-		}
-		right = cand
 	}
 	pad := max(0, room-lipgloss.Width(right))
 	return ansi.Truncate(left+st.bar.Render(strings.Repeat(" ", pad))+right, m.w, "")

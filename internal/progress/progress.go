@@ -87,6 +87,15 @@ func (s *State) Mark(lesson, step string, st Status, now time.Time) {
 	s.touch(lesson, l, now)
 }
 
+// Forget drops a step's recorded status, as if it had never been
+// checked, skipped or failed; the step stays current.
+func (s *State) Forget(lesson, step string, now time.Time) {
+	l := s.Lesson(lesson)
+	delete(l.Steps, step)
+	l.Current = step
+	s.touch(lesson, l, now)
+}
+
 // SetCurrent records the step the reader is on.
 func (s *State) SetCurrent(lesson, step string, now time.Time) {
 	l := s.Lesson(lesson)

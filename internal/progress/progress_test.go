@@ -189,3 +189,31 @@ func TestDefaultDir(t *testing.T) {
 		t.Errorf("DefaultDir = %q", d)
 	}
 }
+
+func TestForgetStepSurvivesSave(t *testing.T) {
+	st, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := New("ctx")
+	s.Mark("6", "a", Done, now)
+	s.Mark("6", "b", Skipped, now)
+	s.Forget("6", "a", now)
+	if err := st.Save(s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load("ctx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.StatusOf("6", "a"); g != "" {
+		t.Errorf("forgotten step has status %q", g)
+	}
+	if g := got.StatusOf("6", "b"); g != Skipped {
+		t.Errorf("other step has status %q, want skipped", g)
+	}
+	if c := got.Lessons["6"].Current; c != "a" {
+		t.Errorf("current step %q, want a", c)
+	}
+}
