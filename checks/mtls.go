@@ -338,6 +338,18 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 		}
 		sort.Slice(verdicts, func(i, j int) bool { return verdicts[i].Port < verdicts[j].Port })
 		verdicts = append(verdicts, portVerdict{0, eff.Base})
+		if kind == proxyAmbient {
+			// istiod turns PeerAuthentications into ztunnel policies that
+			// only deny plain text (STRICT) or not; ztunnel always accepts
+			// mTLS, so DISABLE acts as PERMISSIVE (pilot/pkg/serviceregistry/
+			// ambient/authorization.go).
+			for i := range verdicts {
+				if verdicts[i].Mode == "DISABLE" {
+					verdicts[i].Mode = "PERMISSIVE"
+					verdicts[i].Why += "; in ambient mode ztunnel treats DISABLE as PERMISSIVE (it still accepts mTLS)"
+				}
+			}
+		}
 
 		o := podOutcome{pod: pod, ok: true}
 		o.observed = proxyWords(kind) + "; " + describeVerdicts(verdicts)
@@ -363,6 +375,9 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 				o.ok, o.code = false, CodeMTLSMode
 				o.first = fmt.Sprintf("%s %s is %s, not %s (%s)", w, v.label(), v.Mode, want, v.Why)
 				o.fix = modeFix(v, want, ns, root)
+				if kind == proxyAmbient && want == "DISABLE" {
+					o.fix = fmt.Sprintf("In ambient mode ztunnel always accepts mTLS, so no policy gives DISABLE; expect PERMISSIVE instead, or take %s out of ambient (kubectl label namespace %s istio.io/dataplane-mode-).", ns, ns)
+				}
 				break
 			}
 		}
