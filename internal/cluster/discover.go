@@ -256,7 +256,9 @@ func ImageVersion(image string) string {
 
 // rootNamespace reads meshConfig.rootNamespace from the mesh ConfigMap of
 // the default revision (istio, or istio-<rev>), in istiod's namespace.
-// Istio itself falls back to istiod's own namespace.
+// When the mesh config does not set it, Istio uses its default mesh
+// config's istio-system (pkg/config/mesh DefaultMeshConfig), wherever
+// istiod runs; the Helm chart writes global.istioNamespace there.
 func (d *Discovery) rootNamespace(ctx context.Context, kube kubernetes.Interface, note func(string, ...any)) {
 	d.RootNamespace, d.RootNamespaceFrom = "istio-system", "Istio's default; no istiod was found"
 	if len(d.ControlPlanes) == 0 {
@@ -269,7 +271,7 @@ func (d *Discovery) rootNamespace(ctx context.Context, kube kubernetes.Interface
 			break
 		}
 	}
-	d.RootNamespace, d.RootNamespaceFrom = cp.Namespace, "the namespace istiod runs in"
+	d.RootNamespaceFrom = "Istio's default; no mesh config in " + cp.Namespace + " sets rootNamespace"
 	names := []string{"istio"}
 	if cp.Revision != "default" {
 		names = []string{"istio-" + cp.Revision, "istio"}
