@@ -1,11 +1,59 @@
 package cli
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/meshdojo/meshdojo/lessons"
 )
+
+// chapters are the book's chapters and appendices by lesson ID, in
+// order, so a reader who asks for a chapter whose lesson is not written
+// yet is told which chapter that is, and list can show what is coming.
+var chapters = []struct{ id, title string }{
+	{"1", "Microservices and why a mesh"},
+	{"2", "Istio's architecture and installing it"},
+	{"3", "Control-plane settings (MeshConfig)"},
+	{"4", "A tour of Istio's resources"},
+	{"5", "L4/L7 traffic management"},
+	{"6", "Certificates and PeerAuthentication"},
+	{"7", "Authentication and authorization"},
+	{"8", "Observability"},
+	{"9", "Black-box tests by fault injection"},
+	{"10", "Resilience: timeouts, retries, breakers"},
+	{"11", "Traffic management in ambient mode"},
+	{"12", "Designing with sidecar mode"},
+	{"13", "Istio and organisations"},
+	{"14", "Troubleshooting"},
+	{"15", "The future of service meshes"},
+	{"a1", "Upgrading sidecar mode"},
+	{"a2", "Gateway API in sidecar mode"},
+	{"a3", "Native sidecars"},
+}
+
+// chapterTitle returns the book's title for a lesson ID as typed.
+func chapterTitle(id string) (string, bool) {
+	id = lessons.NormalizeID(id)
+	for _, c := range chapters {
+		if c.id == id {
+			return c.title, true
+		}
+	}
+	return "", false
+}
+
+// chapterName says "chapter 10" or "appendix 2".
+func chapterName(id string) string {
+	id = lessons.NormalizeID(id)
+	if n, ok := strings.CutPrefix(id, "a"); ok {
+		return "appendix " + n
+	}
+	return "chapter " + id
+}
 
 func init() {
 	commands["list"] = command{summary: "list the lessons with your progress", run: runList}
@@ -31,24 +79,61 @@ func runList(args []string, io IO) int {
 		ctxName = "(no kube context)"
 	}
 	fmt.Fprintf(io.Out, "Progress for context %s\n\n", ctxName)
-	w := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "LESSON\tTITLE\tMODE\tMIN\tSTEPS\tDONE\tSKIPPED")
-	for _, l := range t.all {
-		anchors := make([]string, len(l.Steps))
-		for i := range l.Steps {
-			anchors[i] = l.Steps[i].Anchor
+	// Every chapter of the book in order: written lessons with progress,
+	// the others marked as not yet available (faint on a terminal).
+	later := map[int]bool{}
+	row := 1
+	seen := map[string]bool{}
+	for _, c := range chapters {
+		l, ok := lessons.Find(t.all, c.id)
+		if !ok {
+			fmt.Fprintf(w, "%s\t%s\tnot yet\t\t\t\t\n", strings.ToUpper(c.id), c.title)
+			later[row] = true
+			row++
+			continue
 		}
-		done, skipped := prog.Count(l.ID, anchors)
-		id := strings.ToUpper(l.ID)
-		if prog.Last == l.ID {
-			id += " *"
+		seen[l.ID] = true
+		listRow(w, prog.Last, l, prog)
+		row++
+	}
+	for _, l := range t.all { // lessons outside the book's numbering
+		if !seen[l.ID] {
+			listRow(w, prog.Last, l, prog)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", id, l.Title, l.Mode, l.Minutes, len(l.Steps), done, skipped)
 	}
 	w.Flush()
+	faint := io.IsTTY && os.Getenv("NO_COLOR") == ""
+	for i, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		line = strings.TrimRight(line, " ")
+		if later[i] && faint {
+			line = "\x1b[2m" + line + "\x1b[0m"
+		}
+		fmt.Fprintln(io.Out, line)
+	}
 	if prog.Last != "" {
 		fmt.Fprintln(io.Out, "\n* where `meshdojo` resumes")
 	}
+	if len(later) > 0 {
+		fmt.Fprintln(io.Out, "\n\"not yet\": a chapter of the book whose lesson is not written yet.")
+	}
 	fmt.Fprintln(io.Out, "\nOpen one with: meshdojo --lesson ID   Read one without the UI: meshdojo show --lesson ID")
 	return 0
+}
+
+func listRow(w *tabwriter.Writer, last string, l *lessons.Lesson, prog interface {
+	Count(string, []string) (int, int)
+}) {
+	anchors := make([]string, len(l.Steps))
+	for i := range l.Steps {
+		anchors[i] = l.Steps[i].Anchor
+	}
+	done, skipped := prog.Count(l.ID, anchors)
+	id := strings.ToUpper(l.ID)
+	if last == l.ID {
+		id += " *"
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%d\t%d\n", id, l.Title, l.Mode, l.Minutes, len(l.Steps), done, skipped)
 }

@@ -80,10 +80,16 @@ func resolve(ctx, kubeconfig string) (*target, error) {
 // lists the valid IDs.
 func findLesson(all []*lessons.Lesson, id string) (*lessons.Lesson, error) {
 	l, ok := lessons.Find(all, id)
-	if !ok {
-		return nil, fmt.Errorf("there is no lesson %q; valid lessons are %s (see meshdojo list)", id, lessons.IDs(all))
+	if ok {
+		return l, nil
 	}
-	return l, nil
+	if title, ok := chapterTitle(id); ok {
+		// A real chapter of the book whose lesson is not written: say
+		// which chapter it is, so the reader knows they typed it right.
+		return nil, fmt.Errorf("lesson %s (book %s, %q) is not written yet. Lessons you can open now: %s (see meshdojo list)",
+			strings.ToUpper(lessons.NormalizeID(id)), chapterName(id), title, strings.ToUpper(lessons.IDs(all)))
+	}
+	return nil, fmt.Errorf("there is no lesson %q; valid lessons are %s (see meshdojo list)", id, lessons.IDs(all))
 }
 
 // checkStep validates a 1-based --step for a lesson.

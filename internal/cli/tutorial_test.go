@@ -305,3 +305,38 @@ func lineWith(s, sub string) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestUnwrittenChapter: asking for a chapter of the book whose lesson is
+// not written names the chapter and the lessons that exist; list shows
+// the unwritten chapters as not yet available.
+func TestUnwrittenChapter(t *testing.T) {
+	isolate(t, "")
+	all := lessonsOrFail(t)
+	var missing string
+	for _, c := range chapters {
+		if _, ok := lessons.Find(all, c.id); !ok {
+			missing = c.id
+			break
+		}
+	}
+	if missing == "" {
+		return // every chapter is written: nothing left to announce
+	}
+	title, _ := chapterTitle(missing)
+	for _, args := range [][]string{{"--lesson", missing}, {"show", "--lesson", missing}} {
+		code, _, errs := plain(t, "", args...)
+		if code != 2 || !strings.Contains(errs, "is not written yet") || !strings.Contains(errs, title) || !strings.Contains(errs, "open now: "+strings.ToUpper(lessons.IDs(all))) {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+	code, out, _ := plain(t, "", "list")
+	row := lineWith(out, title)
+	if code != 0 || !strings.Contains(row, "not yet") {
+		t.Errorf("list does not show chapter %s as not yet available: %q\n%s", missing, row, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("list line has trailing spaces: %q", line)
+		}
+	}
+}
