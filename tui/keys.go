@@ -10,7 +10,7 @@ type keyMap struct {
 	Top, Bottom              key.Binding
 	Hint, Solution, Copy     key.Binding
 	Recheck, Probe, Details  key.Binding
-	Answer                   key.Binding
+	Answer, Link             key.Binding
 	Lessons, Sidebar, Help   key.Binding
 	Quit                     key.Binding
 }
@@ -37,6 +37,7 @@ func newKeyMap() keyMap {
 		Probe:    b([]string{"t"}, "t", "run the traffic test (asks first)"),
 		Details:  b([]string{"d"}, "d", "check details: seen vs expected, fix"),
 		Answer:   b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "answer the question"),
+		Link:     b([]string{"o"}, "o", "follow a link to another step"),
 		Lessons:  b([]string{"/", "L"}, "/", "lessons (type to search)"),
 		Sidebar:  b([]string{"tab"}, "tab", "show/hide the sidebar"),
 		Help:     b([]string{"?"}, "?", "help"),
@@ -65,7 +66,7 @@ var barOrder = []string{"n", "h", "x", "R", "/", "?", "q"}
 // FullHelp is the help overlay, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Next, k.Prev, k.Skip, k.Reset, k.Lessons, k.Sidebar, k.Help, k.Quit},
+		{k.Next, k.Prev, k.Skip, k.Reset, k.Link, k.Lessons, k.Sidebar, k.Help, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDn, k.Top, k.Bottom},
 		{k.Hint, k.Solution, k.Copy, k.Recheck, k.Probe, k.Details, k.Answer},
 	}

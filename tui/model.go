@@ -131,6 +131,9 @@ type Model struct {
 	flashLvl  level
 	flashGate bool // the flash is a gate refusal, stale once the gate opens
 
+	links  []link // the step's links while one is offered
+	linkAt int
+
 	prog *progress.State
 	seq  uint64
 }
@@ -381,6 +384,11 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		case "n", "N", "esc", "q":
 			m.dlg = nil
 			m.say(lvInfo, "Cancelled.")
+		case "o":
+			if m.dlg.kind == "link" {
+				m.linkAt = (m.linkAt + 1) % len(m.links)
+				m.askLink()
+			}
 		}
 		return nil
 	}
@@ -429,6 +437,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.ask("skip", "Skip this step?", fmt.Sprintf("Step %d, %q, will be recorded as skipped, not done. You can come back to it any time.", m.si+1, m.step().Title))
 	case key.Matches(k, ks.Reset):
 		m.ask("reset", "Reset this step?", fmt.Sprintf("Step %d, %q, starts over: its hints, solution and answer are hidden again, its recorded status is forgotten, and its checks run afresh. Your cluster is not touched.", m.si+1, m.step().Title))
+	case key.Matches(k, ks.Link):
+		m.linkKey()
 	case key.Matches(k, ks.Hint):
 		m.hint()
 	case key.Matches(k, ks.Solution):
@@ -693,6 +703,8 @@ func (m *Model) confirmed(kind string) tea.Cmd {
 		return m.runProbe()
 	case "reset":
 		return m.reset()
+	case "link":
+		return m.followLink()
 	}
 	return nil
 }

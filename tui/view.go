@@ -316,8 +316,14 @@ func (m *Model) render() string {
 	if m.dlg != nil {
 		bw := min(m.w-4, 64)
 		foot := m.st.key.Render("y") + " yes   " + m.st.key.Render("n") + " no"
-		if m.dlg.kind == "notice" {
+		switch m.dlg.kind {
+		case "notice":
 			foot = m.st.subtle.Render("press any key to go on")
+		case "link":
+			foot = m.st.key.Render("y") + " go   " + m.st.key.Render("n") + " stay"
+			if len(m.links) > 1 {
+				foot += "   " + m.st.key.Render("o") + " next link"
+			}
 		}
 		box := m.st.box.Width(bw).Render(m.st.boxTitle.Render(m.dlg.title) + "\n\n" + m.dlg.body + "\n\n" + foot)
 		box = lipgloss.NewStyle().MaxHeight(m.h).Render(box)

@@ -1,0 +1,33 @@
+package tui
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestInternalLinks(t *testing.T) {
+	md := "See [a](#one), [web](https://istio.io), `[code](#no)` and [b](lesson:10#two).\n\n```sh\necho [x](#fenced)\n```\n\n[a again](#one)"
+	want := []link{{"a", "#one"}, {"b", "lesson:10#two"}}
+	if got := internalLinks(md); !reflect.DeepEqual(got, want) {
+		t.Errorf("internalLinks = %v, want %v", got, want)
+	}
+}
+
+// TestFollowLinks: o offers the step's links one at a time, names where
+// each leads, and y goes there, within the lesson or to another one.
+func TestFollowLinks(t *testing.T) {
+	s := run(t, New(options(t, nil, 1, nil)), 100, 30)
+	s.waitText("Step 1 of 6")
+	s.press("o")
+	s.waitText("Follow link 1 of 2?", "lesson 6, step 2: Make it strict")
+	s.press("o")
+	s.waitText("Follow link 2 of 2?", "lesson 10, step 2: Retry")
+	s.press("n")
+	s.waitText("Cancelled", "Step 1 of 6")
+	s.press("o", "y")
+	s.waitText("Step 2 of 6 · Make it strict", "Followed the link")
+	s.press("o")
+	s.waitText("This step has no links")
+	s.press("p", "o", "o", "y")
+	s.waitText("Step 2 of 2 · Retry")
+}
