@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,6 +161,8 @@ type effective struct {
 	Ports map[uint32]modeSource
 	// shadowed are the other selector policies that match but lose.
 	shadowed []*paPolicy
+	// Workload is the selector policy that applies, if any.
+	Workload *paPolicy
 }
 
 // compose applies Istio's rules to one workload's labels.
@@ -188,6 +191,7 @@ func (s policySet) compose(podLabels map[string]string) effective {
 		}
 	}
 	if wl != nil {
+		e.Workload = wl
 		inherit(wl, "workload")
 		if len(wl.Ports) > 0 {
 			e.Ports = map[uint32]modeSource{}
@@ -368,17 +372,31 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 				o.fix = noProxyFix(pod, ns, w)
 			}
 		} else {
+			// One fix per policy to change, so the reader does not fix
+			// port 9080 only to learn that the other ports are wrong too.
+			var fixes []string
 			for _, v := range verdicts {
 				if v.Mode == want {
 					continue
 				}
-				o.ok, o.code = false, CodeMTLSMode
-				o.first = fmt.Sprintf("%s %s is %s, not %s (%s)", w, v.label(), v.Mode, want, v.Why)
-				o.fix = modeFix(v, want, ns, root)
-				if kind == proxyAmbient && want == "DISABLE" {
-					o.fix = fmt.Sprintf("In ambient mode ztunnel always accepts mTLS, so no policy gives DISABLE; expect PERMISSIVE instead, or take %s out of ambient (kubectl label namespace %s istio.io/dataplane-mode-).", ns, ns)
+				if o.ok {
+					o.ok, o.code = false, CodeMTLSMode
+					switch {
+					case sameVerdicts(verdicts):
+						o.first = fmt.Sprintf("%s is %s on every port, not %s (%s)", w, v.Mode, want, v.Why)
+					case v.Port == 0:
+						o.first = fmt.Sprintf("%s is %s on its other ports, not %s (%s)", w, v.Mode, want, v.Why)
+					default:
+						o.first = fmt.Sprintf("%s %s is %s, not %s (%s)", w, v.label(), v.Mode, want, v.Why)
+					}
 				}
-				break
+				if f := modeFix(v, eff, want, ns, root); !slices.Contains(fixes, f) {
+					fixes = append(fixes, f)
+				}
+			}
+			o.fix = strings.Join(fixes, " Also: ")
+			if !o.ok && kind == proxyAmbient && want == "DISABLE" {
+				o.fix = fmt.Sprintf("In ambient mode ztunnel always accepts mTLS, so no policy gives DISABLE; expect PERMISSIVE instead, or take %s out of ambient (kubectl label namespace %s istio.io/dataplane-mode-).", ns, ns)
 			}
 		}
 		byWorkload[w] = append(byWorkload[w], o)
@@ -433,11 +451,22 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 	if len(bad) > 0 {
 		summary := firstProblem
 		if len(bad) > 1 {
-			summary += fmt.Sprintf(" (%d of %d workloads %s are not %s)", len(bad), len(order), scope, want)
+			summary += fmt.Sprintf("; %d of %d workloads %s are not %s", len(bad), len(order), scope, want)
 		}
 		return result(Fail, code, summary, conds...)
 	}
 	return result(Pass, CodeMTLSOK, fmt.Sprintf("mTLS is %s on every port of %s %s", want, plural(len(order), "workload", "workloads"), scope), conds...)
+}
+
+// sameVerdicts says whether every port has the same mode for the same
+// reason.
+func sameVerdicts(vs []portVerdict) bool {
+	for _, v := range vs {
+		if v.Mode != vs[0].Mode || v.Why != vs[0].Why {
+			return false
+		}
+	}
+	return true
 }
 
 func containsPort(vs []portVerdict, port uint32) bool {
@@ -533,19 +562,35 @@ func noProxyFix(p *corev1.Pod, ns, w string) string {
 	return fmt.Sprintf("Enrol %s (kubectl label namespace %s istio.io/rev=stable in the lab) and restart the workload so the injector adds istio-proxy (kubectl rollout restart deployment/%s -n %s).", ns, ns, w, ns)
 }
 
-func modeFix(v portVerdict, want, ns, root string) string {
+// modeFix says how to give v's port the wanted mode, changing the
+// policy closest to the workload.
+func modeFix(v portVerdict, eff effective, want, ns, root string) string {
+	edit := func(p *paPolicy) string {
+		return fmt.Sprintf("kubectl edit peerauthentication %s -n %s", p.Name, p.Namespace)
+	}
 	switch v.Level {
 	case "port":
 		if v.Policy.Ports[v.Port] == "" {
-			return fmt.Sprintf("Port %d inherits %s; set spec.mtls.mode: %s in PeerAuthentication %s or give portLevelMtls %d mode %s.", v.Port, v.Mode, want, v.Policy.ref(), v.Port, want)
+			return fmt.Sprintf("Port %d inherits %s; set spec.mtls.mode: %s in PeerAuthentication %s or give portLevelMtls %d mode %s (%s).", v.Port, v.Mode, want, v.Policy.ref(), v.Port, want, edit(v.Policy))
 		}
-		return fmt.Sprintf("Set portLevelMtls %d mode to %s in PeerAuthentication %s (kubectl edit peerauthentication %s -n %s), or delete that port entry.", v.Port, want, v.Policy.ref(), v.Policy.Name, v.Policy.Namespace)
+		fix := fmt.Sprintf("Set portLevelMtls %d mode to %s in PeerAuthentication %s (%s)", v.Port, want, v.Policy.ref(), edit(v.Policy))
+		if eff.Base.Mode == want {
+			fix += fmt.Sprintf(", or delete that port entry so the port gets the workload's %s", want)
+		}
+		return fix + "."
 	case "workload":
-		return fmt.Sprintf("Set spec.mtls.mode: %s in PeerAuthentication %s, or delete it if the namespace-wide policy already says %s.", want, v.Policy.ref(), want)
+		return fmt.Sprintf("Set spec.mtls.mode: %s in PeerAuthentication %s (%s), or delete it if the namespace-wide policy already says %s.", want, v.Policy.ref(), edit(v.Policy), want)
+	}
+	if w := eff.Workload; w != nil && w.Mode == "" {
+		// A selector policy matches but leaves the mode UNSET: setting it
+		// there changes this workload only.
+		return fmt.Sprintf("PeerAuthentication %s selects this workload but leaves the mode UNSET, so it inherits %s; set spec.mtls.mode: %s there (%s).", w.ref(), v.Mode, want, edit(w))
+	}
+	switch v.Level {
 	case "namespace-wide":
-		return fmt.Sprintf("Set spec.mtls.mode: %s in PeerAuthentication %s (kubectl edit peerauthentication %s -n %s).", want, v.Policy.ref(), v.Policy.Name, v.Policy.Namespace)
+		return fmt.Sprintf("Set spec.mtls.mode: %s in PeerAuthentication %s (%s).", want, v.Policy.ref(), edit(v.Policy))
 	case "mesh-wide":
 		return fmt.Sprintf("Create a namespace-wide PeerAuthentication in %s with spec.mtls.mode: %s (no selector), or change the mesh-wide %s.", ns, want, v.Policy.ref())
 	}
-	return fmt.Sprintf("Create a PeerAuthentication in %s with spec.mtls.mode: %s and no selector (namespace-wide), or one in %s for the whole mesh.", ns, want, root)
+	return fmt.Sprintf("No PeerAuthentication that applies sets a mode (UNSET inherits), so Istio's default PERMISSIVE applies: create one in %s with spec.mtls.mode: %s and no selector (for the namespace), or one in %s for the whole mesh.", ns, want, root)
 }
