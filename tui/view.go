@@ -184,8 +184,13 @@ func fit(s string, w, h int) string {
 	return b.String()
 }
 
+// readW is the widest a paragraph is wrapped: on a big screen or a
+// projector, lines of 180 characters are hard to follow from one end to
+// the next, so text keeps a reading measure and the rest stays empty.
+const readW = 100
+
 // mdWidth is the Markdown wrap width for a main area w wide.
-func mdWidth(w int) int { return max(20, w-1) }
+func mdWidth(w int) int { return min(max(20, w-1), readW) }
 
 // prefetch renders the next step's text in the background.
 func (m *Model) prefetch() tea.Cmd {

@@ -63,3 +63,20 @@ func TestScrollPositionLabelled(t *testing.T) {
 		t.Fatalf("a step that fits shows a scroll position:\n%s", v)
 	}
 }
+
+// TestReadingMeasureOnBigScreens: on a projector-sized screen the text
+// keeps a readable line length instead of running across 190 columns.
+func TestReadingMeasureOnBigScreens(t *testing.T) {
+	all, err := lessons.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := direct(t, Options{Lessons: all, Lesson: "6", Step: 1, Theme: ThemeDark}, 200, 60)
+	longest := 0
+	for _, l := range strings.Split(ansi.Strip(m.vp.View()), "\n") {
+		longest = max(longest, ansi.StringWidth(strings.TrimRight(l, " ")))
+	}
+	if longest > readW+2 || longest < readW-20 {
+		t.Errorf("longest text line at 200x60 is %d wide; want about %d", longest, readW)
+	}
+}
