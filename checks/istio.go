@@ -119,9 +119,16 @@ func evalIstiodReady(ctx context.Context, env Env, p Params) Result {
 		if via != "" {
 			exp += " (" + via + ")"
 		}
+		notag := ""
+		fix := "Install istiod with revision " + rev + " (the istio-istiod Helm release with revision: " + rev + "), or point the tag at a revision that is installed."
+		if via == "" {
+			// No istiod at all and no tag of that name: the name may be
+			// either, so say both.
+			notag = "; no revision tag named " + want
+			fix = "Install istiod (the lab's istio-istiod Helm release). " + want + " must then be its revision, or a revision tag pointing at it (revisionTags: [" + want + "] in the istiod Helm values, or istioctl tag set " + want + " --revision <revision>)."
+		}
 		return result(Fail, CodeIstiodMissing, fmt.Sprintf("istiod revision %s is not installed in %s", rev, ns), Condition{
-			Name: "istiod revision " + rev, Observed: obs, Expected: exp,
-			Fix: "Install istiod with revision " + rev + " (the istio-istiod Helm release with revision: " + rev + "), or point the tag at a revision that is installed.",
+			Name: "istiod revision " + rev, Observed: obs + notag, Expected: exp, Fix: fix,
 		})
 	}
 	sort.Slice(chosen, func(i, j int) bool { return chosen[i].Name < chosen[j].Name })

@@ -227,6 +227,17 @@ func proxyMatches(want, got string) bool {
 	return want == got
 }
 
+// proxyHas names what a pod has, for "<workload> has …".
+func proxyHas(kind string) string {
+	switch kind {
+	case proxyNone:
+		return "no Istio proxy"
+	case proxyAmbient:
+		return "no sidecar (it is in ambient mode, served by ztunnel)"
+	}
+	return "a " + proxyWords(kind)
+}
+
 func proxyWanted(want string) string {
 	switch want {
 	case "any":
@@ -325,7 +336,7 @@ func evalInMesh(ctx context.Context, env Env, p Params) Result {
 			}
 			switch {
 			case !proxyMatches(want, kind):
-				o = outcome{code: CodeNoProxy, problem: fmt.Sprintf("%s has %s, not %s", w, proxyWords(kind), proxyWanted(want)), fix: proxyFix(want, kind, ns, w)}
+				o = outcome{code: CodeNoProxy, problem: fmt.Sprintf("%s has %s, but the step wants %s", w, proxyHas(kind), proxyWanted(want)), fix: proxyFix(want, kind, ns, w)}
 			case wantRev != "" && (kind == proxyNative || kind == proxyClassic) && !revs[rev]:
 				o = outcome{code: CodePodRevision, problem: fmt.Sprintf("%s runs a sidecar from revision %s, not %s", w, orDefault(rev, "unknown"), revText),
 					fix: fmt.Sprintf("Make sure %s is labelled istio.io/rev=%s and the tag points where you expect, then kubectl rollout restart deployment/%s -n %s so pods are injected again.", ns, wantRev, w, ns)}
