@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/meshdojo/meshdojo/checks"
 	"github.com/meshdojo/meshdojo/internal/cluster"
@@ -214,7 +215,9 @@ func runCheck(args []string, io IO) int {
 		return exitPass
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM too (CI time limits, timeout(1)): a probe pod must still be
+	// deleted when the run is stopped from outside.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	conn, err := cluster.Connect(ctx, cluster.Options{Kubeconfig: *kcF, Context: *ctxF, Timeout: *timeoutF})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	authv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -75,7 +76,7 @@ func runDoctor(args []string, io IO) int {
 		fmt.Fprintf(io.Err, "meshdojo doctor: -o %q is not text or json\n", out)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep := doctorReport{Permissions: []permissionVerdict{}}
 	if t, err := cluster.Load(cluster.Options{Kubeconfig: *kcF, Context: *ctxF}); err == nil {
