@@ -92,6 +92,9 @@ func evalPodProbe(ctx context.Context, env Env, p Params) Result {
 		r := podProbeError(err, probe)
 		if leftover != nil {
 			r.Conditions = append(r.Conditions, *leftover)
+			if r.Code == CodeProbeCancelled {
+				r.Summary = "probe stopped, but its pod is still there"
+			}
 		}
 		return r
 	}
@@ -192,6 +195,8 @@ func podProbeError(err error, p traffic.PodProbe) Result {
 			"nodegroup labels; a full node or a missing sidecar image also keeps pods Pending."
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		code, summary = CodeProbeCancelled, "probe stopped (the pod was deleted)"
+		cond.Observed = "stopped before curl finished (cancelled, or meshdojo was interrupted)"
+		cond.Fix = "Run the check again when you want the result; it starts a fresh pod."
 	default:
 		cond.Fix = "See kubectl get events -n " + p.Namespace + "; try again with r."
 	}

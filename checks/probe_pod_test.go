@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +140,16 @@ func TestPodProbeErrors(t *testing.T) {
 			t.Fatal(explain(r))
 		}
 	})
+}
+
+// A stopped probe says so in words a reader knows, not "context canceled".
+func TestPodProbeCancelledWording(t *testing.T) {
+	r := podProbeError(fmt.Errorf("waiting for the pod: %w", context.Canceled), traffic.PodProbe{Namespace: "bookinfo"})
+	if r.Code != CodeProbeCancelled || len(r.Conditions) != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	c := r.Conditions[0]
+	if strings.Contains(c.Observed, "context canceled") || !strings.Contains(c.Observed, "stopped before curl finished") || c.Fix == "" {
+		t.Errorf("condition %+v", c)
+	}
 }
