@@ -1,20 +1,13 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"context"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
@@ -26,7 +19,7 @@ import (
 // are watched by the real engine, fail while the cluster lacks what they
 // want, and pass, opening the gate, the moment it appears.
 func TestOnlineGateOpensOnRealCluster(t *testing.T) {
-	l, si := rootCertStep(t)
+	l, si := nodeCountStep(t)
 	s := &l.Steps[si]
 	c := testcluster.Shared(t)
 	kc, err := c.Kubeconfig(nil)
@@ -37,17 +30,19 @@ func TestOnlineGateOpensOnRealCluster(t *testing.T) {
 	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
 	os.WriteFile(kcPath, kc, 0o600)
 
-	// The namespaces exist, the root certificates do not yet.
-	var nsYAML, cmYAML strings.Builder
-	pemCert := selfSignedPEM(t)
-	for _, ref := range s.Checks {
-		ns := ref.Params["namespace"]
-		fmt.Fprintf(&nsYAML, "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", ns)
-		fmt.Fprintf(&cmYAML, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio-ca-root-cert\n  namespace: %s\ndata:\n  root-cert.pem: |\n%s",
-			ns, indent(pemCert, "    "))
-	}
-	if err := c.Apply(t.Context(), nsYAML.String()); err != nil {
-		t.Fatal(err)
+	// The nodes the step counts do not exist yet; they are made below,
+	// labelled as each check's selector asks.
+	var nodes strings.Builder
+	for n, ref := range s.Checks {
+		want, _ := strconv.Atoi(ref.Params["min"])
+		labels := ""
+		for _, kv := range strings.Split(ref.Params["selector"], ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			labels += fmt.Sprintf("    %s: %q\n", k, v)
+		}
+		for i := range max(want, 1) {
+			fmt.Fprintf(&nodes, "---\napiVersion: v1\nkind: Node\nmetadata:\n  name: e2e-online-%d-%d\n  labels:\n%s", n, i, labels)
+		}
 	}
 
 	step := strconv.Itoa(si + 1)
@@ -56,20 +51,14 @@ func TestOnlineGateOpensOnRealCluster(t *testing.T) {
 	tm.press("n")
 	tm.waitText("Not yet:", "is not passing")
 
-	if err := c.Apply(t.Context(), cmYAML.String()); err != nil {
+	if err := c.Apply(t.Context(), nodes.String()); err != nil {
 		t.Fatal(err)
 	}
+	// t.Context is already cancelled when cleanups run.
+	t.Cleanup(func() { c.Delete(context.Background(), nodes.String()) })
 	tm.waitFor("every check to pass", func(scr string) bool {
 		return strings.Count(scr, "PASS ") == len(s.Checks) && !strings.Contains(scr, "FAIL")
 	})
-	if q := s.Question; q != nil {
-		for i, ch := range q.Choices {
-			if ch == q.Answer {
-				tm.press(strconv.Itoa(i + 1))
-			}
-		}
-		tm.waitText("RIGHT")
-	}
 	tm.press("n")
 	tm.waitText("· step " + strconv.Itoa(si+2) + "/")
 	tm.press("q")
@@ -81,10 +70,11 @@ func TestOnlineGateOpensOnRealCluster(t *testing.T) {
 	}
 }
 
-// rootCertStep finds a shipped step whose checks are all ca-root-cert
-// and whose question, if any, has a fixed answer, so the test can satisfy
-// it; chapter 6 has one.
-func rootCertStep(t *testing.T) (*lessons.Lesson, int) {
+// nodeCountStep finds a shipped step whose checks all count Nodes by
+// equality labels (resource-count with kind Node and min) and that has no
+// question, so the test can satisfy it by making nodes; chapter 1's
+// first step is one.
+func nodeCountStep(t *testing.T) (*lessons.Lesson, int) {
 	all, err := lessons.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -92,43 +82,20 @@ func rootCertStep(t *testing.T) (*lessons.Lesson, int) {
 	for _, l := range all {
 		for i := range l.Steps {
 			s := &l.Steps[i]
-			if len(s.Checks) == 0 || i+1 >= len(l.Steps) || s.Question != nil && s.Question.Check != nil {
+			if len(s.Checks) == 0 || i+1 >= len(l.Steps) || s.Question != nil {
 				continue
 			}
 			ok := true
 			for _, c := range s.Checks {
-				ok = ok && c.Name == "ca-root-cert"
+				p := c.Params
+				ok = ok && c.Name == "resource-count" && p["kind"] == "Node" && p["min"] != "" && p["max"] == "" &&
+					p["selector"] != "" && !strings.ContainsAny(p["selector"], "!() ")
 			}
 			if ok {
 				return l, i
 			}
 		}
 	}
-	t.Fatal("no lesson step checks only ca-root-cert; pick another step for this test")
+	t.Fatal("no lesson step only counts labelled Nodes (resource-count, kind Node, min); pick another step for this test")
 	return nil, 0
-}
-
-func selfSignedPEM(t *testing.T) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{Organization: []string{"cluster.local"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
-func indent(s, pad string) string {
-	var b strings.Builder
-	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
-		b.WriteString(pad + l + "\n")
-	}
-	return b.String()
 }
