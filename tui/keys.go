@@ -46,15 +46,16 @@ func newKeyMap() keyMap {
 }
 
 // ShortHelp is what the status bar offers: the same keys, one word each,
-// most important first. The bar keeps as many as fit, in this order of
-// importance, and shows them in reading order (see statusBar).
+// most important first (help, which leads to every other key). The bar
+// keeps as many as fit, in this order, and shows them in reading order
+// (see statusBar).
 func (k keyMap) ShortHelp() []key.Binding {
 	short := func(b key.Binding, k, desc string) key.Binding {
 		b.SetHelp(k, desc)
 		return b
 	}
 	return []key.Binding{
-		short(k.Next, "n", "next"), short(k.Help, "?", "help"), short(k.Hint, "h", "hint"),
+		short(k.Help, "?", "help"), short(k.Next, "n", "next"), short(k.Hint, "h", "hint"),
 		short(k.Skip, "x", "skip"), short(k.Quit, "q", "quit"), short(k.Lessons, "/", "lessons"),
 		short(k.Reset, "R", "reset"),
 	}

@@ -424,21 +424,30 @@ func (m *Model) statusBar() string {
 		prog += fmt.Sprintf(", %d skipped", skipped)
 	}
 	prog += " "
+	left := ctx + st.bar.Render(prog)
+	room := m.w - lipgloss.Width(left)
+	// Keys are taken by importance while they fit, then laid out in
+	// reading order. The scroll position comes after next and help: a
+	// reader can see the text is cut, but not which key explains it.
+	var scroll string
 	if m.mode == modeLesson && m.vp.TotalLineCount() > m.vp.Height() {
 		// Said as a scroll position, so it is not read as lesson progress
 		// next to "done"; shown only when the step does not fit.
-		prog += fmt.Sprintf("· scrolled %d%% ", int(m.vp.ScrollPercent()*100))
+		scroll = fmt.Sprintf("· scrolled %d%% ", int(m.vp.ScrollPercent()*100))
 	}
-	left := ctx + st.bar.Render(prog)
-	room := m.w - lipgloss.Width(left)
-	// Keys are taken by importance while they fit (help and quit before
-	// the rest), then laid out in reading order.
 	fits := map[string]string{}
-	used := 0
-	for _, b := range m.keys.ShortHelp() {
+	used := 1
+	for i, b := range m.keys.ShortHelp() {
+		if sw := ansi.StringWidth(scroll); i == 2 && sw > 0 && used+sw <= room {
+			left += st.bar.Render(scroll)
+			room -= sw
+		}
 		k := st.barKey.Render(b.Help().Key) + st.bar.Render(" "+b.Help().Desc)
-		w := lipgloss.Width(k) + 2
-		if used+w+1 > room {
+		w := lipgloss.Width(k)
+		if used > 1 {
+			w += 2
+		}
+		if used+w > room {
 			continue
 		}
 		fits[b.Help().Key], used = k, used+w

@@ -80,3 +80,16 @@ func TestReadingMeasureOnBigScreens(t *testing.T) {
 		t.Errorf("longest text line at 200x60 is %d wide; want about %d", longest, readW)
 	}
 }
+
+// TestStatusBarKeepsHelp: however narrow, the status bar names the help
+// key, which leads to every other one.
+func TestStatusBarKeepsHelp(t *testing.T) {
+	for _, sz := range [][2]int{{60, 16}, {80, 24}, {200, 60}} {
+		m := direct(t, options(t, nil, 2, nil), sz[0], sz[1])
+		press(t, m, "x", "y") // "1 skipped" makes the bar longer
+		ls := strings.Split(ansi.Strip(view(m)), "\n")
+		if bar := ls[len(ls)-1]; !strings.Contains(bar, "? help") || !strings.Contains(bar, "Lesson 6 · step 3/6") {
+			t.Errorf("%dx%d: status bar %q lacks the help key or the step", sz[0], sz[1], bar)
+		}
+	}
+}
