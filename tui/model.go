@@ -893,6 +893,7 @@ func (m *Model) answerKey(choice int) tea.Cmd {
 	ui := m.stepState()
 	switch {
 	case q == nil:
+		m.say(lvInfo, "This step has no question to answer.")
 		return nil
 	case choice < 0 || choice >= len(q.Choices):
 		m.say(lvInfo, fmt.Sprintf("Choose 1 to %d.", len(q.Choices)))
