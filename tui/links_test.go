@@ -2,7 +2,10 @@ package tui
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestInternalLinks(t *testing.T) {
@@ -30,4 +33,19 @@ func TestFollowLinks(t *testing.T) {
 	s.waitText("This step has no links")
 	s.press("p", "o", "o", "y")
 	s.waitText("Step 2 of 2 · Retry")
+}
+
+// TestPickerNamesUnwrittenChapters: searching for a chapter of the book
+// that has no lesson yet says so, instead of "no lesson matches".
+func TestPickerNamesUnwrittenChapters(t *testing.T) {
+	m := direct(t, options(t, nil, 1, nil), 80, 24)
+	press(t, m, "/", "7")
+	if v := ansi.Strip(view(m)); !strings.Contains(v, "7 (not written yet) Authentication and authorization") || !strings.Contains(v, "no written lesson matches yet") {
+		t.Fatalf("search for 7 does not name the unwritten chapter:\n%s", v)
+	}
+	press(t, m, "esc")
+	press(t, m, "o", "b", "s", "e", "r", "v")
+	if v := ansi.Strip(view(m)); !strings.Contains(v, "8 (not written yet) Observability") {
+		t.Fatalf("search by words does not name the unwritten chapter:\n%s", v)
+	}
 }

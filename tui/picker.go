@@ -157,7 +157,24 @@ func (p picker) view(st *styles, prog *progress.State, w, h int) string {
 			lines = append(lines, "  "+line)
 		}
 	}
-	if len(p.match) == 0 {
+	// Chapters of the book that match but have no lesson yet are named,
+	// faint and not selectable, so a reader looking for chapter 10
+	// learns it is coming rather than that it does not exist.
+	coming := 0
+	if q := strings.ToLower(strings.TrimSpace(p.input.Value())); q != "" {
+		for _, c := range unwritten(p.all, q) {
+			coming++
+			if len(lines) >= h-1 {
+				break
+			}
+			text := fmt.Sprintf("  %s (not written yet) %s", strings.ToUpper(c.ID), c.Title)
+			lines = append(lines, st.subtle.Render(ansi.Truncate(text, w, "…")))
+		}
+	}
+	switch {
+	case len(p.match) == 0 && coming > 0:
+		lines = append(lines, "", st.subtle.Render("  no written lesson matches yet; esc clears the search"))
+	case len(p.match) == 0:
 		lines = append(lines, st.subtle.Render("  no lesson matches; esc clears the search"))
 	}
 	lines = append(lines, "", st.subtle.Render("↑/↓ choose · enter open · esc back"))

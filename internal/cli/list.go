@@ -9,51 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/meshdojo/meshdojo/lessons"
+	"github.com/meshdojo/meshdojo/tui"
 )
-
-// chapters are the book's chapters and appendices by lesson ID, in
-// order, so a reader who asks for a chapter whose lesson is not written
-// yet is told which chapter that is, and list can show what is coming.
-var chapters = []struct{ id, title string }{
-	{"1", "Microservices and why a mesh"},
-	{"2", "Istio's architecture and installing it"},
-	{"3", "Control-plane settings (MeshConfig)"},
-	{"4", "A tour of Istio's resources"},
-	{"5", "L4/L7 traffic management"},
-	{"6", "Certificates and PeerAuthentication"},
-	{"7", "Authentication and authorization"},
-	{"8", "Observability"},
-	{"9", "Black-box tests by fault injection"},
-	{"10", "Resilience: timeouts, retries, breakers"},
-	{"11", "Traffic management in ambient mode"},
-	{"12", "Designing with sidecar mode"},
-	{"13", "Istio and organisations"},
-	{"14", "Troubleshooting"},
-	{"15", "The future of service meshes"},
-	{"a1", "Upgrading sidecar mode"},
-	{"a2", "Gateway API in sidecar mode"},
-	{"a3", "Native sidecars"},
-}
-
-// chapterTitle returns the book's title for a lesson ID as typed.
-func chapterTitle(id string) (string, bool) {
-	id = lessons.NormalizeID(id)
-	for _, c := range chapters {
-		if c.id == id {
-			return c.title, true
-		}
-	}
-	return "", false
-}
-
-// chapterName says "chapter 10" or "appendix 2".
-func chapterName(id string) string {
-	id = lessons.NormalizeID(id)
-	if n, ok := strings.CutPrefix(id, "a"); ok {
-		return "appendix " + n
-	}
-	return "chapter " + id
-}
 
 func init() {
 	commands["list"] = command{summary: "list the lessons with your progress", run: runList}
@@ -87,10 +44,10 @@ func runList(args []string, io IO) int {
 	later := map[int]bool{}
 	row := 1
 	seen := map[string]bool{}
-	for _, c := range chapters {
-		l, ok := lessons.Find(t.all, c.id)
+	for _, c := range tui.Chapters {
+		l, ok := lessons.Find(t.all, c.ID)
 		if !ok {
-			fmt.Fprintf(w, "%s\t%s\tnot yet\t\t\t\t\n", strings.ToUpper(c.id), c.title)
+			fmt.Fprintf(w, "%s\t%s\tnot yet\t\t\t\t\n", strings.ToUpper(c.ID), c.Title)
 			later[row] = true
 			row++
 			continue

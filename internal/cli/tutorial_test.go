@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/lessons"
+	"github.com/meshdojo/meshdojo/tui"
 )
 
 // Tests for the tutorial entry point and the plain commands (list, show,
@@ -313,16 +314,16 @@ func TestUnwrittenChapter(t *testing.T) {
 	isolate(t, "")
 	all := lessonsOrFail(t)
 	var missing string
-	for _, c := range chapters {
-		if _, ok := lessons.Find(all, c.id); !ok {
-			missing = c.id
+	for _, c := range tui.Chapters {
+		if _, ok := lessons.Find(all, c.ID); !ok {
+			missing = c.ID
 			break
 		}
 	}
 	if missing == "" {
 		return // every chapter is written: nothing left to announce
 	}
-	title, _ := chapterTitle(missing)
+	title, _ := tui.ChapterTitle(missing)
 	for _, args := range [][]string{{"--lesson", missing}, {"show", "--lesson", missing}} {
 		code, _, errs := plain(t, "", args...)
 		if code != 2 || !strings.Contains(errs, "is not written yet") || !strings.Contains(errs, title) || !strings.Contains(errs, "open now: "+strings.ToUpper(lessons.IDs(all))) {
