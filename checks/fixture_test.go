@@ -27,7 +27,7 @@ import (
 // second before the next ones are applied, so their creationTimestamps
 // (whole seconds) differ.
 //
-// Placeholders {{ns}}, {{ns2}} and {{root}} become fresh namespaces;
+// Placeholders {{ns}}, {{ns2}}, {{ns3}}… and {{root}} become fresh namespaces;
 // {{root}} is also the Istio root namespace the check is told about, so
 // mesh-wide policies of one fixture never reach another.
 type fixtureSpec struct {
@@ -46,7 +46,7 @@ type fixtureCase struct {
 	User       string            `json:"user"`       // impersonate this user (no groups) instead of admin
 }
 
-var placeholder = regexp.MustCompile(`\{\{(ns|ns2|root)\}\}`)
+var placeholder = regexp.MustCompile(`\{\{(ns[0-9]*|root)\}\}`)
 
 func TestFixtures(t *testing.T) {
 	files, err := filepath.Glob("testdata/*/*.yaml")

@@ -20,6 +20,7 @@ const (
 	CodeEnrolConflict   = "MD0202" // labels contradict each other (istio-injection with istio.io/rev, or ambient with injection)
 	CodeEnrolRevision   = "MD0203" // enrolled for another revision
 	CodeNamespaceAbsent = "MD0204" // no such namespace
+	CodeNoInjector      = "MD0205" // labelled, but no istiod webhook serves that revision or tag
 
 	CodeInMesh       = "MD0250" // pass
 	CodeNoProxy      = "MD0251" // a pod lacks the wanted proxy
@@ -44,7 +45,13 @@ func init() {
 		},
 		Watch: true,
 		Inputs: func(p Params) []Input {
-			return []Input{{GVR: gvrNamespaces, Selector: "kubernetes.io/metadata.name=" + p.Str("namespace")}}
+			in := []Input{{GVR: gvrNamespaces, Selector: "kubernetes.io/metadata.name=" + p.Str("namespace")}}
+			if p.Str("mode") == "sidecar" {
+				// The injector webhooks: labels alone inject nothing when
+				// no istiod (or tag) serves the revision they name.
+				in = append(in, Input{GVR: gvrMutating, Selector: "app=sidecar-injector"})
+			}
+			return in
 		},
 		Eval: evalEnrolled,
 	})
@@ -87,9 +94,15 @@ func init() {
 
 func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 	ns, mode, want := p.Str("namespace"), p.Str("mode"), p.Str("revision")
-	objs, err := env.List(ctx, inputsOf("namespace-enrolled", p)[0])
-	if err != nil {
-		return errResult(err)
+	ins := inputsOf("namespace-enrolled", p)
+	rd := &lister{ctx: ctx, env: env}
+	objs := rd.list(ins[0])
+	var mwcs []*unstructured.Unstructured
+	if len(ins) > 1 {
+		mwcs = rd.list(ins[1])
+	}
+	if rd.err != nil {
+		return errResult(rd.err)
 	}
 	var nsObj *unstructured.Unstructured
 	for _, u := range objs {
@@ -154,6 +167,17 @@ func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 				Fix: fmt.Sprintf("kubectl label namespace %s istio.io/rev=%s --overwrite, then restart its workloads", ns, want),
 			})
 		}
+		if !servesRevision(mwcs, injRev) {
+			via := "istio.io/rev=" + injRev
+			if injRev == "default" && hasInj {
+				via = "istio-injection=enabled (the default revision)"
+			}
+			return result(Fail, CodeNoInjector, fmt.Sprintf("namespace %s is labelled for revision %s, but no injector serves it", ns, injRev), Condition{
+				Name: name, Observed: shown + "; no sidecar-injector webhook of istiod serves " + via + ": " + injectorsText(mwcs),
+				Expected: sidecarExpected(want) + ", served by an installed istiod or revision tag",
+				Fix:      injectorFix(ns, injRev, hasInj),
+			})
+		}
 		c := Condition{Name: name, OK: true, Observed: shown, Expected: sidecarExpected(want)}
 		if amb == "ambient" {
 			c.Observed += "; istio.io/dataplane-mode=ambient is also set, but injected pods keep their sidecar and are not captured by ztunnel"
@@ -184,6 +208,51 @@ func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 		}
 		return result(Pass, CodeEnrolled, "namespace "+ns+" is outside the mesh", Condition{Name: name, OK: true, Observed: shown, Expected: exp})
 	}
+}
+
+// servesRevision says whether one of istiod's MutatingWebhookConfigurations
+// (app=sidecar-injector) injects for rev, as the istiod chart builds them
+// (mutatingwebhook.yaml, revision-tags-mwc.yaml): a tag's webhook carries
+// istio.io/tag=<tag>; a revision's own carries istio.io/rev=<rev> and no
+// tag; "default" (istio-injection=enabled, istio.io/rev=default) is served
+// by the default revision's webhook or by the tag named default.
+func servesRevision(mwcs []*unstructured.Unstructured, rev string) bool {
+	for _, m := range mwcs {
+		l := m.GetLabels()
+		tag, isTag := l["istio.io/tag"]
+		switch {
+		case isTag && tag == rev:
+			return true
+		case !isTag && orDefault(l["istio.io/rev"], "default") == rev:
+			return true
+		}
+	}
+	return false
+}
+
+// injectorsText lists what the injector webhooks serve, for the reader.
+func injectorsText(mwcs []*unstructured.Unstructured) string {
+	var parts []string
+	for _, m := range mwcs {
+		l := m.GetLabels()
+		if tag, ok := l["istio.io/tag"]; ok {
+			parts = append(parts, fmt.Sprintf("tag %s (revision %s)", tag, orDefault(l["istio.io/rev"], "default")))
+		} else {
+			parts = append(parts, "revision "+orDefault(l["istio.io/rev"], "default"))
+		}
+	}
+	if len(parts) == 0 {
+		return "there are none (is istiod installed?)"
+	}
+	sort.Strings(parts)
+	return "installed are " + strings.Join(parts, ", ")
+}
+
+func injectorFix(ns, rev string, legacy bool) string {
+	if legacy {
+		return fmt.Sprintf("Nothing serves istio-injection=enabled unless a default revision exists. Label the namespace for an installed revision or tag instead: kubectl label namespace %s istio-injection- istio.io/rev=stable (the lab's tag), or make one the default (revisionTags: [default] in the istiod Helm values, or istioctl tag set default --revision <revision>).", ns)
+	}
+	return fmt.Sprintf("Install istiod (the lab's istio-istiod Helm release with revisionTags: [stable]) or create the tag (istioctl tag set %s --revision <revision>), or label the namespace for a revision or tag that exists (kubectl label namespace %s istio.io/rev=<revision or tag> --overwrite).", rev, ns)
 }
 
 func sidecarExpected(want string) string {
