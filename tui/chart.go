@@ -12,7 +12,8 @@ import (
 
 // chartView draws a probe's bars as a large horizontal bar chart meant to
 // be read from the back of a room: one group per block, each bar two rows
-// tall when there is space, labelled with its name, count and share.
+// tall when there is space, labelled with its name, count and share; a
+// full-width bar is the whole group.
 func chartView(st *styles, r *checks.Result, w int) string {
 	groups := map[string][]checks.Bar{}
 	var order []string
@@ -39,9 +40,12 @@ func chartView(st *styles, r *checks.Result, w int) string {
 		figW := len(fmt.Sprintf(" %d (100%%)", most))
 		barW := max(1, w-labelW-1-figW)
 		for i, b := range bars {
+			// Bars are shares of the total, so a 79/21 split looks like
+			// one from the back of the room (scaled to the largest bar it
+			// would look like 100/27).
 			n := 0
-			if most > 0 {
-				n = b.Value * barW / most
+			if total > 0 {
+				n = b.Value * barW / total
 			}
 			if b.Value > 0 && n == 0 {
 				n = 1 // a non-zero bar is never invisible
