@@ -167,7 +167,11 @@ func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 				Fix: fmt.Sprintf("kubectl label namespace %s istio.io/rev=%s --overwrite, then restart its workloads", ns, want),
 			})
 		}
-		if !servesRevision(mwcs, injRev) {
+		// With no injector at all, istiod is simply not installed yet:
+		// istiod-ready reports that, and the labels are still the right
+		// ones. An injector that serves other revisions only means the
+		// labels name the wrong one.
+		if len(mwcs) > 0 && !servesRevision(mwcs, injRev) {
 			via := "istio.io/rev=" + injRev
 			if injRev == "default" && hasInj {
 				via = "istio-injection=enabled (the default revision)"
@@ -179,6 +183,9 @@ func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 			})
 		}
 		c := Condition{Name: name, OK: true, Observed: shown, Expected: sidecarExpected(want)}
+		if len(mwcs) == 0 {
+			c.Observed += "; no istiod injector webhook is installed yet, so pods get a sidecar only once istiod serves revision " + injRev
+		}
 		if amb == "ambient" {
 			c.Observed += "; istio.io/dataplane-mode=ambient is also set, but injected pods keep their sidecar and are not captured by ztunnel"
 		}
@@ -240,9 +247,6 @@ func injectorsText(mwcs []*unstructured.Unstructured) string {
 		} else {
 			parts = append(parts, "revision "+orDefault(l["istio.io/rev"], "default"))
 		}
-	}
-	if len(parts) == 0 {
-		return "there are none (is istiod installed?)"
 	}
 	sort.Strings(parts)
 	return "installed are " + strings.Join(parts, ", ")
