@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func (c *mdCache) ahead(k mdKey, st *styles, src string) tea.Cmd {
 		if err != nil {
 			return nil
 		}
-		out, err := r.Render(src)
+		out, err := r.Render(joinListLines(src))
 		if err != nil {
 			return nil
 		}
@@ -107,11 +108,54 @@ func (c *mdCache) renderNow(st *styles, width int, src string) string {
 		}
 		c.renderers[rk] = r
 	}
-	out, err := r.Render(src)
+	out, err := r.Render(joinListLines(src))
 	if err != nil {
 		// Show the source rather than nothing; the lint test keeps this
 		// from happening with shipped lessons.
 		return src
 	}
 	return strings.Trim(out, "\n")
+}
+
+var (
+	itemRe  = regexp.MustCompile(`^\s*([-*+]|\d+[.)])\s+`)
+	blockRe = regexp.MustCompile("^\\s*(#|>|\\||```|~~~)")
+)
+
+// joinListLines joins the source lines of each list item into one.
+// Glamour keeps a list item's soft line breaks as real ones, so an item
+// wrapped in the source came out as ragged lines ("a database that /
+// runs in Docker, / outside the cluster.") at every width. Paragraphs
+// are not affected, fenced code is left alone, and a hard break (two
+// trailing spaces or a backslash) is kept.
+func joinListLines(md string) string {
+	lines := strings.Split(md, "\n")
+	out := make([]string, 0, len(lines))
+	fence, inItem := "", false
+	for _, line := range lines {
+		t := strings.TrimSpace(line)
+		switch {
+		case fence != "":
+			// Closed by a run of the same character at least as long.
+			if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
+				fence = ""
+			}
+		case strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~"):
+			fence, inItem = t[:len(t)-len(strings.TrimLeft(t, t[:1]))], false
+		case t == "":
+			inItem = false
+		case itemRe.MatchString(line):
+			inItem = true
+		case inItem && !blockRe.MatchString(line):
+			prev := out[len(out)-1]
+			if !strings.HasSuffix(prev, "  ") && !strings.HasSuffix(prev, "\\") {
+				out[len(out)-1] = prev + " " + t
+				continue
+			}
+		default:
+			inItem = false
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
