@@ -225,6 +225,10 @@ func (e *DirectEnv) list(ctx context.Context, gvr schema.GroupVersionResource, i
 func classify(server string, err error, gvr schema.GroupVersionResource, ns, verb string) error {
 	var status apierrors.APIStatus
 	switch {
+	case errors.Is(err, context.Canceled):
+		// The caller gave up (the step was left, Ctrl-C): not the
+		// server's fault.
+		return fmt.Errorf("%s %s: stopped before an answer: %w", verb, resourceName(gvr), err)
 	case !errors.As(err, &status):
 		return &UnreachableError{Server: server, Err: err}
 	case apierrors.IsNotFound(err):

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,10 @@ func TestClassify(t *testing.T) {
 		if !errors.Is(got, ErrUnreachable) || ErrorResult(got).Code != CodeUnreachable {
 			t.Errorf("classify(%v) = %v, want unreachable", err, got)
 		}
+	}
+	// A request the caller cancelled says so; the server is not blamed.
+	if got := classify(server, &url.Error{Op: "Get", URL: server, Err: context.Canceled}, paGVR, "bookinfo", "list"); errors.Is(got, ErrUnreachable) || !errors.Is(got, context.Canceled) {
+		t.Errorf("cancelled: %v", got)
 	}
 	// An API status that is none of the above stays a read failure.
 	bad := classify(server, apierrors.NewBadRequest("nope"), paGVR, "bookinfo", "list")
