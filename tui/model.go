@@ -626,7 +626,12 @@ func (m *Model) apply(u checks.Update) tea.Cmd {
 }
 
 func (m *Model) gateOpen() (bool, string) {
-	return gate(m.rows, m.step().Question, m.stepState().ans, m.conn == online)
+	open, why := gate(m.rows, m.step().Question, m.stepState().ans, m.conn == online)
+	if !open && m.conn == connecting {
+		// Not offline yet: the reader should wait a moment, not skip.
+		why = strings.Replace(why, "not checked (offline); x skips", "not checked yet: still connecting to the cluster", 1)
+	}
+	return open, why
 }
 
 // markIfOpen records the step as done once everything passes, so progress

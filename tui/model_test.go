@@ -401,6 +401,8 @@ func TestFirstFrameDoesNotWaitForCluster(t *testing.T) {
 	s.waitText("Step 2 of 6", "connecting to kind-test", "NOT CHECKED")
 	s.press("j", "h")
 	s.waitText("Hint 1 of 3") // the UI answers while connecting
+	s.press("j")
+	s.waitText("still connecting to the cluster") // not "offline; x skips" yet
 	close(release)
 	s.waitText("offline", "connection refused")
 	s.press("x", "y")
