@@ -11,7 +11,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -67,15 +66,9 @@ func init() {
 // Without a revision every istiod found must be ready, so a half-done
 // upgrade does not pass.
 func evalIstiodReady(ctx context.Context, env Env, p Params) Result {
-	ins := inputsOf("istiod-ready", p)
-	l := &lister{ctx: ctx, env: env}
-	deps := l.list(ins[0])
-	var mwcs []*unstructured.Unstructured
-	if len(ins) > 1 {
-		mwcs = l.list(ins[1])
-	}
-	if l.err != nil {
-		return errResult(l.err)
+	deps, mwcs, err := listWithWebhooks(ctx, env, inputsOf("istiod-ready", p))
+	if err != nil {
+		return errResult(err)
 	}
 	ns, want := p.Str("namespace"), p.Str("revision")
 	rev, via := want, ""

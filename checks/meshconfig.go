@@ -47,15 +47,9 @@ func evalMeshConfig(ctx context.Context, env Env, p Params) Result {
 	if err != nil {
 		return errResult(err)
 	}
-	ins := inputsOf("mesh-config", p)
-	l := &lister{ctx: ctx, env: env}
-	cms := l.list(ins[0])
-	var mwcs []*unstructured.Unstructured
-	if len(ins) > 1 {
-		mwcs = l.list(ins[1])
-	}
-	if l.err != nil {
-		return errResult(l.err)
+	cms, mwcs, err := listWithWebhooks(ctx, env, inputsOf("mesh-config", p))
+	if err != nil {
+		return errResult(err)
 	}
 	var all []*unstructured.Unstructured
 	var names []string

@@ -387,3 +387,15 @@ func injectOptOut(p *corev1.Pod) string {
 	}
 	return ""
 }
+
+// listWithWebhooks reads a check's first input and, when the check
+// declared one, its second: the MutatingWebhookConfigurations that map
+// revision tags (or serve injection). Several checks read that pair.
+func listWithWebhooks(ctx context.Context, env Env, ins []Input) (objs, mwcs []*unstructured.Unstructured, err error) {
+	l := &lister{ctx: ctx, env: env}
+	objs = l.list(ins[0])
+	if len(ins) > 1 {
+		mwcs = l.list(ins[1])
+	}
+	return objs, mwcs, l.err
+}

@@ -94,15 +94,9 @@ func init() {
 
 func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 	ns, mode, want := p.Str("namespace"), p.Str("mode"), p.Str("revision")
-	ins := inputsOf("namespace-enrolled", p)
-	rd := &lister{ctx: ctx, env: env}
-	objs := rd.list(ins[0])
-	var mwcs []*unstructured.Unstructured
-	if len(ins) > 1 {
-		mwcs = rd.list(ins[1])
-	}
-	if rd.err != nil {
-		return errResult(rd.err)
+	objs, mwcs, err := listWithWebhooks(ctx, env, inputsOf("namespace-enrolled", p))
+	if err != nil {
+		return errResult(err)
 	}
 	var nsObj *unstructured.Unstructured
 	for _, u := range objs {
@@ -328,15 +322,9 @@ func evalInMesh(ctx context.Context, env Env, p Params) Result {
 	if _, err := parseSelector("selector", p.Str("selector")); err != nil {
 		return errResult(err)
 	}
-	ins := inputsOf("workloads-in-mesh", p)
-	l := &lister{ctx: ctx, env: env}
-	objs := l.list(ins[0])
-	var mwcs []*unstructured.Unstructured
-	if len(ins) > 1 {
-		mwcs = l.list(ins[1])
-	}
-	if l.err != nil {
-		return errResult(l.err)
+	objs, mwcs, err := listWithWebhooks(ctx, env, inputsOf("workloads-in-mesh", p))
+	if err != nil {
+		return errResult(err)
 	}
 	pods, err := livePods(objs)
 	if err != nil {
