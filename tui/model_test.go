@@ -402,7 +402,7 @@ func TestFirstFrameDoesNotWaitForCluster(t *testing.T) {
 	s.press("j", "h")
 	s.waitText("Hint 1 of 3") // the UI answers while connecting
 	s.press("j")
-	s.waitText("still connecting to the cluster") // not "offline; x skips" yet
+	s.waitText("still connecting to the", "Checks (connecting") // not "offline; x skips" yet
 	close(release)
 	s.waitText("offline", "connection refused")
 	s.press("x", "y")

@@ -49,18 +49,22 @@ func panelLines(rows []row, q *lessons.Question) int {
 	return n + 1 // a header line
 }
 
-func panelView(st *styles, rows []row, q *lessons.Question, a answer, online bool, w, h int) string {
+func panelView(st *styles, rows []row, q *lessons.Question, a answer, conn connState, w, h int) string {
+	on := conn == online
 	if h <= 0 {
 		return ""
 	}
 	head := "Checks"
-	if !online {
+	switch conn {
+	case connecting:
+		head += " (connecting to the cluster…)"
+	case offline:
 		head += " (offline: not checked)"
 	}
 	lines := []string{st.subtle.Render(ansi.Truncate("── "+head+" "+strings.Repeat("─", w), w, ""))}
 	for i := range rows {
 		r := &rows[i]
-		mark, word, ms := rowState(st, r, online)
+		mark, word, ms := rowState(st, r, on)
 		detail := ""
 		switch {
 		case r.problem != "":
@@ -69,7 +73,7 @@ func panelView(st *styles, rows []row, q *lessons.Question, a answer, online boo
 			detail = r.res.Progress
 		case r.res != nil && r.verdict() != checks.Pass:
 			detail = failing(r.res)
-		case r.acts() && r.res == nil && online:
+		case r.acts() && r.res == nil && on:
 			detail = "press t to run"
 		}
 		left := ms.Render(fmt.Sprintf("%s %-7s", mark, word)) + " " + st.text.Render(r.b.Title)

@@ -300,7 +300,7 @@ func (m *Model) render() string {
 	}
 	parts := []string{main}
 	if g.panelH > 0 {
-		parts = append(parts, panelView(m.st, m.rows, m.step().Question, m.stepState().ans, m.conn == online, m.w, g.panelH))
+		parts = append(parts, panelView(m.st, m.rows, m.step().Question, m.stepState().ans, m.conn, m.w, g.panelH))
 	}
 	parts = append(parts, m.messageLine(g.msgH), m.statusBar())
 	screen := strings.Join(parts, "\n")
