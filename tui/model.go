@@ -723,9 +723,13 @@ func (m *Model) reset() tea.Cmd {
 	delete(m.ui, l+"/"+s)
 	m.prog.Forget(l, s, m.opt.Now())
 	cmd := m.enterStep(m.li, m.si)
-	note := " Its checks run again."
-	if m.conn != online {
-		note = " Checks run when you are connected."
+	note := ""
+	switch {
+	case len(m.rows) == 0:
+	case m.conn == online:
+		note = " Its checks run again."
+	default:
+		note = " Its checks run when you are connected."
 	}
 	m.say(lvInfo, fmt.Sprintf("Step %d reset.%s", m.si+1, note))
 	return cmd
