@@ -559,7 +559,8 @@ func noProxyFix(p *corev1.Pod, ns, w string) string {
 	if injectOptOut(p) != "" {
 		return fmt.Sprintf("Remove sidecar.istio.io/inject=false from %s's pod template, then restart it (kubectl rollout restart deployment/%s -n %s).", w, w, ns)
 	}
-	return fmt.Sprintf("Enrol %s (kubectl label namespace %s istio.io/rev=stable in the lab) and restart the workload so the injector adds istio-proxy (kubectl rollout restart deployment/%s -n %s).", ns, ns, w, ns)
+	return fmt.Sprintf("A pod gets istio-proxy only if it was created in a namespace labelled for injection. Check with kubectl get namespace %s --show-labels; "+
+		"if istio.io/rev is missing, add it (kubectl label namespace %s istio.io/rev=stable in the lab). Then restart the workload so its pods are created again: kubectl rollout restart deployment/%s -n %s.", ns, ns, w, ns)
 }
 
 // modeFix says how to give v's port the wanted mode, changing the
