@@ -76,7 +76,7 @@ func runList(args []string, io IO) int {
 	if len(later) > 0 {
 		fmt.Fprintln(io.Out, "\n\"not yet\": a chapter of the book whose lesson is not written yet.")
 	}
-	fmt.Fprintln(io.Out, "\nOpen one with: meshdojo --lesson ID   Read one without the UI: meshdojo show --lesson ID")
+	fmt.Fprintln(io.Out, "\nOpen one with: meshdojo --lesson ID\nRead one without the UI: meshdojo show --lesson ID")
 	return 0
 }
 
