@@ -55,7 +55,7 @@ func (c *mdCache) ahead(k mdKey, st *styles, src string) tea.Cmd {
 		if err != nil {
 			return nil
 		}
-		out, err := r.Render(joinListLines(src))
+		out, err := r.Render(prepare(src))
 		if err != nil {
 			return nil
 		}
@@ -108,7 +108,7 @@ func (c *mdCache) renderNow(st *styles, width int, src string) string {
 		}
 		c.renderers[rk] = r
 	}
-	out, err := r.Render(joinListLines(src))
+	out, err := r.Render(prepare(src))
 	if err != nil {
 		// Show the source rather than nothing; the lint test keeps this
 		// from happening with shipped lessons.
@@ -158,4 +158,48 @@ func joinListLines(md string) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n")
+}
+
+// prepare adapts lesson Markdown for glamour: list items on one line,
+// and internal links marked so the reader knows o follows them (glamour
+// drops an #anchor target and prints lesson:ID targets raw).
+func prepare(md string) string { return markLinks(joinListLines(md)) }
+
+// linkMark follows an internal link's text; the help explains it.
+const linkMark = "↗"
+
+// markLinks rewrites [text](#anchor) and [text](lesson:ID#anchor) outside
+// code as *text*↗.
+func markLinks(md string) string {
+	if !strings.Contains(md, "](") {
+		return md
+	}
+	lines := strings.Split(md, "\n")
+	fence := ""
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if fence != "" {
+			if strings.HasPrefix(t, fence) && strings.Trim(t, fence[:1]) == "" {
+				fence = ""
+			}
+			continue
+		}
+		if strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			fence = t[:len(t)-len(strings.TrimLeft(t, t[:1]))]
+			continue
+		}
+		// Even pieces between backticks are outside code spans.
+		parts := strings.Split(line, "`")
+		for j := 0; j < len(parts); j += 2 {
+			parts[j] = linkRe.ReplaceAllStringFunc(parts[j], func(m string) string {
+				sub := linkRe.FindStringSubmatch(m)
+				if !strings.HasPrefix(sub[2], "#") && !strings.HasPrefix(sub[2], "lesson:") {
+					return m
+				}
+				return "*" + sub[1] + "*" + linkMark
+			})
+		}
+		lines[i] = strings.Join(parts, "`")
+	}
+	return strings.Join(lines, "\n")
 }

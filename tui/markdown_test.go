@@ -23,3 +23,11 @@ func TestListItemsWrapAsParagraphs(t *testing.T) {
 		t.Errorf("list item keeps its source line break:\n%s", out)
 	}
 }
+
+func TestMarkLinks(t *testing.T) {
+	in := "See [a](#one), [web](https://istio.io), `[code](#no)` and [b](lesson:10#two).\n```\n[x](#fenced)\n```"
+	want := "See *a*" + linkMark + ", [web](https://istio.io), `[code](#no)` and *b*" + linkMark + ".\n```\n[x](#fenced)\n```"
+	if got := markLinks(in); got != want {
+		t.Errorf("markLinks:\n%s\nwant:\n%s", got, want)
+	}
+}

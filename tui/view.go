@@ -249,6 +249,7 @@ func (m *Model) refreshOverlay() {
 			"A question is answered with its choice's number. c also shows the command in a box: if your terminal "+
 			"ignores the clipboard request (OSC 52), select it there with the mouse; esc closes the box. "+
 			"R starts the step over without touching your cluster. "+
+			linkMark+" marks a link to another step: o follows it. "+
 			"Progress is saved as you go; start meshdojo again to resume.") + "\n\n" +
 			m.st.subtle.Render("esc or ? closes this help"))
 		body := b.String()
