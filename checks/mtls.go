@@ -342,6 +342,9 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 		}
 		sort.Slice(verdicts, func(i, j int) bool { return verdicts[i].Port < verdicts[j].Port })
 		verdicts = append(verdicts, portVerdict{0, eff.Base})
+		if kind == proxyNative || kind == proxyClassic {
+			bypass(pod, verdicts)
+		}
 		if kind == proxyAmbient {
 			// istiod turns PeerAuthentications into ztunnel policies that
 			// only deny plain text (STRICT) or not; ztunnel always accepts
@@ -390,7 +393,12 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 						o.first = fmt.Sprintf("%s %s is %s, not %s (%s)", w, v.label(), v.Mode, want, v.Why)
 					}
 				}
-				if f := modeFix(v, eff, want, ns, root); !slices.Contains(fixes, f) {
+				f := modeFix(v, eff, want, ns, root)
+				if v.Level == levelBypass {
+					f = fmt.Sprintf("Remove the port from the %s annotation (or set %s to \"*\") in %s's pod template, then restart it: kubectl rollout restart deployment/%s -n %s.",
+						annExcludeInbound, annIncludeInbound, w, w, ns)
+				}
+				if !slices.Contains(fixes, f) {
 					fixes = append(fixes, f)
 				}
 			}
@@ -456,6 +464,49 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 		return result(Fail, code, summary, conds...)
 	}
 	return result(Pass, CodeMTLSOK, fmt.Sprintf("mTLS is %s on every port of %s %s", want, plural(len(order), "workload", "workloads"), scope), conds...)
+}
+
+// Pod annotations that keep inbound ports away from the sidecar: the
+// init container (or istio-cni) redirects only the included ports minus
+// the excluded ones, so traffic to any other port reaches the app as
+// plain text whatever the PeerAuthentications say.
+const (
+	annExcludeInbound = "traffic.sidecar.istio.io/excludeInboundPorts"
+	annIncludeInbound = "traffic.sidecar.istio.io/includeInboundPorts"
+	levelBypass       = "bypass"
+)
+
+// bypass marks the ports of a sidecar pod that its proxy never sees.
+// Only the ports already judged count: the injector itself excludes the
+// proxy's status port (15020) on every pod, which is no app port.
+func bypass(p *corev1.Pod, vs []portVerdict) {
+	excl := portSet(p.Annotations[annExcludeInbound])
+	incl, hasIncl := p.Annotations[annIncludeInbound]
+	all := !hasIncl || strings.TrimSpace(incl) == "*"
+	inc := portSet(incl)
+	for i, v := range vs {
+		var why string
+		switch {
+		case v.Port != 0 && excl[v.Port]:
+			why = fmt.Sprintf("%s lists %d, so the sidecar never sees this port and plain text reaches the app", annExcludeInbound, v.Port)
+		case !all && (v.Port == 0 || !inc[v.Port]):
+			why = fmt.Sprintf("%s is %q, so the sidecar does not receive this port's traffic and plain text reaches the app", annIncludeInbound, incl)
+		default:
+			continue
+		}
+		vs[i].modeSource = modeSource{Mode: "DISABLE", Level: levelBypass, Port: v.Port, Why: why}
+	}
+}
+
+// portSet parses a comma-separated port list; bad entries are skipped.
+func portSet(s string) map[uint32]bool {
+	out := map[uint32]bool{}
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16); err == nil && n > 0 {
+			out[uint32(n)] = true
+		}
+	}
+	return out
 }
 
 // sameVerdicts says whether every port has the same mode for the same
