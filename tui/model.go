@@ -593,7 +593,9 @@ func (m *Model) connected(msg connectedMsg) tea.Cmd {
 		if msg.err != nil {
 			m.connErr = msg.err.Error()
 		}
-		m.say(lvWarn, "Offline ("+m.connErr+"): checks are not run; x skips a step, r tries again.")
+		// What to do comes first: on a small screen the reason, which
+		// can be long, is what gets cut.
+		m.say(lvWarn, "Offline: checks are not run; x skips a step, r tries again. Why: "+m.connErr)
 		return nil
 	}
 	m.conn, m.runner = online, msg.r

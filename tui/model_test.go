@@ -404,7 +404,7 @@ func TestFirstFrameDoesNotWaitForCluster(t *testing.T) {
 	s.press("j")
 	s.waitText("still connecting to the", "Checks (connecting") // not "offline; x skips" yet
 	close(release)
-	s.waitText("offline", "connection refused")
+	s.waitText("offline", "Why: connection")
 	s.press("x", "y")
 	s.waitText("Step 3 of 6")
 }
