@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -111,6 +112,7 @@ type Model struct {
 
 	ctx        context.Context // the program's lifetime
 	cancel     context.CancelFunc
+	acting     *sync.WaitGroup // Runner.Run calls under way; Shutdown waits for their clean-up
 	stepCtx    context.Context // the current step's watches and probes
 	stepCancel context.CancelFunc
 	gen        int // bumped on every step change; stale messages are dropped
@@ -152,6 +154,7 @@ func New(opt Options) *Model {
 		vp: viewport.New(), ov: viewport.New(), probeRow: -1, parts: map[string]int{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.acting = &sync.WaitGroup{}
 	theme := opt.Theme
 	switch {
 	case opt.NoColor:
@@ -491,6 +494,26 @@ func (m *Model) scroll(vp *viewport.Model, k tea.KeyPressMsg) bool {
 		return false
 	}
 	return true
+}
+
+// Shutdown stops everything the model started and waits, at most
+// timeout, for checks that act on the cluster to finish: a probe cut
+// short still deletes its pod on the way out. It reports whether they
+// all finished. The program calls it after Run returns, which also
+// covers SIGTERM (Bubble Tea quits without an Update then).
+func (m *Model) Shutdown(timeout time.Duration) bool {
+	if m.stepCancel != nil {
+		m.stepCancel()
+	}
+	m.cancel()
+	done := make(chan struct{})
+	go func() { m.acting.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
 }
 
 func (m *Model) quit() tea.Cmd {
@@ -867,9 +890,13 @@ func (m *Model) runProbe() tea.Cmd {
 	r.running, r.res = true, nil
 	m.setMode(modeProbe)
 	ch := make(chan checks.Update, 64)
-	ctx, runner, b, gen := m.stepCtx, m.runner, r.b, m.gen
+	ctx, runner, b, gen, acting := m.stepCtx, m.runner, r.b, m.gen, m.acting
+	acting.Add(1)
 	return tea.Batch(
-		func() tea.Msg { return probeDoneMsg{gen, b.Key, runner.Run(ctx, b, ch)} },
+		func() tea.Msg {
+			defer acting.Done()
+			return probeDoneMsg{gen, b.Key, runner.Run(ctx, b, ch)}
+		},
 		wait(ctx, gen, ch, true),
 	)
 }
@@ -935,8 +962,10 @@ func (m *Model) answerKey(choice int) tea.Cmd {
 	ui.ans.judging = true
 	m.layout()
 	ch := make(chan checks.Update, 64)
-	ctx, runner, gen := m.stepCtx, m.runner, m.gen
+	ctx, runner, gen, acting := m.stepCtx, m.runner, m.gen, m.acting
+	acting.Add(1)
 	return func() tea.Msg {
+		defer acting.Done()
 		go func() { // intermediate results are not shown for questions
 			for {
 				select {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -196,6 +197,11 @@ func runTutorial(args []string, io IO) int {
 	})
 	p := tea.NewProgram(m, tea.WithInput(io.In), tea.WithOutput(io.Out))
 	_, runErr := p.Run()
+	// A probe interrupted by q, ctrl+c or SIGTERM deletes its pod as it
+	// stops; wait for that so nothing is left in the reader's cluster.
+	if !m.Shutdown(20 * time.Second) {
+		fmt.Fprintln(io.Err, "meshdojo: a probe did not finish cleaning up; list leftovers with: kubectl get pods -A -l app.kubernetes.io/managed-by=meshdojo")
+	}
 	// A last save after the terminal is restored: the UI saves as it
 	// goes, but this catches anything still in flight. The highest
 	// sequence number makes any background save finishing later a no-op.
