@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -248,16 +249,20 @@ func judgeCondition(name string, conds []any, ctype, want string, gen int64, hin
 		CodeGWNoCondition, name + " has no " + ctype + " condition yet"}
 }
 
+// conditionFix explains a condition in the Gateway API's own terms; the
+// reasons are the API's constants, so a renamed reason fails to compile
+// rather than silently never matching.
 func conditionFix(ctype string, m map[string]any) string {
 	reason, _ := m["reason"].(string)
-	switch {
-	case reason == "BackendNotFound" || reason == "RefNotPermitted":
+	switch reason {
+	case string(gwv1.RouteReasonBackendNotFound), string(gwv1.RouteReasonRefNotPermitted):
 		return "Check the backendRefs: the Service must exist (and a ReferenceGrant must allow cross-namespace references)."
-	case reason == "NoMatchingParent" || reason == "NotAllowedByListeners" || reason == "NoMatchingListenerHostname":
+	case string(gwv1.RouteReasonNoMatchingParent), string(gwv1.RouteReasonNotAllowedByListeners), string(gwv1.RouteReasonNoMatchingListenerHostname):
 		return "Check the parentRefs: the Gateway and listener must exist and allow routes from this namespace (allowedRoutes)."
-	case reason == "Invalid" || reason == "UnsupportedValue" || reason == "UnsupportedProtocol":
+	case string(gwv1.GatewayReasonInvalid), string(gwv1.RouteReasonUnsupportedValue), string(gwv1.ListenerReasonUnsupportedProtocol):
 		return "The spec has an invalid value; the condition's message says which (a listener needs protocol: HTTP, for example)."
-	case ctype == "Programmed":
+	}
+	if ctype == string(gwv1.GatewayConditionProgrammed) {
 		return "The controller could not deploy the data plane yet; check its Deployment and Service (kubectl get deploy,svc -l gateway.networking.k8s.io/gateway-name=<name>)."
 	}
 	return "Read the condition's reason and message above, fix the spec, and wait for the controller to report again."
