@@ -242,11 +242,28 @@ func (st *Store) Load(context string) (*State, error) {
 			return s, nil
 		}
 	}
-	moved := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
-	if rerr := os.Rename(path, moved); rerr != nil {
-		moved = ""
+	return New(context), &CorruptError{Path: path, MovedTo: moveAside(path), Err: err}
+}
+
+// moveAside renames a bad progress file to a name no earlier copy uses,
+// so a second corrupt file within the same second does not overwrite the
+// first one's backup. It returns "" when the file could not be moved.
+func moveAside(path string) string {
+	base := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405Z")
+	for i := 0; i < 100; i++ {
+		moved := base
+		if i > 0 {
+			moved = fmt.Sprintf("%s-%d", base, i)
+		}
+		if _, err := os.Lstat(moved); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if os.Rename(path, moved) != nil {
+			return ""
+		}
+		return moved
 	}
-	return New(context), &CorruptError{Path: path, MovedTo: moved, Err: err}
+	return ""
 }
 
 func (s *State) validate() error {

@@ -217,3 +217,34 @@ func TestForgetStepSurvivesSave(t *testing.T) {
 		t.Errorf("current step %q, want a", c)
 	}
 }
+
+// Two bad files in the same second must both survive: the second backup
+// may not overwrite the first.
+func TestCorruptBackupsDoNotOverwrite(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	path := st.Path("c")
+	var moved []string
+	for _, content := range []string{"first {", "second {", "third {"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := st.Load("c")
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.MovedTo == "" {
+			t.Fatalf("err = %v, want CorruptError with MovedTo", err)
+		}
+		b, rerr := os.ReadFile(ce.MovedTo)
+		if rerr != nil || string(b) != content {
+			t.Fatalf("backup %s = %q, %v; want %q", ce.MovedTo, b, rerr, content)
+		}
+		moved = append(moved, ce.MovedTo)
+	}
+	for i, m := range moved {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Errorf("backup %d (%s) lost: %v", i, m, err)
+		} else if want := []string{"first {", "second {", "third {"}[i]; string(b) != want {
+			t.Errorf("backup %d (%s) = %q, want %q (overwritten)", i, m, b, want)
+		}
+	}
+}
