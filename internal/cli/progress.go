@@ -90,13 +90,14 @@ func runProgress(args []string, io IO) int {
 		// An unreadable file was moved aside: nothing left to reset.
 		fmt.Fprintln(io.Err, "meshdojo: warning:", corrupt)
 	case err != nil:
-		fmt.Fprintln(io.Err, "meshdojo progress:", err)
+		fmt.Fprintf(io.Err, "meshdojo progress: %v\nNothing was reset. Make sure the state directory %s is a writable directory, or point XDG_STATE_HOME at one.\n", err, t.store.Dir)
 		return 1
 	}
 	if changed {
 		fmt.Fprintf(io.Out, "Forgot %s for context %s.\n", what, ctxName)
 	} else {
-		fmt.Fprintf(io.Out, "There was no %s to forget for context %s.\n", what, ctxName)
+		// "There was no all progress" reads badly; drop the "all".
+		fmt.Fprintf(io.Out, "There was no %s to forget for context %s.\n", strings.TrimPrefix(what, "all "), ctxName)
 	}
 	return 0
 }

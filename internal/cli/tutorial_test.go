@@ -341,3 +341,23 @@ func TestUnwrittenChapter(t *testing.T) {
 		}
 	}
 }
+
+// A second reset says plainly that there was nothing to forget, and a
+// state directory that cannot be written says what to do, not only the
+// system error.
+func TestProgressResetMessages(t *testing.T) {
+	isolate(t, "")
+	code, out, _ := plain(t, "", "progress", "--reset", "--yes")
+	if code != 0 || !strings.Contains(out, "There was no progress to forget") || strings.Contains(out, "no all progress") {
+		t.Errorf("reset of nothing: %d %q", code, out)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_STATE_HOME", file) // a file, so the state dir cannot exist
+	code, _, errs := plain(t, "", "progress", "--reset", "--yes")
+	if code != 1 || !strings.Contains(errs, "XDG_STATE_HOME") || !strings.Contains(errs, "Nothing was reset") {
+		t.Errorf("reset into an unusable state dir: %d %q", code, errs)
+	}
+}
