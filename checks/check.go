@@ -252,8 +252,8 @@ func (c *Check) Validate(raw map[string]string) (Params, error) {
 		out[k] = v
 	}
 	for _, s := range c.Params {
-		if _, ok := out[s.Name]; ok {
-			continue
+		if _, ok := raw[s.Name]; ok {
+			continue // set, and either valid or already reported as wrong
 		}
 		if s.Required {
 			errs = append(errs, fmt.Sprintf("missing required parameter %q (%s)", s.Name, s.Doc))
