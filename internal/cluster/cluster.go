@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -171,9 +172,9 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("context %q: %v", t.Context, err)
 	}
-	ver, err := dc.ServerVersionWithContext(ctx)
+	ver, err := firstRequest(ctx, dc, t)
 	if err != nil {
-		return nil, reachError(err, t)
+		return nil, err
 	}
 	kube, err := kubernetes.NewForConfig(t.Config)
 	if err != nil {
@@ -194,6 +195,40 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 		Served:        d.Served,
 	}
 	return c, nil
+}
+
+// firstRequest asks for the server version, giving up when ctx ends.
+// client-go runs a kubeconfig's exec credential plugin inside the request
+// without its context, so a plugin that waits (for a browser log-in, a
+// cloud CLI that hangs) would hold Connect, and the commands and the
+// tutorial's connecting state, for as long as it runs. The request goes
+// on in the background and is dropped when it ends.
+func firstRequest(ctx context.Context, dc *discovery.DiscoveryClient, t *Target) (*version.Info, error) {
+	type answer struct {
+		ver *version.Info
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		v, err := dc.ServerVersionWithContext(ctx)
+		ch <- answer{v, err}
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			return nil, reachError(a.err, t)
+		}
+		return a.ver, nil
+	case <-ctx.Done():
+		if e := t.Config.ExecProvider; e != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			try := "kubectl get namespaces"
+			if t.Context != "" {
+				try = "kubectl --context " + t.Context + " get namespaces"
+			}
+			return nil, fmt.Errorf("the kubeconfig's credential plugin (%s) did not finish within %s; run `%s` once to log in, then try again", e.Command, t.Config.Timeout, try)
+		}
+		return nil, reachError(ctx.Err(), t)
+	}
 }
 
 // reachError explains a failed first request in the reader's terms.

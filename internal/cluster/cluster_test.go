@@ -228,3 +228,42 @@ func TestVersionLess(t *testing.T) {
 		}
 	}
 }
+
+// A credential plugin that never finishes (one waiting for a browser
+// log-in, say) must not hold Connect: client-go runs it without the
+// request's context, so Connect itself gives up and names the plugin.
+func TestConnectGivesUpOnAStuckCredentialPlugin(t *testing.T) {
+	dir := t.TempDir()
+	release := filepath.Join(dir, "release")
+	plugin := filepath.Join(dir, "stuck-plugin")
+	// It waits until the test ends, then exits without credentials, so no
+	// process outlives the test.
+	// (It also stops when the test's directory is gone.)
+	script := "#!/bin/sh\nexec 2>/dev/null\nwhile [ -d " + dir + " ] && [ ! -e " + release + " ]; do sleep 0.05; done\nexit 1\n"
+	if err := os.WriteFile(plugin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(release, nil, 0o600) })
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+current-context: stuck
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: %s
+      interactiveMode: Never
+contexts:
+- name: stuck
+  context: {cluster: c, user: u}
+`, plugin)
+	_, err := Connect(context.Background(), Options{Kubeconfig: kubeconfig(t, "stuck", kc), Timeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "credential plugin") || !strings.Contains(err.Error(), plugin) ||
+		!strings.Contains(err.Error(), "kubectl --context stuck get namespaces") {
+		t.Errorf("stuck plugin: %v", err)
+	}
+}
