@@ -165,6 +165,10 @@ func runCheck(args []string, io IO) int {
 		return listChecks(io, pos, asJSON)
 	case *lessonF != "" && len(pos) > 0:
 		return fail(rep, "unexpected argument %q: --lesson takes no key=value parameters (use --run for one check)", pos[0])
+	case *timeoutF <= 0:
+		// cluster.Options treats zero as "the default"; a negative value
+		// would silently mean 10s too, which is not what was asked for.
+		return fail(rep, "--timeout %s is not a positive duration; use e.g. --timeout 30s", *timeoutF)
 	}
 
 	var jobs []job
@@ -178,6 +182,9 @@ func runCheck(args []string, io IO) int {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
 				return fail(rep, "argument %q is not key=value, e.g. namespace=bookinfo", kv)
+			}
+			if prev, dup := raw[k]; dup && prev != v {
+				return fail(rep, "parameter %q is given twice (%s and %s); give it once", k, prev, v)
 			}
 			raw[k] = v
 		}

@@ -76,6 +76,10 @@ func runDoctor(args []string, io IO) int {
 		fmt.Fprintf(io.Err, "meshdojo doctor: -o %q is not text or json\n", out)
 		return 2
 	}
+	if *timeoutF <= 0 { // zero or less would silently mean the default
+		fmt.Fprintf(io.Err, "meshdojo doctor: --timeout %s is not a positive duration; use e.g. --timeout 30s\n", *timeoutF)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep := doctorReport{Permissions: []permissionVerdict{}}

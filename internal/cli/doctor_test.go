@@ -84,3 +84,10 @@ func TestDoctorNoCluster(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, out)
 	}
 }
+
+func TestDoctorBadTimeout(t *testing.T) {
+	code, _, errs := run(t, "", false, "doctor", "--timeout", "-1s")
+	if code != 2 || !strings.Contains(errs, "--timeout -1s is not a positive duration") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
