@@ -249,6 +249,10 @@ func (c *Check) Validate(raw map[string]string) (Params, error) {
 			errs = append(errs, fmt.Sprintf("parameter %q: %v", k, err))
 			continue
 		}
+		if n, _ := strconv.Atoi(v); k == "passes" && n < 1 {
+			errs = append(errs, fmt.Sprintf("parameter \"passes\": %s is not a count of consecutive passes; use 1 or more", v))
+			continue
+		}
 		out[k] = v
 	}
 	for _, s := range c.Params {

@@ -30,3 +30,20 @@ func TestValidateBadRequiredValueIsNotMissing(t *testing.T) {
 		t.Errorf("valid params: %v, %v", p, err)
 	}
 }
+
+// passes (flap protection) counts consecutive passes: zero or fewer would
+// open the gate on nothing, so the lint and `check --run` refuse it.
+func TestValidatePassesAtLeastOne(t *testing.T) {
+	c, ok := Lookup("ca-root-cert")
+	if !ok {
+		t.Fatal("ca-root-cert is not registered")
+	}
+	for _, bad := range []string{"0", "-2"} {
+		if _, err := c.Validate(map[string]string{"namespace": "a", "passes": bad}); err == nil || !strings.Contains(err.Error(), "1 or more") {
+			t.Errorf("passes=%s: %v", bad, err)
+		}
+	}
+	if p, err := c.Validate(map[string]string{"namespace": "a", "passes": "3"}); err != nil || p.Int("passes") != 3 {
+		t.Errorf("passes=3: %v, %v", p, err)
+	}
+}
