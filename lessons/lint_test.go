@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -74,12 +73,6 @@ func lintExample(readme string) string {
 	}
 	return src + "\n"
 }
-
-var (
-	// [text](target "title") — the target up to space or ')'.
-	lintLinkRe = regexp.MustCompile(`\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
-	lintCodeRe = regexp.MustCompile("`[^`\n]*`")
-)
 
 // lintFS lints every lesson in fsys and returns the problems, each
 // naming its file and what to do.
@@ -207,67 +200,16 @@ func lintCheck(ref lessons.CheckRef, extra map[string]string) error {
 // are not links; web links are not checked here.
 func lintLinks(md string, l *lessons.Lesson, all []*lessons.Lesson) []string {
 	var probs []string
-	for _, m := range lintLinkRe.FindAllStringSubmatch(lintStripCode(md), -1) {
-		target := m[1]
-		switch {
-		case strings.HasPrefix(target, "http://"), strings.HasPrefix(target, "https://"), strings.HasPrefix(target, "mailto:"):
-		case strings.HasPrefix(target, "#"):
-			if !lintHasAnchor(l, target[1:]) {
-				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, l.ID, lintAnchors(l)))
-			}
-		case strings.HasPrefix(target, "lesson:"):
-			id, anchor, _ := strings.Cut(strings.TrimPrefix(target, "lesson:"), "#")
-			other, ok := lessons.Find(all, id)
-			switch {
-			case !ok:
-				probs = append(probs, fmt.Sprintf("link %s: there is no lesson %q (lessons: %s)", target, id, lessons.IDs(all)))
-			case anchor != "" && !lintHasAnchor(other, anchor):
-				probs = append(probs, fmt.Sprintf("link %s: lesson %s has no step with that anchor (anchors: %s)", target, other.ID, lintAnchors(other)))
-			}
-		default:
-			probs = append(probs, fmt.Sprintf("link %s: internal links are #step-anchor or lesson:ID#step-anchor; web links start with https://", target))
+	for _, link := range lessons.Links(md) {
+		t := link.Target
+		if strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://") || strings.HasPrefix(t, "mailto:") {
+			continue
+		}
+		if _, _, err := lessons.Resolve(all, l, t); err != nil {
+			probs = append(probs, err.Error())
 		}
 	}
 	return probs
-}
-
-func lintHasAnchor(l *lessons.Lesson, a string) bool {
-	for i := range l.Steps {
-		if l.Steps[i].Anchor == a {
-			return true
-		}
-	}
-	return false
-}
-
-func lintAnchors(l *lessons.Lesson) string {
-	var out []string
-	for i := range l.Steps {
-		out = append(out, "#"+l.Steps[i].Anchor)
-	}
-	sort.Strings(out)
-	return strings.Join(out, " ")
-}
-
-// lintStripCode removes fenced blocks and code spans.
-func lintStripCode(md string) string {
-	var out []string
-	fence := ""
-	for _, line := range strings.Split(md, "\n") {
-		t := strings.TrimSpace(line)
-		if fence == "" && (strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")) {
-			fence = t[:3]
-			continue
-		}
-		if fence != "" {
-			if strings.HasPrefix(t, fence) {
-				fence = ""
-			}
-			continue
-		}
-		out = append(out, lintCodeRe.ReplaceAllString(line, ""))
-	}
-	return strings.Join(out, "\n")
 }
 
 func lintStripComments(s string) string {

@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -16,35 +15,15 @@ type link struct {
 	text, target string
 }
 
-var (
-	linkRe = regexp.MustCompile(`\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
-	spanRe = regexp.MustCompile("`[^`\n]*`")
-)
-
 // internalLinks finds the internal links in Markdown, in order, once
 // each; links inside code are not links.
 func internalLinks(md string) []link {
 	var out []link
 	seen := map[string]bool{}
-	fence := ""
-	for _, line := range strings.Split(md, "\n") {
-		t := strings.TrimSpace(line)
-		if fence == "" && (strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")) {
-			fence = t[:3]
-			continue
-		}
-		if fence != "" {
-			if strings.HasPrefix(t, fence) {
-				fence = ""
-			}
-			continue
-		}
-		for _, m := range linkRe.FindAllStringSubmatch(spanRe.ReplaceAllString(line, ""), -1) {
-			tg := m[2]
-			if (strings.HasPrefix(tg, "#") || strings.HasPrefix(tg, "lesson:")) && !seen[tg] {
-				seen[tg] = true
-				out = append(out, link{text: m[1], target: tg})
-			}
+	for _, l := range lessons.Links(md) {
+		if l.Internal() && !seen[l.Target] {
+			seen[l.Target] = true
+			out = append(out, link{text: l.Text, target: l.Target})
 		}
 	}
 	return out
@@ -67,30 +46,18 @@ func (m *Model) stepLinks() []link {
 	return internalLinks(strings.Join(src, "\n\n"))
 }
 
-// resolve finds where a link leads: a lesson index and step index.
+// resolveLink finds where a link leads: a lesson index and step index.
 func (m *Model) resolveLink(l link) (li, si int, err error) {
-	id, anchor := m.lesson().ID, strings.TrimPrefix(l.target, "#")
-	if rest, ok := strings.CutPrefix(l.target, "lesson:"); ok {
-		id, anchor, _ = strings.Cut(rest, "#")
-	}
-	les, ok := lessons.Find(m.all, id)
-	if !ok {
-		return 0, 0, fmt.Errorf("lesson %s is not in this build", strings.ToUpper(id))
+	les, si, err := lessons.Resolve(m.all, m.lesson(), l.target)
+	if err != nil {
+		return 0, 0, err
 	}
 	for i := range m.all {
 		if m.all[i] == les {
 			li = i
 		}
 	}
-	if anchor == "" {
-		return li, 0, nil
-	}
-	for i := range les.Steps {
-		if les.Steps[i].Anchor == anchor {
-			return li, i, nil
-		}
-	}
-	return 0, 0, fmt.Errorf("lesson %s has no step #%s", strings.ToUpper(les.ID), anchor)
+	return li, si, nil
 }
 
 // linkKey offers the step's links one at a time: o shows the first, o

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"github.com/meshdojo/meshdojo/lessons"
+
 	"regexp"
 	"strconv"
 	"strings"
@@ -191,8 +193,8 @@ func markLinks(md string) string {
 		// Even pieces between backticks are outside code spans.
 		parts := strings.Split(line, "`")
 		for j := 0; j < len(parts); j += 2 {
-			parts[j] = linkRe.ReplaceAllStringFunc(parts[j], func(m string) string {
-				sub := linkRe.FindStringSubmatch(m)
+			parts[j] = lessons.LinkPattern.ReplaceAllStringFunc(parts[j], func(m string) string {
+				sub := lessons.LinkPattern.FindStringSubmatch(m)
 				if !strings.HasPrefix(sub[2], "#") && !strings.HasPrefix(sub[2], "lesson:") {
 					return m
 				}
