@@ -2,7 +2,6 @@ package checks
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,19 +10,6 @@ import (
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 	"github.com/meshdojo/meshdojo/internal/traffic/fakelab"
 )
-
-// metricsListen serves h inside the test's pod network namespace and
-// returns its port: the API server refuses to proxy to loopback, so fake
-// Prometheus and Envoy listen on the namespace's address, which stands in
-// for a pod IP.
-func metricsListen(t *testing.T, pn *testcluster.PodNet, h http.Handler) int {
-	t.Helper()
-	l, _ := pn.Listen(t)
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // fakeProm answers instant queries from a table: query -> JSON result
 // list; a query not in the table gets an empty vector.
@@ -58,13 +44,13 @@ func TestMetricChecksOnCluster(t *testing.T) {
 	pn := testcluster.SharedPodNet(t)
 	ip := pn.IP
 	waypoint := `[{"metric":{"reporter":"waypoint","destination_service_name":"reviews"},"value":[1,"42"]}]`
-	prom := metricsListen(t, pn, fakeProm(map[string]string{
+	prom := pn.Serve(t, fakeProm(map[string]string{
 		`sum(istio_requests_total{reporter="waypoint",destination_service_name="reviews"})`: `[{"metric":{},"value":[1,"42"]}]`,
 		`istio_requests_total{reporter="waypoint"}`:                                         waypoint,
 		`absent(istio_requests_total)`:                                                      `[{"metric":{},"value":[1,"1"]}]`,
 	}))
-	envoy := metricsListen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, caller) }))
-	trafficApply(t, c, fakelab.Metrics(ns, ip, prom))
+	envoy := pn.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, caller) }))
+	c.ApplyT(t, fakelab.Metrics(ns, ip, prom))
 	env := newEmitEnv(trafficClients(t, c.Config))
 	pq := func(raw map[string]string) Result {
 		raw["namespace"] = ns

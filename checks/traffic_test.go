@@ -265,20 +265,6 @@ func TestSetTraffic(t *testing.T) {
 	}
 }
 
-// trafficApply applies yaml and removes it when the test ends, so checks
-// that look in every namespace see only this test's gateways.
-func trafficApply(t *testing.T, c *testcluster.Cluster, yaml string) {
-	t.Helper()
-	if err := c.Apply(t.Context(), yaml); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Delete(context.Background(), yaml); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-}
-
 // TestHTTPProbeOnCluster finds the ingress on the real API server and
 // reaches it by port-forward. The API server sits behind a proxy that
 // serves the port-forward itself (there is no kubelet) and passes every
@@ -303,7 +289,7 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 
 	t.Run("through a port-forward", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
+		c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Running"))
 		r := runTraffic(t, viaProxy, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress",
 			"path": "/api/v1/products/0/reviews", "count": "20", "versions": "v4=100"})
 		if r.Verdict != Pass || !strings.Contains(r.Conditions[0].Observed, "port-forward to pod "+ns+"/"+fakelab.IngressPod+" port 9080") {
@@ -319,7 +305,7 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 	})
 	t.Run("gateway pod not ready", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Pending"))
+		c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Pending"))
 		r := runTraffic(t, direct, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress"})
 		if r.Verdict != Error || r.Code != CodeNoGatewayPod || !strings.Contains(explain(r), "1 Pending") {
 			t.Fatal(explain(r))
@@ -327,7 +313,7 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 	})
 	t.Run("port-forward refused by the API server", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
+		c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Running"))
 		r := runTraffic(t, direct, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress"})
 		if r.Verdict != Error || r.Code != CodeForwardRefused || !strings.Contains(explain(r), "kubectl port-forward -n "+ns+" svc/istio-ingressgateway 9080:9080") {
 			t.Fatal(explain(r))
@@ -335,9 +321,9 @@ func TestHTTPProbeOnCluster(t *testing.T) {
 	})
 	t.Run("port-forward forbidden", func(t *testing.T) {
 		ns := c.Namespace(t)
-		trafficApply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
+		c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Running"))
 		// A reader who may read everything but not port-forward.
-		trafficApply(t, c, (`apiVersion: rbac.authorization.k8s.io/v1
+		c.ApplyT(t, (`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: meshdojo-traffic-test-reader}
 rules:
@@ -350,7 +336,7 @@ rules:
 		if r.Verdict != Error || r.Code != CodeForbidden || !strings.Contains(explain(r), "assets/rbac") {
 			t.Fatal(explain(r))
 		}
-		trafficApply(t, c, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
+		c.ApplyT(t, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: meshdojo-traffic-test-reader-%s}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshdojo-traffic-test-reader}

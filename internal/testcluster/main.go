@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"regexp"
@@ -54,6 +55,20 @@ func Shared(t testing.TB) *Cluster {
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// ApplyT applies yaml for a test and deletes it again when the test
+// ends, so tests that look in every namespace see only their own objects.
+func (c *Cluster) ApplyT(t testing.TB, yaml string) {
+	t.Helper()
+	if err := c.Apply(t.Context(), yaml); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Delete(context.Background(), yaml); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+}
 
 // Namespace creates a fresh namespace for the test, named after it, and
 // returns its name. Labels are given as key, value pairs. Namespaces are

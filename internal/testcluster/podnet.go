@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,18 @@ func (p *PodNet) Listen(t testing.TB) (net.Listener, string) {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l, p.IP
+}
+
+// Serve serves h on a listener from Listen until the test ends and
+// returns its port: a fake Prometheus or Envoy at what stands in for a
+// pod IP.
+func (p *PodNet) Serve(t testing.TB, h http.Handler) int {
+	t.Helper()
+	l, _ := p.Listen(t)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // listen runs net.Listen with its thread switched into the namespace. A

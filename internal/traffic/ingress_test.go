@@ -1,7 +1,6 @@
 package traffic
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -34,24 +33,10 @@ func clients(t testing.TB, cfg *rest.Config) (kubernetes.Interface, dynamic.Inte
 	return k, d
 }
 
-// apply applies yaml and deletes it again when the test ends, so tests
-// that look in all namespaces see only their own gateways.
-func apply(t *testing.T, c *testcluster.Cluster, yaml string) {
-	t.Helper()
-	if err := c.Apply(t.Context(), yaml); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Delete(context.Background(), yaml); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-}
-
 func TestFindIngressIstioGateway(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	apply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
+	c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Running"))
 	kube, dyn := clients(t, c.Config)
 	in, err := FindIngress(t.Context(), kube, dyn, Want{})
 	if err != nil {
@@ -69,7 +54,7 @@ func TestFindIngressIstioGateway(t *testing.T) {
 func TestFindIngressGatewayAPI(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	apply(t, c, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+	c.ApplyT(t, fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: istio-ingress, namespace: %[1]s}
 spec:
@@ -125,7 +110,7 @@ func TestFindIngressExplainsAbsence(t *testing.T) {
 		t.Fatalf("want ErrNoIngress, got %v", err)
 	}
 	// A Gateway whose pods have no Service is named in the error.
-	apply(t, c, fmt.Sprintf(`apiVersion: networking.istio.io/v1
+	c.ApplyT(t, fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: lonely, namespace: %s}
 spec:
@@ -146,7 +131,7 @@ spec:
 func TestFindIngressNamedService(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	apply(t, c, fmt.Sprintf(`apiVersion: v1
+	c.ApplyT(t, fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: nginx-gateway-nginx, namespace: %s}
 spec:
@@ -169,7 +154,7 @@ spec:
 func TestReachPortForwardRefused(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	apply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
+	c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Running"))
 	kube, _ := clients(t, c.Config)
 	in := &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9080}
 	_, err := Reach(t.Context(), t.Context(), c.Config, kube, in)
@@ -178,7 +163,7 @@ func TestReachPortForwardRefused(t *testing.T) {
 	}
 	t.Log(err)
 	// No ready pod at all.
-	apply(t, c, fmt.Sprintf(`apiVersion: v1
+	c.ApplyT(t, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: istio-ingressgateway-5d9f-abcde
@@ -227,7 +212,7 @@ func TestReachEndToEnd(t *testing.T) {
 
 	t.Run("port-forward", func(t *testing.T) {
 		ns := c.Namespace(t)
-		apply(t, c, fakelab.Ingress(ns, 9080, "", "Running"))
+		c.ApplyT(t, fakelab.Ingress(ns, 9080, "", "Running"))
 		pf, cfg := proxyToCluster(t, c, lab.Listener.Addr().String())
 		kube, dyn := clients(t, cfg)
 		in, err := FindIngress(t.Context(), kube, dyn, Want{Gateway: ns + "/productpage-ingress"})
@@ -255,7 +240,7 @@ func TestReachEndToEnd(t *testing.T) {
 	})
 	t.Run("load balancer", func(t *testing.T) {
 		ns := c.Namespace(t)
-		apply(t, c, fakelab.Ingress(ns, port, "127.0.0.1", "Running"))
+		c.ApplyT(t, fakelab.Ingress(ns, port, "127.0.0.1", "Running"))
 		kube, dyn := clients(t, c.Config)
 		in, err := FindIngress(t.Context(), kube, dyn, Want{Gateway: ns + "/productpage-ingress"})
 		if err != nil {
@@ -273,7 +258,7 @@ func TestReachEndToEnd(t *testing.T) {
 	t.Run("load balancer that does not answer", func(t *testing.T) {
 		ns := c.Namespace(t)
 		// Port 9 (discard) on loopback: nothing listens there.
-		apply(t, c, fakelab.Ingress(ns, 9, "127.0.0.1", "Running"))
+		c.ApplyT(t, fakelab.Ingress(ns, 9, "127.0.0.1", "Running"))
 		_, cfg := proxyToCluster(t, c, lab.Listener.Addr().String())
 		kube, _ := clients(t, cfg)
 		r, err := Reach(t.Context(), t.Context(), cfg, kube, &Ingress{Via: "test", Namespace: ns, Service: "istio-ingressgateway", Port: 9})

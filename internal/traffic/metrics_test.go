@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -63,25 +62,15 @@ func TestParsePromResponse(t *testing.T) {
 	}
 }
 
-// listen serves h inside the test's pod network namespace and returns
-// its port: the API server refuses to proxy to loopback, so the fake
-// Prometheus and Envoy listen on the namespace's address, which stands in
-// for a pod IP.
-func listen(t *testing.T, pn *testcluster.PodNet, h http.Handler) int {
-	t.Helper()
-	l, _ := pn.Listen(t)
-	srv := &http.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().(*net.TCPAddr).Port
-}
-
+// TestQueryAndStatsThroughAPIServerProxy: the API server refuses to
+// proxy to loopback, so the fake Prometheus and Envoy listen in the pod
+// network namespace, whose address stands in for a pod IP.
 func TestQueryAndStatsThroughAPIServerProxy(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	pn := testcluster.SharedPodNet(t)
 	ip := pn.IP
-	prom := listen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	prom := pn.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query().Get("query")
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -94,14 +83,14 @@ func TestQueryAndStatsThroughAPIServerProxy(t *testing.T) {
 			fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"q":%q},"value":[1,"3"]}]}}`, q)
 		}
 	}))
-	envoy := listen(t, pn, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	envoy := pn.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/stats/prometheus" {
 			http.NotFound(w, r)
 			return
 		}
 		fmt.Fprint(w, envoyText)
 	}))
-	apply(t, c, fakelab.Metrics(ns, ip, prom))
+	c.ApplyT(t, fakelab.Metrics(ns, ip, prom))
 	kube, _ := clients(t, c.Config)
 	target := PromTarget{Namespace: ns, Service: "prometheus-server", Port: 9090}
 
