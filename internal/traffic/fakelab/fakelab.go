@@ -1,9 +1,17 @@
-// Package fakelab is an HTTP server that answers like the book lab's
-// Bookinfo seen through its ingress gateway, with the mesh's traffic
-// policies simulated: weighted versions, injected aborts and delays,
-// route timeouts, retries, outlier ejection and connection-pool
-// overflow. Tests use it to see each traffic assertion pass on the right
-// behaviour and fail on the wrong one, without a cluster.
+// Package fakelab simulates the book's lab for tests, in two forms.
+//
+// Sim (NewSim) is the lab itself: Bookinfo behind the ingress gateway,
+// with every mesh behaviour derived from the Istio and Kubernetes objects
+// it is given (VirtualService routes, matches, faults, timeouts and
+// retries; DestinationRule subsets, outlier detection, connection pools
+// and TLS; PeerAuthentication; the pods that exist and are ready; the
+// mesh config's discoverySelectors). Nothing in it is configured per
+// test: change the objects and the traffic changes. The lesson walk runs
+// it behind a real API server; lessons/README.md says how.
+//
+// Lab (New) is a fixed behaviour set by a Config, with no objects
+// behind it. Package checks uses it to test the traffic checks'
+// judgement (a split, a status share, a latency bound) in isolation.
 //
 // Randomness comes from a seeded source, so a run with one worker is
 // reproducible.
@@ -19,7 +27,7 @@ import (
 	"time"
 )
 
-// Config is the behaviour to simulate. Zero values switch a feature off.
+// Config is the behaviour Lab simulates. Zero values switch a feature off.
 type Config struct {
 	Seed uint64
 	// Weights is the reviews route's split between versions (v1, v2, v4
@@ -53,7 +61,7 @@ type Config struct {
 	MaxPending int
 }
 
-// Lab is the simulated application.
+// Lab is the config-driven application.
 type Lab struct {
 	cfg Config
 

@@ -1,0 +1,554 @@
+package fakelab
+
+// The objects the simulator reads, as plain structs: only the fields
+// whose behaviour it simulates. World is built from the unstructured
+// objects of an API server (FromObjects), so a test or a lesson fixture
+// changes the lab's behaviour by changing the objects, never by telling
+// the simulator what to do.
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// World is the cluster as the simulator sees it at one moment.
+type World struct {
+	Namespaces       map[string]map[string]string // name -> labels
+	Pods             []*Pod
+	Services         []*Service
+	Gateways         []*Gateway
+	VirtualServices  []*VirtualService
+	DestinationRules []*DestinationRule
+	PeerAuths        []*PeerAuthentication
+	Mesh             MeshConfig
+	// Ignored says which Istio objects istiod would not see (a namespace
+	// outside the mesh config's discoverySelectors), for explanations.
+	Ignored []string
+
+	// ingressBackend is where a Gateway API HTTPRoute sends the ingress's
+	// traffic when no Istio Gateway is there (chapter 1's NGINX).
+	ingressBackend *backend
+}
+
+type backend struct {
+	Namespace, Host string
+	Port            int
+}
+
+// MeshConfig is the part of istiod's mesh config the simulator honours.
+type MeshConfig struct {
+	RootNamespace      string
+	DiscoverySelectors []LabelSelector
+}
+
+// LabelSelector is a Kubernetes label selector.
+type LabelSelector struct {
+	MatchLabels      map[string]string `json:"matchLabels"`
+	MatchExpressions []struct {
+		Key      string   `json:"key"`
+		Operator string   `json:"operator"`
+		Values   []string `json:"values"`
+	} `json:"matchExpressions"`
+}
+
+// Matches reports whether labels satisfy the selector.
+func (s LabelSelector) Matches(labels map[string]string) bool {
+	for k, v := range s.MatchLabels {
+		if labels[k] != v {
+			return false
+		}
+	}
+	for _, e := range s.MatchExpressions {
+		v, has := labels[e.Key]
+		in := false
+		for _, x := range e.Values {
+			in = in || x == v
+		}
+		switch e.Operator {
+		case "In":
+			if !has || !in {
+				return false
+			}
+		case "NotIn":
+			if has && in {
+				return false
+			}
+		case "Exists":
+			if !has {
+				return false
+			}
+		case "DoesNotExist":
+			if has {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Pod is a pod with what the mesh cares about.
+type Pod struct {
+	Name, Namespace string
+	Labels          map[string]string
+	Annotations     map[string]string
+	ServiceAccount  string
+	// Sidecar: the pod has an istio-proxy container (or native sidecar).
+	Sidecar bool
+	Running bool // phase Running and condition Ready
+	Start   time.Time
+	IP      string
+	// Workload is the owning Deployment's name (the ReplicaSet's name
+	// without its pod-template-hash), as Istio's telemetry names it.
+	Workload string
+}
+
+// Key is namespace/name.
+func (p *Pod) Key() string { return p.Namespace + "/" + p.Name }
+
+// Service is a Kubernetes Service.
+type Service struct {
+	Name, Namespace string
+	Selector        map[string]string
+	Ports           []int
+}
+
+// FQDN is the service's cluster host name.
+func (s *Service) FQDN() string { return s.Name + "." + s.Namespace + ".svc.cluster.local" }
+
+// Gateway is an Istio Gateway.
+type Gateway struct {
+	Name, Namespace string
+	Spec            struct {
+		Selector map[string]string `json:"selector"`
+		Servers  []struct {
+			Port struct {
+				Number   int    `json:"number"`
+				Protocol string `json:"protocol"`
+			} `json:"port"`
+			Hosts []string `json:"hosts"`
+		} `json:"servers"`
+	}
+}
+
+// VirtualService is an Istio VirtualService's HTTP part.
+type VirtualService struct {
+	Name, Namespace string
+	Spec            struct {
+		Hosts    []string    `json:"hosts"`
+		Gateways []string    `json:"gateways"`
+		ExportTo []string    `json:"exportTo"`
+		HTTP     []HTTPRoute `json:"http"`
+	}
+}
+
+// HTTPRoute is one rule of a VirtualService.
+type HTTPRoute struct {
+	Name  string `json:"name"`
+	Match []struct {
+		URI          *StringMatch           `json:"uri"`
+		Headers      map[string]StringMatch `json:"headers"`
+		SourceLabels map[string]string      `json:"sourceLabels"`
+		Port         int                    `json:"port"`
+		Gateways     []string               `json:"gateways"`
+	} `json:"match"`
+	Route []struct {
+		Destination Destination `json:"destination"`
+		Weight      *int        `json:"weight"`
+	} `json:"route"`
+	Fault *struct {
+		Delay *struct {
+			FixedDelay string   `json:"fixedDelay"`
+			Percentage *Percent `json:"percentage"`
+			Percent    *int     `json:"percent"`
+		} `json:"delay"`
+		Abort *struct {
+			HTTPStatus int      `json:"httpStatus"`
+			Percentage *Percent `json:"percentage"`
+		} `json:"abort"`
+	} `json:"fault"`
+	Timeout string `json:"timeout"`
+	Retries *struct {
+		Attempts      int    `json:"attempts"`
+		PerTryTimeout string `json:"perTryTimeout"`
+		RetryOn       string `json:"retryOn"`
+	} `json:"retries"`
+	Mirror           *Destination `json:"mirror"`
+	MirrorPercentage *Percent     `json:"mirrorPercentage"`
+	Mirrors          []struct {
+		Destination Destination `json:"destination"`
+		Percentage  *Percent    `json:"percentage"`
+	} `json:"mirrors"`
+}
+
+// StringMatch is Istio's exact/prefix/regex match.
+type StringMatch struct {
+	Exact  string `json:"exact"`
+	Prefix string `json:"prefix"`
+	Regex  string `json:"regex"`
+}
+
+// Percent is Istio's Percent message.
+type Percent struct {
+	Value float64 `json:"value"`
+}
+
+// Destination is a route destination.
+type Destination struct {
+	Host   string `json:"host"`
+	Subset string `json:"subset"`
+	Port   struct {
+		Number int `json:"number"`
+	} `json:"port"`
+}
+
+// DestinationRule is an Istio DestinationRule.
+type DestinationRule struct {
+	Name, Namespace string
+	Spec            struct {
+		Host          string         `json:"host"`
+		ExportTo      []string       `json:"exportTo"`
+		TrafficPolicy *TrafficPolicy `json:"trafficPolicy"`
+		Subsets       []struct {
+			Name          string            `json:"name"`
+			Labels        map[string]string `json:"labels"`
+			TrafficPolicy *TrafficPolicy    `json:"trafficPolicy"`
+		} `json:"subsets"`
+	}
+}
+
+// TrafficPolicy is the part of a DestinationRule's policy that is
+// simulated.
+type TrafficPolicy struct {
+	ConnectionPool *struct {
+		TCP *struct {
+			MaxConnections int `json:"maxConnections"`
+		} `json:"tcp"`
+		HTTP *struct {
+			HTTP1MaxPendingRequests  int `json:"http1MaxPendingRequests"`
+			MaxRequestsPerConnection int `json:"maxRequestsPerConnection"`
+		} `json:"http"`
+	} `json:"connectionPool"`
+	OutlierDetection *struct {
+		Consecutive5xxErrors     *int   `json:"consecutive5xxErrors"`
+		ConsecutiveGatewayErrors *int   `json:"consecutiveGatewayErrors"`
+		Interval                 string `json:"interval"`
+		BaseEjectionTime         string `json:"baseEjectionTime"`
+		MaxEjectionPercent       *int   `json:"maxEjectionPercent"`
+	} `json:"outlierDetection"`
+	TLS *struct {
+		Mode string `json:"mode"`
+	} `json:"tls"`
+}
+
+// PeerAuthentication is an Istio PeerAuthentication.
+type PeerAuthentication struct {
+	Name, Namespace string
+	Created         time.Time
+	Spec            struct {
+		Selector *struct {
+			MatchLabels map[string]string `json:"matchLabels"`
+		} `json:"selector"`
+		MTLS *struct {
+			Mode string `json:"mode"`
+		} `json:"mtls"`
+		PortLevelMTLS map[string]struct {
+			Mode string `json:"mode"`
+		} `json:"portLevelMtls"`
+	}
+}
+
+// FromObjects builds a World from API objects of any kind; kinds the
+// simulator does not read are skipped. An object whose spec cannot be
+// read is an error naming it.
+func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
+	w := &World{Namespaces: map[string]map[string]string{}}
+	var errs []string
+	spec := func(o *unstructured.Unstructured, into any) bool {
+		b, err := json.Marshal(o.Object["spec"])
+		if err == nil {
+			err = json.Unmarshal(b, into)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s %s/%s: %v", o.GetKind(), o.GetNamespace(), o.GetName(), err))
+			return false
+		}
+		return true
+	}
+	var meshes []*unstructured.Unstructured
+	for _, o := range objs {
+		ns, name := o.GetNamespace(), o.GetName()
+		switch o.GetKind() {
+		case "Namespace":
+			w.Namespaces[name] = o.GetLabels()
+		case "Pod":
+			w.Pods = append(w.Pods, pod(o))
+		case "Service":
+			s := &Service{Name: name, Namespace: ns}
+			s.Selector, _, _ = unstructured.NestedStringMap(o.Object, "spec", "selector")
+			ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
+			for _, p := range ports {
+				if m, ok := p.(map[string]any); ok {
+					if n, ok := m["port"].(int64); ok {
+						s.Ports = append(s.Ports, int(n))
+					}
+				}
+			}
+			w.Services = append(w.Services, s)
+		case "Gateway":
+			if !strings.HasPrefix(o.GetAPIVersion(), "networking.istio.io/") {
+				continue
+			}
+			g := &Gateway{Name: name, Namespace: ns}
+			if spec(o, &g.Spec) {
+				w.Gateways = append(w.Gateways, g)
+			}
+		case "VirtualService":
+			v := &VirtualService{Name: name, Namespace: ns}
+			if spec(o, &v.Spec) {
+				w.VirtualServices = append(w.VirtualServices, v)
+			}
+		case "DestinationRule":
+			d := &DestinationRule{Name: name, Namespace: ns}
+			if spec(o, &d.Spec) {
+				w.DestinationRules = append(w.DestinationRules, d)
+			}
+		case "PeerAuthentication":
+			p := &PeerAuthentication{Name: name, Namespace: ns, Created: o.GetCreationTimestamp().Time}
+			if spec(o, &p.Spec) {
+				w.PeerAuths = append(w.PeerAuths, p)
+			}
+		case "HTTPRoute":
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
+			for _, r := range rules {
+				m, _ := r.(map[string]any)
+				refs, _ := m["backendRefs"].([]any)
+				for _, ref := range refs {
+					b, _ := ref.(map[string]any)
+					name, _ := b["name"].(string)
+					if k, _ := b["kind"].(string); name == "" || (k != "" && k != "Service") || w.ingressBackend != nil {
+						continue
+					}
+					bns, _ := b["namespace"].(string)
+					if bns == "" {
+						bns = ns
+					}
+					port, _ := b["port"].(int64)
+					w.ingressBackend = &backend{Namespace: bns, Host: name + "." + bns, Port: int(port)}
+				}
+			}
+		case "ConfigMap":
+			if _, ok, _ := unstructured.NestedString(o.Object, "data", "mesh"); ok && (name == "istio" || strings.HasPrefix(name, "istio-")) {
+				meshes = append(meshes, o)
+			}
+		}
+	}
+	// istiod reads the mesh config of its revision; the lab has one.
+	sort.Slice(meshes, func(i, j int) bool { return meshes[i].GetName() < meshes[j].GetName() })
+	w.Mesh.RootNamespace = "istio-system"
+	if len(meshes) > 0 {
+		raw, _, _ := unstructured.NestedString(meshes[0].Object, "data", "mesh")
+		var mc struct {
+			RootNamespace      string          `json:"rootNamespace"`
+			DiscoverySelectors []LabelSelector `json:"discoverySelectors"`
+		}
+		if err := yaml.Unmarshal([]byte(raw), &mc); err != nil {
+			errs = append(errs, fmt.Sprintf("ConfigMap %s/%s key mesh: %v", meshes[0].GetNamespace(), meshes[0].GetName(), err))
+		}
+		if mc.RootNamespace != "" {
+			w.Mesh.RootNamespace = mc.RootNamespace
+		}
+		w.Mesh.DiscoverySelectors = mc.DiscoverySelectors
+	}
+	w.filterDiscovery()
+	if len(errs) > 0 {
+		return w, fmt.Errorf("fakelab: unreadable objects: %s", strings.Join(errs, "; "))
+	}
+	return w, nil
+}
+
+// filterDiscovery drops the Istio config objects istiod does not see:
+// since Istio 1.22 discoverySelectors filter config objects too, with no
+// exception for the root namespace.
+func (w *World) filterDiscovery() {
+	if len(w.Mesh.DiscoverySelectors) == 0 {
+		return
+	}
+	seen := func(kind, ns, name string) bool {
+		if w.Selected(ns) {
+			return true
+		}
+		w.Ignored = append(w.Ignored, fmt.Sprintf("%s %s/%s (namespace %s is outside the mesh config's discoverySelectors)", kind, ns, name, ns))
+		return false
+	}
+	var vs []*VirtualService
+	for _, v := range w.VirtualServices {
+		if seen("VirtualService", v.Namespace, v.Name) {
+			vs = append(vs, v)
+		}
+	}
+	var dr []*DestinationRule
+	for _, d := range w.DestinationRules {
+		if seen("DestinationRule", d.Namespace, d.Name) {
+			dr = append(dr, d)
+		}
+	}
+	var pa []*PeerAuthentication
+	for _, p := range w.PeerAuths {
+		if seen("PeerAuthentication", p.Namespace, p.Name) {
+			pa = append(pa, p)
+		}
+	}
+	var gw []*Gateway
+	for _, g := range w.Gateways {
+		if seen("Gateway", g.Namespace, g.Name) {
+			gw = append(gw, g)
+		}
+	}
+	w.VirtualServices, w.DestinationRules, w.PeerAuths, w.Gateways = vs, dr, pa, gw
+}
+
+// Selected reports whether istiod watches namespace ns.
+func (w *World) Selected(ns string) bool {
+	if len(w.Mesh.DiscoverySelectors) == 0 {
+		return true
+	}
+	labels := w.Namespaces[ns]
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels["kubernetes.io/metadata.name"] = ns
+	for _, s := range w.Mesh.DiscoverySelectors {
+		if s.Matches(labels) {
+			return true
+		}
+	}
+	return false
+}
+
+func pod(o *unstructured.Unstructured) *Pod {
+	p := &Pod{Name: o.GetName(), Namespace: o.GetNamespace(), Labels: o.GetLabels(), Annotations: o.GetAnnotations(),
+		Start: o.GetCreationTimestamp().Time}
+	p.ServiceAccount, _, _ = unstructured.NestedString(o.Object, "spec", "serviceAccountName")
+	for _, field := range []string{"containers", "initContainers"} {
+		cs, _, _ := unstructured.NestedSlice(o.Object, "spec", field)
+		for _, c := range cs {
+			if m, ok := c.(map[string]any); ok && m["name"] == "istio-proxy" {
+				p.Sidecar = true
+			}
+		}
+	}
+	phase, _, _ := unstructured.NestedString(o.Object, "status", "phase")
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	ready := false
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && m["status"] == "True" {
+			ready = true
+		}
+	}
+	p.Running = phase == "Running" && ready
+	if s, _, _ := unstructured.NestedString(o.Object, "status", "startTime"); s != "" {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			p.Start = t
+		}
+	}
+	p.IP, _, _ = unstructured.NestedString(o.Object, "status", "podIP")
+	p.Workload = p.Name
+	for _, ref := range o.GetOwnerReferences() {
+		switch ref.Kind {
+		case "ReplicaSet":
+			if h := p.Labels["pod-template-hash"]; h != "" {
+				p.Workload = strings.TrimSuffix(ref.Name, "-"+h)
+			} else if i := strings.LastIndex(ref.Name, "-"); i > 0 {
+				p.Workload = ref.Name[:i]
+			}
+		default:
+			p.Workload = ref.Name
+		}
+	}
+	return p
+}
+
+// Service returns the Service a host names, as a caller in namespace
+// from resolves it (name, name.ns, name.ns.svc, FQDN), or nil.
+func (w *World) Service(host, from string) *Service {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if h, _, ok := strings.Cut(host, ":"); ok {
+		host = h
+	}
+	parts := strings.Split(strings.TrimSuffix(host, ".svc.cluster.local"), ".")
+	name, ns := parts[0], from
+	if len(parts) > 1 {
+		ns = parts[1]
+	}
+	if len(parts) > 2 && parts[2] != "svc" {
+		return nil
+	}
+	for _, s := range w.Services {
+		if s.Name == name && s.Namespace == ns {
+			return s
+		}
+	}
+	return nil
+}
+
+// Endpoints are the running pods a Service selects, narrowed by subset
+// labels.
+func (w *World) Endpoints(s *Service, subset map[string]string) []*Pod {
+	if s == nil || len(s.Selector) == 0 {
+		return nil
+	}
+	var out []*Pod
+	for _, p := range w.Pods {
+		if p.Namespace != s.Namespace || !p.Running || !labelsMatch(s.Selector, p.Labels) || !labelsMatch(subset, p.Labels) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func labelsMatch(want, have map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// exported reports whether an object in ns with exportTo is visible to
+// a caller in from.
+func exported(exportTo []string, ns, from string) bool {
+	if len(exportTo) == 0 {
+		return true
+	}
+	for _, e := range exportTo {
+		if e == "*" || e == from || (e == "." && ns == from) {
+			return true
+		}
+	}
+	return false
+}
+
+// fqdn expands a host in a VirtualService or DestinationRule written in
+// namespace ns.
+func fqdn(host, ns string) string {
+	host = strings.ToLower(host)
+	if host == "*" || strings.Contains(host, ".svc.cluster.local") {
+		return host
+	}
+	parts := strings.Split(host, ".")
+	switch len(parts) {
+	case 1:
+		return host + "." + ns + ".svc.cluster.local"
+	case 2:
+		return host + ".svc.cluster.local"
+	}
+	return host
+}
