@@ -266,7 +266,9 @@ func (s *Sim) pickRule(w *World, from *caller, svc *Service, req Request) (*HTTP
 			cands = append(cands, v)
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].Namespace+"/"+cands[i].Name < cands[j].Namespace+"/"+cands[j].Name })
+	sort.Slice(cands, func(i, j int) bool {
+		return cands[i].Namespace+"/"+cands[i].Name < cands[j].Namespace+"/"+cands[j].Name
+	})
 	if len(cands) == 0 {
 		if from.gateway != nil || svc == nil {
 			// A gateway without a route, or a host the mesh does not know.

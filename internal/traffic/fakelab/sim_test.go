@@ -478,7 +478,9 @@ func pa(ns, mode string) string {
 func TestTLSModes(t *testing.T) {
 	ratings := ratingsDR("v3", "")
 	url := Request{Host: "ratings.bookinfo", Port: 9080, Path: "/ratings/0"}
-	probe := func(s *Sim, ns string, sidecar bool) Response { return s.FromPod(context.Background(), ns, sidecar, url) }
+	probe := func(s *Sim, ns string, sidecar bool) Response {
+		return s.FromPod(context.Background(), ns, sidecar, url)
+	}
 
 	strict := lab(t, ratings, pa("bookinfo", "STRICT"))
 	if r := probe(strict, "default", false); r.Err != "reset" {
