@@ -404,7 +404,7 @@ type saves struct {
 	last *progress.State
 }
 
-func (s *saves) save(p *progress.State, _ uint64) error {
+func (s *saves) save(p *progress.State) error {
 	s.mu.Lock()
 	s.last = p
 	s.mu.Unlock()

@@ -143,7 +143,7 @@ type saves struct {
 	n    int
 }
 
-func (s *saves) save(p *progress.State, seq uint64) error {
+func (s *saves) save(p *progress.State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last, s.n = p, s.n+1

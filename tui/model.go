@@ -13,6 +13,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -43,9 +44,10 @@ type Options struct {
 	// while connecting and offline.
 	Context  string
 	Progress *progress.State
-	// Save stores a snapshot of progress. seq grows with every call, so a
-	// store can ignore snapshots that arrive out of order. Nil: not saved.
-	Save    func(s *progress.State, seq uint64) error
+	// Save merges a snapshot of progress (a Clone) into the store and
+	// leaves in it what the store holds, other instances' records
+	// included; the UI then adopts it. Nil: not saved.
+	Save    func(s *progress.State) error
 	Connect Connect // nil: offline
 	Warning string  // shown on the first frame (e.g. a corrupt progress file)
 	Now     func() time.Time
@@ -137,7 +139,6 @@ type Model struct {
 	linkAt int
 
 	prog *progress.State
-	seq  uint64
 }
 
 // New builds the model; it does no I/O.
@@ -273,7 +274,10 @@ type (
 		choice int
 		res    checks.Result
 	}
-	savedMsg   struct{ err error }
+	savedMsg struct {
+		snap *progress.State
+		err  error
+	}
 	confirmMsg struct{ kind string }
 )
 
@@ -339,8 +343,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.judged(msg.choice, msg.res)
 	case savedMsg:
-		if msg.err != nil {
+		var corrupt *progress.CorruptError
+		switch {
+		case errors.As(msg.err, &corrupt):
+			m.say(lvWarn, corrupt.Error())
+			m.prog.Adopt(msg.snap)
+		case msg.err != nil:
 			m.say(lvErr, "Progress not saved: "+msg.err.Error())
+		default:
+			// What other instances saved (or a progress --reset) shows here too.
+			m.prog.Adopt(msg.snap)
 		}
 		return m, nil
 	case confirmMsg:
@@ -1017,9 +1029,8 @@ func (m *Model) save() tea.Cmd {
 	if m.opt.Save == nil {
 		return nil
 	}
-	m.seq++
-	snap, seq, save := m.prog.Clone(), m.seq, m.opt.Save
-	return func() tea.Msg { return savedMsg{save(snap, seq)} }
+	snap, save := m.prog.Clone(), m.opt.Save
+	return func() tea.Msg { return savedMsg{snap, save(snap)} }
 }
 
 // Progress returns the reader's progress, for a final save on exit.

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -119,13 +118,9 @@ func runCheck(args []string, io IO) int {
 		fmt.Fprintln(w, "Flags:")
 		fs.PrintDefaults()
 	}
-	fs.SetOutput(io.Err)
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return exitError
+	pos, code, ok := parse(fs, args, io, true)
+	if !ok {
+		return code
 	}
 	if out != "text" && out != "json" {
 		fmt.Fprintf(io.Err, "meshdojo check: -o %q is not text or json\n", out)
@@ -155,7 +150,7 @@ func runCheck(args []string, io IO) int {
 		}
 	}
 	switch {
-	case *stepF != 0 && *lessonF == "":
+	case given(fs, "step") && *lessonF == "":
 		return fail(rep, "--step needs --lesson, for example: meshdojo check --lesson 6 --step 2")
 	case modes == 0:
 		return fail(rep, "say what to check: --lesson N [--step M], --run NAME [key=value ...], or --list (see meshdojo check --help)")
@@ -202,7 +197,7 @@ func runCheck(args []string, io IO) int {
 			return fail(rep, "the lessons built into this binary do not load: %v", err)
 		}
 		l, err := findLesson(all, *lessonF)
-		if err == nil && *stepF != 0 {
+		if err == nil && given(fs, "step") {
 			err = checkStep(l, *stepF)
 		}
 		if err != nil {
@@ -298,20 +293,6 @@ func runCheck(args []string, io IO) int {
 // parseInterleaved parses flags that may come after positional arguments
 // (`--run mtls-mode namespace=bookinfo -o json`), returning the
 // positional ones in order.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // lessonJobs binds the checks of a lesson (or of one step, from 1).
 // Questions judged by a check are left out: they need the reader's answer.
 func lessonJobs(l *lessons.Lesson, step int) ([]job, error) {

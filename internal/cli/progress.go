@@ -40,7 +40,11 @@ func runProgress(args []string, io IO) int {
 		if err != nil {
 			fmt.Fprintln(io.Err, "meshdojo: warning:", err)
 		}
-		fmt.Fprintf(io.Out, "Progress for context %s, kept in %s\n\n", ctxName, t.store.Path(t.context))
+		if serr := t.store.Err(); serr != nil {
+			fmt.Fprintf(io.Out, "Progress for context %s: none can be kept (%v)\n\n", ctxName, serr)
+		} else {
+			fmt.Fprintf(io.Out, "Progress for context %s, kept in %s\n\n", ctxName, t.store.Path(t.context))
+		}
 		any := false
 		for _, l := range t.all {
 			rec := prog.Lessons[l.ID]
@@ -89,6 +93,9 @@ func runProgress(args []string, io IO) int {
 	case errors.As(err, &corrupt):
 		// An unreadable file was moved aside: nothing left to reset.
 		fmt.Fprintln(io.Err, "meshdojo: warning:", corrupt)
+	case t.store.Err() != nil:
+		fmt.Fprintf(io.Err, "meshdojo progress: nothing was reset: %v\n", err)
+		return 1
 	case err != nil:
 		fmt.Fprintf(io.Err, "meshdojo progress: %v\nNothing was reset. Make sure the state directory %s is a writable directory, or point XDG_STATE_HOME at one.\n", err, t.store.Dir)
 		return 1

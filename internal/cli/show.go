@@ -32,14 +32,14 @@ func runShow(args []string, io IO) int {
 		return 2
 	}
 	l, err := findLesson(all, *lessonF)
-	if err == nil && *stepF != 0 {
+	if err == nil && given(fs, "step") {
 		err = checkStep(l, *stepF)
 	}
 	if err != nil {
 		fmt.Fprintln(io.Err, "meshdojo show:", err)
 		return 2
 	}
-	if *stepF == 0 {
+	if !given(fs, "step") {
 		printLesson(io.Out, l, *solF)
 		return 0
 	}

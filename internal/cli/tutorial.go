@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"time"
@@ -101,23 +100,6 @@ func checkStep(l *lessons.Lesson, step int) error {
 	return nil
 }
 
-// parseFlags parses and reports errors itself: usage goes to stdout for
-// -h (exit 0) and errors to stderr (exit 2).
-func parseFlags(fs *flag.FlagSet, args []string, io IO) (int, bool) {
-	fs.SetOutput(io.Err)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return 2, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(io.Err, "meshdojo: unexpected argument %q\n", fs.Arg(0))
-		return 2, false
-	}
-	return 0, true
-}
-
 func runTutorial(args []string, io IO) int {
 	fs := flag.NewFlagSet("meshdojo", flag.ContinueOnError)
 	lessonF := fs.String("lesson", "", "lesson to open: a chapter number such as 6 or 10, or an appendix such as a2")
@@ -148,13 +130,14 @@ func runTutorial(args []string, io IO) int {
 		fmt.Fprintln(io.Err, "meshdojo:", err)
 		return 1
 	}
-	if *stepF != 0 && *lessonF == "" {
+	stepSet := given(fs, "step")
+	if stepSet && *lessonF == "" {
 		fmt.Fprintln(io.Err, "meshdojo: --step needs --lesson, for example: meshdojo --lesson 6 --step 2")
 		return 2
 	}
 	if *lessonF != "" {
 		l, err := findLesson(t.all, *lessonF)
-		if err == nil && *stepF != 0 {
+		if err == nil && stepSet {
 			err = checkStep(l, *stepF)
 		}
 		if err != nil {
@@ -185,7 +168,7 @@ func runTutorial(args []string, io IO) int {
 		NoColor:  os.Getenv("NO_COLOR") != "",
 		Context:  t.context,
 		Progress: prog,
-		Save:     store.SaveSeq,
+		Save:     store.Save,
 		Warning:  warning,
 		Connect: func(ctx context.Context) (checks.Runner, error) {
 			c, err := cluster.Connect(ctx, opts)
@@ -203,9 +186,10 @@ func runTutorial(args []string, io IO) int {
 		fmt.Fprintln(io.Err, "meshdojo: a probe did not finish cleaning up; list leftovers with: kubectl get pods -A -l app.kubernetes.io/managed-by=meshdojo")
 	}
 	// A last save after the terminal is restored: the UI saves as it
-	// goes, but this catches anything still in flight. The highest
-	// sequence number makes any background save finishing later a no-op.
-	if err := store.SaveSeq(m.Progress(), math.MaxUint64); err != nil {
+	// goes, but this catches anything still in flight. Saves merge only
+	// this instance's changes, so a background save finishing later
+	// cannot undo it.
+	if err := store.Save(m.Progress()); err != nil {
 		fmt.Fprintln(io.Err, "meshdojo:", err)
 	}
 	if runErr != nil && !errors.Is(runErr, tea.ErrProgramKilled) {

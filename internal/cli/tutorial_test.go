@@ -117,7 +117,9 @@ func TestTutorialBadFlags(t *testing.T) {
 		{[]string{"--step", "2"}, "--step needs --lesson"},
 		{[]string{"--theme", "blue"}, `--theme "blue" is not one of auto, dark, light`},
 		{[]string{"--lesson", "6", "extra"}, `unexpected argument "extra"`},
-		{[]string{"--nope"}, "flag provided but not defined: -nope"},
+		{[]string{"--nope"}, "meshdojo: unknown flag --nope (see: meshdojo --help)"},
+		{[]string{"--lesson", "6", "--step", "0"}, "lesson 6 has steps 1 to " + itoa(len(l.Steps)) + ", not 0"},
+		{[]string{"--step", "0"}, "--step needs --lesson"},
 	} {
 		code, _, errs := plain(t, "", tc.args...)
 		if code != 2 || !strings.Contains(errs, tc.want) {
@@ -129,6 +131,76 @@ func TestTutorialBadFlags(t *testing.T) {
 		if _, err := findLesson(lessonsOrFail(t), id); err != nil {
 			t.Errorf("--lesson %q: %v", id, err)
 		}
+	}
+}
+
+// A bad flag gets one line that names it, says which command, and
+// points to --help, for every command: not the flag package's message
+// followed by the whole usage.
+func TestBadFlagIsOneLine(t *testing.T) {
+	isolate(t, "")
+	// A flag that takes a value, for each command.
+	valued := map[string]string{"": "lesson", "list": "context", "show": "lesson", "progress": "lesson", "check": "run", "doctor": "context"}
+	for _, cmd := range []string{"", "list", "show", "progress", "check", "doctor"} {
+		name := strings.TrimSpace("meshdojo " + cmd)
+		for _, tc := range []struct {
+			flag []string
+			want string
+		}{
+			{[]string{"--nope"}, name + ": unknown flag --nope (see: " + name + " --help)"},
+			{[]string{"-x=1"}, name + ": unknown flag --x (see: " + name + " --help)"},
+			{[]string{"--" + valued[cmd]}, name + ": flag --" + valued[cmd] + " needs a value (see: " + name + " --help)"},
+		} {
+			args := tc.flag
+			if cmd != "" {
+				args = append([]string{cmd}, args...)
+			}
+			code, out, errs := plain(t, "", args...)
+			if code != 2 || out != "" || errs != tc.want+"\n" {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and the one line %q", args, code, out, errs, tc.want)
+			}
+		}
+	}
+	// -h still prints the usage, and succeeds.
+	if code, _, errs := plain(t, "", "list", "-h"); code != 0 || !strings.Contains(errs, "-context") {
+		t.Errorf("list -h: %d %q", code, errs)
+	}
+}
+
+// --step 0 is refused everywhere a step is taken, as any other step that
+// does not exist, instead of meaning "no step given".
+func TestStepZeroRefused(t *testing.T) {
+	isolate(t, "")
+	l := lesson6(t)
+	want := "lesson 6 has steps 1 to " + itoa(len(l.Steps)) + ", not 0"
+	for _, args := range [][]string{
+		{"--lesson", "6", "--step", "0"},
+		{"show", "--lesson", "6", "--step", "0"},
+		{"check", "--lesson", "6", "--step", "0"},
+	} {
+		code, _, errs := plain(t, "", args...)
+		if code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", args, code, errs, want)
+		}
+	}
+}
+
+// With neither HOME nor XDG_STATE_HOME set there is no place for
+// progress, but reading needs none: list, show and progress work and show
+// no progress; only a reset, which writes, says what to set.
+func TestReadingNeedsNoStateDir(t *testing.T) {
+	isolate(t, "lab")
+	t.Setenv("HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	for _, args := range [][]string{{"list"}, {"show", "--lesson", "6"}, {"progress"}} {
+		code, out, errs := plain(t, "", args...)
+		if code != 0 || out == "" || errs != "" {
+			t.Errorf("%q: exit %d, stderr %q", args, code, errs)
+		}
+	}
+	code, _, errs := plain(t, "", "progress", "--reset", "--yes")
+	if code != 1 || !strings.Contains(errs, "nothing was reset") || !strings.Contains(errs, "XDG_STATE_HOME") {
+		t.Errorf("reset without a state directory: %d %q", code, errs)
 	}
 }
 

@@ -49,19 +49,33 @@ type Lesson struct {
 }
 
 // State is everything remembered for one kube context.
+//
+// Several instances may hold the same context's progress at once (two
+// terminals, or meshdojo progress --reset while the tutorial runs). Each
+// State therefore remembers the changes made through it since it was
+// loaded, and Save applies only those to what is on disk, so one
+// instance never overwrites another's records. Reset and Resets are the
+// times progress was forgotten: a change made before them is not applied.
 type State struct {
 	Version int                `json:"version"`
 	Context string             `json:"context"`
 	Last    string             `json:"last,omitempty"` // lesson ID opened last, for resuming
 	Lessons map[string]*Lesson `json:"lessons"`
 	Updated time.Time          `json:"updated"`
+	// Reset is when all of the context's progress was last forgotten.
+	Reset time.Time `json:"reset,omitzero"`
+	// Resets is when each lesson's progress was last forgotten.
+	Resets map[string]time.Time `json:"resets,omitempty"`
+
+	log    *changes // shared with clones, so a snapshot saved in the background records what it wrote
+	synced uint64   // the last change of log already in these records (see Adopt)
 }
 
 const version = 1
 
 // New returns empty progress for a context.
 func New(context string) *State {
-	return &State{Version: version, Context: context, Lessons: map[string]*Lesson{}}
+	return &State{Version: version, Context: context, Lessons: map[string]*Lesson{}, log: newChanges()}
 }
 
 // Lesson returns the record of a lesson, creating it when absent.
@@ -80,36 +94,67 @@ func (s *State) Lesson(id string) *Lesson {
 	return l
 }
 
-// Mark records a step's status and makes it current.
+// Mark records a step's status.
 func (s *State) Mark(lesson, step string, st Status, now time.Time) {
-	l := s.Lesson(lesson)
-	l.Steps[step] = Step{Status: st, At: now}
-	s.touch(lesson, l, now)
+	s.change(change{kind: mark, lesson: lesson, step: step, status: st, at: now.Round(0)})
 }
 
 // Forget drops a step's recorded status, as if it had never been
-// checked, skipped or failed; the step stays current.
+// checked, skipped or failed; the step becomes current.
 func (s *State) Forget(lesson, step string, now time.Time) {
-	l := s.Lesson(lesson)
-	delete(l.Steps, step)
-	l.Current = step
-	s.touch(lesson, l, now)
+	now = now.Round(0)
+	s.change(change{kind: forget, lesson: lesson, step: step, at: now})
+	s.change(change{kind: current, lesson: lesson, step: step, at: now})
 }
 
 // SetCurrent records the step the reader is on.
 func (s *State) SetCurrent(lesson, step string, now time.Time) {
-	l := s.Lesson(lesson)
-	l.Current = step
-	s.touch(lesson, l, now)
+	s.change(change{kind: current, lesson: lesson, step: step, at: now.Round(0)})
 }
 
-func (s *State) touch(id string, l *Lesson, now time.Time) {
-	if l.Started.IsZero() {
-		l.Started = now
+// change applies c here and logs it for the next Save.
+func (s *State) change(c change) {
+	if s.log == nil {
+		s.log = newChanges()
 	}
-	l.Updated = now
-	s.Last = id
-	s.Updated = now
+	s.log.add(c)
+	s.apply(c)
+}
+
+// apply merges one change into the records. A change older than a reset
+// that covers it is dropped (the reset wins); of two records of the same
+// step, the newer wins, except that a step once done stays done until it
+// is forgotten, as in the tutorial itself.
+func (s *State) apply(c change) {
+	if !c.at.After(s.Reset) || !c.at.After(s.Resets[c.lesson]) {
+		return
+	}
+	l := s.Lesson(c.lesson)
+	old, had := l.Steps[c.step]
+	switch c.kind {
+	case mark:
+		if had && (old.At.After(c.at) || old.Status == Done && c.status != Done) {
+			break
+		}
+		l.Steps[c.step] = Step{Status: c.status, At: c.at}
+	case forget:
+		if had && !old.At.After(c.at) {
+			delete(l.Steps, c.step)
+		}
+	case current:
+		if !l.Updated.After(c.at) {
+			l.Current = c.step
+		}
+	}
+	if l.Started.IsZero() || c.at.Before(l.Started) {
+		l.Started = c.at
+	}
+	if c.at.After(l.Updated) {
+		l.Updated = c.at
+	}
+	if !c.at.Before(s.Updated) {
+		s.Last, s.Updated = c.lesson, c.at
+	}
 }
 
 // StatusOf returns a step's recorded status, or "" when none.
@@ -133,8 +178,10 @@ func (s *State) Count(lesson string, anchors []string) (done, skipped int) {
 	return done, skipped
 }
 
-// Clone returns a deep copy, so a snapshot can be saved in the
-// background while the UI goes on changing the original.
+// Clone returns a deep copy of the records, so a snapshot can be saved
+// in the background while the UI goes on changing the original. The
+// copy shares the original's log of changes: saving it saves the
+// original's changes, and Adopt brings the result back.
 func (s *State) Clone() *State {
 	c := *s
 	c.Lessons = make(map[string]*Lesson, len(s.Lessons))
@@ -146,15 +193,118 @@ func (s *State) Clone() *State {
 		}
 		c.Lessons[id] = &lc
 	}
+	if s.Resets != nil {
+		c.Resets = make(map[string]time.Time, len(s.Resets))
+		for k, v := range s.Resets {
+			c.Resets[k] = v
+		}
+	}
 	return &c
+}
+
+// Adopt takes the records of a saved snapshot of s (a Clone given to
+// Save, which holds what is on disk after the save, other instances'
+// records included), keeping the changes made through s since.
+func (s *State) Adopt(saved *State) {
+	if saved == nil || saved.log != s.log || s.log == nil || saved.synced < s.synced {
+		return // not ours, or older than what was adopted already
+	}
+	c := saved.Clone()
+	later := s.log.since(saved.synced)
+	s.Last, s.Lessons, s.Updated, s.Reset, s.Resets = c.Last, c.Lessons, c.Updated, c.Reset, c.Resets
+	s.synced = saved.synced
+	for _, ch := range later {
+		s.apply(ch)
+	}
+}
+
+type changeKind int
+
+const (
+	mark changeKind = iota
+	forget
+	current
+)
+
+// change is one thing an instance did to its progress.
+type change struct {
+	id           uint64
+	kind         changeKind
+	lesson, step string
+	status       Status
+	at           time.Time
+}
+
+// key names what a change is about; a later change with the same key
+// supersedes an earlier one, so the log holds at most one change per
+// step and one current step per lesson.
+func (c change) key() string {
+	if c.kind == current {
+		return "current\x00" + c.lesson
+	}
+	return "step\x00" + c.lesson + "\x00" + c.step
+}
+
+// changes is an instance's log of changes not yet written.
+type changes struct {
+	mu    sync.Mutex
+	next  uint64
+	byKey map[string]change
+}
+
+func newChanges() *changes { return &changes{byKey: map[string]change{}} }
+
+func (l *changes) add(c change) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next++
+	c.id = l.next
+	l.byKey[c.key()] = c
+}
+
+// pending returns every change not yet written, oldest first, and the
+// id of the last change made so far.
+func (l *changes) pending() ([]change, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sinceLocked(0), l.next
+}
+
+// since returns the changes after id, oldest first.
+func (l *changes) since(id uint64) []change {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sinceLocked(id)
+}
+
+func (l *changes) sinceLocked(id uint64) []change {
+	var out []change
+	for _, c := range l.byKey {
+		if c.id > id {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// written forgets the changes up to id, now on disk.
+func (l *changes) written(id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, c := range l.byKey {
+		if c.id <= id {
+			delete(l.byKey, k)
+		}
+	}
 }
 
 // Store reads and writes progress files in one directory.
 type Store struct {
 	Dir string
+	err error // why there is no directory; reading gives empty progress, saving fails
 
-	mu      sync.Mutex
-	written map[string]uint64 // highest sequence saved per file
+	mu sync.Mutex // one save at a time within the process; lockDir guards against others
 }
 
 // DefaultDir is $XDG_STATE_HOME/meshdojo, or ~/.local/state/meshdojo.
@@ -171,17 +321,22 @@ func DefaultDir() (string, error) {
 
 // Open returns a store in dir (DefaultDir when empty). The directory is
 // created on the first save, not here, so read-only commands leave no
-// trace.
+// trace. When there is no place for progress (neither XDG_STATE_HOME nor
+// HOME set), the store still opens: reading gives empty progress, and
+// saving returns the error that says what to set.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		d, err := DefaultDir()
 		if err != nil {
-			return nil, err
+			return &Store{err: err}, nil
 		}
 		dir = d
 	}
-	return &Store{Dir: dir, written: map[string]uint64{}}, nil
+	return &Store{Dir: dir}, nil
 }
+
+// Err says why the store cannot save, or nil.
+func (st *Store) Err() error { return st.err }
 
 // Path is the file holding a context's progress. Context names may hold
 // any character (EKS ARNs have ':' and '/'), so the name is made safe and
@@ -227,22 +382,41 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // progress and no error. A corrupt or unreadable file is moved aside and
 // reported with a *CorruptError alongside usable, empty progress.
 func (st *Store) Load(context string) (*State, error) {
-	path := st.Path(context)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if st.err != nil {
 		return New(context), nil
 	}
-	if err == nil {
-		s := New(context)
-		if err = json.Unmarshal(data, s); err == nil {
-			err = s.validate()
-		}
-		if err == nil {
-			s.Context = context
+	path := st.Path(context)
+	s, err := read(path, context)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	// Move it aside under the lock, and only if it is still bad: another
+	// instance may have just replaced it with a good file.
+	if unlock, lerr := lockDir(st.Dir); lerr == nil {
+		defer unlock()
+		if s, err = read(path, context); err == nil || errors.Is(err, fs.ErrNotExist) {
 			return s, nil
 		}
 	}
 	return New(context), &CorruptError{Path: path, MovedTo: moveAside(path), Err: err}
+}
+
+// read reads one progress file; fs.ErrNotExist when there is none, and
+// then empty progress.
+func read(path, context string) (*State, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return New(context), err
+	}
+	s := New(context)
+	if err = json.Unmarshal(data, s); err == nil {
+		err = s.validate()
+	}
+	if err != nil {
+		return New(context), err
+	}
+	s.Context = context
+	return s, nil
 }
 
 // moveAside renames a bad progress file to a name no earlier copy uses,
@@ -291,30 +465,62 @@ func (s *State) validate() error {
 	return nil
 }
 
-// Save writes progress atomically.
-func (st *Store) Save(s *State) error { return st.SaveSeq(s, 0) }
-
-// SaveSeq writes progress atomically unless a snapshot with a higher
-// sequence number was already written: the UI saves from background
-// commands, which may finish out of order. seq 0 always writes.
-func (st *Store) SaveSeq(s *State, seq uint64) error {
+// Save merges the changes made through s into the context's file and
+// then makes s what the file holds, other instances' records included.
+//
+// Under a lock on the state directory it re-reads the file, applies only
+// the changes made through s (or its clones) since the last save, and
+// writes the result atomically, so two instances never lose each
+// other's records, and an instance does not bring back what a reset
+// removed. When the file is missing or unreadable, all of s's records are
+// written (an unreadable file is first moved aside and reported with a
+// *CorruptError, which is a warning: the save itself succeeded).
+func (st *Store) Save(s *State) error {
+	if st.err != nil {
+		return fmt.Errorf("saving progress: %w", st.err)
+	}
+	if s.log == nil {
+		s.log = newChanges()
+	}
 	path := st.Path(s.Context)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if seq != 0 && seq <= st.written[path] {
-		return nil
-	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeAtomic(path, append(data, '\n')); err != nil {
+	if err := os.MkdirAll(st.Dir, 0o700); err != nil {
 		return fmt.Errorf("saving progress: %w", err)
 	}
-	if seq != 0 {
-		st.written[path] = seq
+	unlock, err := lockDir(st.Dir)
+	if err != nil {
+		return fmt.Errorf("saving progress: %w", err)
 	}
-	return nil
+	defer unlock()
+
+	todo, upTo := s.log.pending()
+	disk, rerr := read(path, s.Context)
+	var warn error
+	whole := rerr != nil // no usable file: write everything this instance knows
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		warn = &CorruptError{Path: path, MovedTo: moveAside(path), Err: rerr}
+	}
+	if whole {
+		disk = s.Clone()
+	}
+	disk.log = nil
+	for _, c := range todo {
+		disk.apply(c)
+	}
+	if whole || len(todo) > 0 {
+		data, err := json.MarshalIndent(disk, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeAtomic(path, append(data, '\n')); err != nil {
+			return fmt.Errorf("saving progress: %w", err)
+		}
+	}
+	s.log.written(upTo)
+	s.Last, s.Lessons, s.Updated, s.Reset, s.Resets = disk.Last, disk.Lessons, disk.Updated, disk.Reset, disk.Resets
+	s.synced = upTo
+	return warn
 }
 
 // writeAtomic writes data to a temporary file in the same directory,
@@ -360,26 +566,57 @@ func writeAtomic(path string, data []byte) error {
 
 // Reset forgets a context's progress: one lesson when lesson is not
 // empty, otherwise everything. It reports whether anything was removed.
+// The time of the reset is kept in the file, so an instance running
+// meanwhile does not bring back, on its next save, records made before
+// it.
 func (st *Store) Reset(context, lesson string) (bool, error) {
-	if lesson == "" {
-		err := os.Remove(st.Path(context))
-		if errors.Is(err, fs.ErrNotExist) {
-			return false, nil
-		}
-		return err == nil, err
+	if st.err != nil {
+		return false, st.err
 	}
-	s, err := st.Load(context)
+	path := st.Path(context)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil // nothing to forget; no instance has saved yet
+	}
+	unlock, err := lockDir(st.Dir)
 	if err != nil {
 		return false, err
 	}
-	if _, ok := s.Lessons[lesson]; !ok {
+	defer unlock()
+	s, rerr := read(path, context)
+	if errors.Is(rerr, fs.ErrNotExist) {
 		return false, nil
 	}
-	delete(s.Lessons, lesson)
-	if s.Last == lesson {
-		s.Last = ""
+	var warn error
+	if rerr != nil {
+		warn = &CorruptError{Path: path, MovedTo: moveAside(path), Err: rerr}
 	}
-	return true, st.Save(s)
+	now := time.Now().Round(0)
+	removed := false
+	if lesson == "" {
+		removed = len(s.Lessons) > 0
+		s.Lessons, s.Last, s.Resets, s.Reset = map[string]*Lesson{}, "", nil, now
+	} else {
+		_, removed = s.Lessons[lesson]
+		delete(s.Lessons, lesson)
+		if s.Last == lesson {
+			s.Last = ""
+		}
+		if s.Resets == nil {
+			s.Resets = map[string]time.Time{}
+		}
+		s.Resets[lesson] = now
+	}
+	s.Updated = now
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	if err := writeAtomic(path, append(data, '\n')); err != nil {
+		return false, err
+	}
+	return removed, warn
 }
 
 // Lessons lists the lesson IDs with any progress, sorted.

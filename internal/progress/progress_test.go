@@ -121,21 +121,29 @@ func TestSaveIntoUnwritableDirFails(t *testing.T) {
 	}
 }
 
-func TestSaveSeqKeepsNewest(t *testing.T) {
+// Snapshots saved out of order (the UI saves clones in the background)
+// both reach the file, and adopting the older result afterwards does not
+// hide the newer change.
+func TestSnapshotsSavedOutOfOrder(t *testing.T) {
 	st, _ := Open(t.TempDir())
-	newer := New("c")
-	newer.Mark("6", "b", Done, time.Now())
-	older := New("c")
-	older.Mark("6", "a", Done, time.Now())
-	if err := st.SaveSeq(newer, 2); err != nil {
+	s := New("c")
+	s.Mark("6", "a", Done, time.Now())
+	older := s.Clone()
+	s.Mark("6", "b", Done, time.Now())
+	newer := s.Clone()
+	if err := st.Save(newer); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveSeq(older, 1); err != nil { // finished late; must not win
+	if err := st.Save(older); err != nil { // finished late; must not undo b
 		t.Fatal(err)
 	}
+	s.Adopt(newer)
+	s.Adopt(older)
 	got, _ := st.Load("c")
-	if got.StatusOf("6", "b") != Done || got.StatusOf("6", "a") != "" {
-		t.Errorf("older snapshot overwrote newer: %+v", got.Lessons["6"])
+	for _, g := range []*State{got, s} {
+		if g.StatusOf("6", "a") != Done || g.StatusOf("6", "b") != Done {
+			t.Errorf("a change was lost: %+v", g.Lessons["6"])
+		}
 	}
 }
 
@@ -246,5 +254,123 @@ func TestCorruptBackupsDoNotOverwrite(t *testing.T) {
 		} else if want := []string{"first {", "second {", "third {"}[i]; string(b) != want {
 			t.Errorf("backup %d (%s) = %q, want %q (overwritten)", i, m, b, want)
 		}
+	}
+}
+
+// The case, in one process: instance A skips two steps of lesson
+// 6 while instance B skips two of lesson 5; both survive, and each
+// instance sees the other's after its save.
+func TestTwoInstancesMerge(t *testing.T) {
+	dir := t.TempDir()
+	sa, _ := Open(dir)
+	sb, _ := Open(dir)
+	a, _ := sa.Load("c")
+	b, _ := sb.Load("c")
+	now := time.Now()
+	a.Mark("6", "a1", Skipped, now)
+	a.Mark("6", "a2", Skipped, now)
+	b.Mark("5", "b1", Skipped, now)
+	b.Mark("5", "b2", Skipped, now)
+	if err := sa.Save(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Save(b); err != nil {
+		t.Fatal(err)
+	}
+	a.SetCurrent("6", "a3", time.Now())
+	if err := sa.Save(a); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := sa.Load("c")
+	for _, g := range []*State{got, a} {
+		for _, r := range [][2]string{{"6", "a1"}, {"6", "a2"}, {"5", "b1"}, {"5", "b2"}} {
+			if g.StatusOf(r[0], r[1]) != Skipped {
+				t.Errorf("lesson %s step %s lost: %+v", r[0], r[1], g.Lessons)
+			}
+		}
+	}
+	if got.Last != "6" || got.Lessons["6"].Current != "a3" {
+		t.Errorf("resume point = %q %+v", got.Last, got.Lessons["6"])
+	}
+}
+
+// A step forgotten (R) in one instance stays forgotten when another
+// instance, which still had it, saves something else.
+func TestForgetInOtherInstanceSticks(t *testing.T) {
+	dir := t.TempDir()
+	st, _ := Open(dir)
+	s := New("c")
+	s.Mark("6", "a", Done, time.Now())
+	st.Save(s)
+	a, _ := st.Load("c")
+	b, _ := st.Load("c")
+	b.Forget("6", "a", time.Now())
+	if err := st.Save(b); err != nil {
+		t.Fatal(err)
+	}
+	a.Mark("6", "z", Done, time.Now())
+	if err := st.Save(a); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.Load("c")
+	if got.StatusOf("6", "a") != "" || got.StatusOf("6", "z") != Done {
+		t.Errorf("after merge: %+v", got.Lessons["6"])
+	}
+	if a.StatusOf("6", "a") != "" {
+		t.Errorf("the saving instance still shows the forgotten step: %+v", a.Lessons["6"])
+	}
+}
+
+// A reset (all, or one lesson) wins over every record made before it,
+// including changes an instance made before the reset and saves after.
+func TestResetWinsOverOlderChanges(t *testing.T) {
+	st, _ := Open(t.TempDir())
+	ui, _ := st.Load("c")
+	ui.Mark("6", "a", Done, time.Now())
+	ui.Mark("5", "a", Done, time.Now())
+	if err := st.Save(ui); err != nil {
+		t.Fatal(err)
+	}
+	ui.Mark("6", "b", Done, time.Now()) // not saved before the reset
+	time.Sleep(2 * time.Millisecond)    // the reset comes strictly later
+	if ok, err := st.Reset("c", "6"); !ok || err != nil {
+		t.Fatalf("Reset 6 = %v, %v", ok, err)
+	}
+	if err := st.Save(ui); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.Load("c")
+	if got.StatusOf("6", "a") != "" || got.StatusOf("6", "b") != "" || got.StatusOf("5", "a") != Done {
+		t.Errorf("after resetting lesson 6: %+v", got.Lessons)
+	}
+	if ui.StatusOf("6", "a") != "" || ui.StatusOf("5", "a") != Done {
+		t.Errorf("the running instance does not show the reset: %+v", ui.Lessons)
+	}
+	time.Sleep(2 * time.Millisecond)
+	ui.Mark("6", "c", Done, time.Now()) // after the reset: kept
+	if err := st.Save(ui); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.Load("c"); got.StatusOf("6", "c") != Done {
+		t.Errorf("a change after the reset was lost: %+v", got.Lessons)
+	}
+}
+
+// Without HOME or XDG_STATE_HOME, reading works (empty progress) and only
+// saving fails, saying what to set.
+func TestNoStateDirReadsEmpty(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "")
+	st, err := Open("")
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	s, err := st.Load("c")
+	if err != nil || len(s.Lessons) != 0 {
+		t.Fatalf("Load = %+v, %v", s, err)
+	}
+	s.Mark("6", "a", Done, time.Now())
+	if err := st.Save(s); err == nil || !strings.Contains(err.Error(), "XDG_STATE_HOME") {
+		t.Errorf("Save = %v, want an error naming XDG_STATE_HOME", err)
 	}
 }
