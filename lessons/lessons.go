@@ -51,12 +51,18 @@ type Step struct {
 	Line     int // line of the heading in the file, for error messages
 }
 
-// CheckRef names a registered check and its raw parameters.
+// CheckRef is a check block, or the check of a question: the name of a
+// registered check and its raw parameters, as written. Bind turns it
+// into something the engine runs.
 type CheckRef struct {
 	Name   string
-	Title  string // what the reader sees; defaults to the check's name
-	Params map[string]string
-	Line   int
+	Title  string            // what the reader sees; defaults to the check's name
+	Params map[string]string // as written, without check and title
+	Key    string            // "6/2/0" (lesson/step/block), "6/2/q" for a question: the engine's and the UI's key
+	File   string
+	Line   int            // the block's opening fence
+	Lines  map[string]int // the line of each key written in the block
+	Block  int            // 1 for the step's first check block; 0 for a question's check
 }
 
 // Question is a conceptual step's question. The reader picks one of the
@@ -74,7 +80,12 @@ type Question struct {
 }
 
 // Load parses every embedded lesson, sorted in book order.
-func Load() ([]*Lesson, error) { return LoadFS(files) }
+func Load() ([]*Lesson, error) {
+	if _, err := book(); err != nil {
+		return nil, err
+	}
+	return LoadFS(files)
+}
 
 // LoadFS parses every *.md file (except README.md) at the root of fsys.
 func LoadFS(fsys fs.FS) ([]*Lesson, error) {
@@ -264,6 +275,16 @@ func Parse(name, src string) (*Lesson, error) {
 	}
 	if len(l.Steps) == 0 {
 		return nil, fmt.Errorf("%s: a lesson needs at least one step (a ## heading)", name)
+	}
+	for i := range l.Steps {
+		s := &l.Steps[i]
+		for n := range s.Checks {
+			r := &s.Checks[n]
+			r.Key, r.File, r.Block = fmt.Sprintf("%s/%d/%d", l.ID, i+1, n), name, n+1
+		}
+		if q := s.Question; q != nil && q.Check != nil {
+			q.Check.Key, q.Check.File = fmt.Sprintf("%s/%d/q", l.ID, i+1), name
+		}
 	}
 	return l, nil
 }

@@ -1,6 +1,7 @@
 package lessons_test
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -119,6 +120,9 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 	if lessons.NormalizeID(l.Chapter) != l.ID {
 		bad(1, "front matter: chapter %q does not match id %q", l.Chapter, l.ID)
 	}
+	if _, ok := lessons.ChapterTitle(l.ID); !ok {
+		bad(1, "front matter: lesson %s is not a chapter of the book; add it to book.yaml (chapters: %s)", l.ID, lintBookIDs())
+	}
 	if strings.TrimSpace(l.Lab) == "" {
 		bad(1, "front matter: lab is missing (the lab folder the reader sets up, e.g. chapter-06)")
 	}
@@ -142,14 +146,14 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 			bad(s.Line, "step %q is empty: it needs text for the reader, not only check, hint or question blocks", s.Title)
 		}
 		for _, ref := range s.Checks {
-			if err := lintCheck(ref, nil); err != nil {
-				bad(ref.Line, "step %q: %v", s.Title, err)
+			if _, err := ref.Bind(); err != nil {
+				probs = append(probs, lintLocated(err, s.Title)...)
 			}
 		}
 		if q := s.Question; q != nil && q.Check != nil {
-			for _, choice := range q.Choices {
-				if err := lintCheck(*q.Check, map[string]string{"value": choice}); err != nil {
-					bad(q.Line, "step %q: question check with choice %q: %v", s.Title, choice, err)
+			for n := range q.Choices {
+				if _, err := q.Bind(n); err != nil {
+					probs = append(probs, lintLocated(err, s.Title)...)
 					break
 				}
 			}
@@ -175,25 +179,32 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 	return probs
 }
 
-// lintCheck validates a check block against the registry.
-func lintCheck(ref lessons.CheckRef, extra map[string]string) error {
-	c, ok := checks.Lookup(ref.Name)
-	if !ok {
-		var names []string
-		for _, c := range checks.All() {
-			names = append(names, c.Name)
+func lintBookIDs() string {
+	var ids []string
+	for _, c := range lessons.Chapters() {
+		ids = append(ids, c.ID)
+	}
+	return strings.Join(ids, ", ")
+}
+
+// lintLocated turns a binding error into problems at the lines it names.
+func lintLocated(err error, step string) []string {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var probs []string
+	for _, e := range errs {
+		var le *lessons.Error
+		if !errors.As(e, &le) {
+			probs = append(probs, fmt.Sprintf("step %q: %v (an error without a line: the binding should say where)", step, e))
+			continue
 		}
-		return fmt.Errorf("unknown check %q (registered: %s)", ref.Name, strings.Join(names, ", "))
+		probs = append(probs, fmt.Sprintf("%s:%d: step %q: %s", le.File, le.Line, step, le.Msg))
 	}
-	raw := map[string]string{}
-	for k, v := range ref.Params {
-		raw[k] = v
-	}
-	for k, v := range extra {
-		raw[k] = v
-	}
-	_, err := c.Validate(raw)
-	return err
+	return probs
 }
 
 // lintLinks reports internal links that lead nowhere. Links inside code
@@ -287,6 +298,7 @@ func TestLintCatchesEachDefect(t *testing.T) {
 		{"front matter bad mode", map[string]string{"06.md": swap("mode: sidecar", "mode: mesh")}, "mode \"mesh\""},
 		{"front matter no lab", map[string]string{"06.md": swap("lab: chapter-06\n", ""), "10.md": lintTen}, "lab is missing"},
 		{"front matter chapter mismatch", map[string]string{"06.md": swap("chapter: 6", "chapter: 7"), "10.md": lintTen}, "does not match id"},
+		{"not in the book", map[string]string{"99.md": strings.NewReplacer("id: 6", "id: 99", "chapter: 6", "chapter: 99").Replace(lintGood), "10.md": lintTen}, "not a chapter of the book"},
 		{"id does not match file", map[string]string{"07.md": lintGood}, "does not match the file name"},
 		{"duplicate id", map[string]string{"06.md": lintGood, "6.md": lintGood, "10.md": lintTen}, "duplicate lesson id \"6\""},
 		{"unknown check", map[string]string{"06.md": swap("check: linttest-mode\nnamespace: bookinfo\n```\n\n```hint", "check: no-such-check\nnamespace: bookinfo\n```\n\n```hint"), "10.md": lintTen}, "unknown check \"no-such-check\""},

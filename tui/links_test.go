@@ -49,11 +49,3 @@ func TestPickerNamesUnwrittenChapters(t *testing.T) {
 		t.Fatalf("search by words does not name the unwritten chapter:\n%s", v)
 	}
 }
-
-func TestChapterTitlesAreShort(t *testing.T) {
-	for _, c := range Chapters {
-		if n := len([]rune(c.Title)); n > 32 {
-			t.Errorf("chapter %s title %q is %d long; keep it to 32 so meshdojo list fits 80 columns", c.ID, c.Title, n)
-		}
-	}
-}

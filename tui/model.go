@@ -965,7 +965,7 @@ func (m *Model) answerKey(choice int) tea.Cmd {
 		m.layout()
 		return nil
 	}
-	b, err := bindQuestion(m.lesson(), m.si, q.Choices[choice])
+	b, err := q.Bind(choice)
 	if err != nil {
 		ui.ans.note = err.Error()
 		m.layout()

@@ -180,3 +180,18 @@ func (p picker) view(st *styles, prog *progress.State, w, h int) string {
 	lines = append(lines, "", st.subtle.Render("↑/↓ choose · enter open · esc back"))
 	return strings.Join(lines, "\n")
 }
+
+// unwritten are the chapters of the book matching q that have no lesson
+// in all.
+func unwritten(all []*lessons.Lesson, q string) []lessons.Chapter {
+	var out []lessons.Chapter
+	for _, c := range lessons.Chapters() {
+		if _, ok := lessons.Find(all, c.ID); ok {
+			continue
+		}
+		if c.ID == lessons.NormalizeID(q) || allWords(strings.ToLower(c.Title), q) {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -25,48 +25,24 @@ func (r *row) verdict() checks.Verdict {
 	return r.res.Verdict
 }
 
-// bindStep validates a step's check blocks against the registry. A check
+// bindStep binds a step's check blocks (see CheckRef.Bind). A check
 // that cannot be bound still gets a row, so the reader sees what is wrong
 // instead of a step that silently has no gate.
 func bindStep(l *lessons.Lesson, i int) []row {
 	s := &l.Steps[i]
 	rows := make([]row, 0, len(s.Checks))
-	for n, ref := range s.Checks {
-		r := row{b: checks.Bound{Key: fmt.Sprintf("%s/%d/%d", l.ID, i+1, n), Title: ref.Title}}
-		c, ok := checks.Lookup(ref.Name)
+	for _, ref := range s.Checks {
+		b, err := ref.Bind()
+		r := row{b: b}
 		switch {
-		case !ok:
+		case b.Check == nil:
 			r.problem = fmt.Sprintf("this build has no check named %q", ref.Name)
-		default:
-			p, err := c.Validate(ref.Params)
-			if err != nil {
-				r.problem = err.Error()
-			}
-			r.b.Check, r.b.Params = c, p
+		case err != nil:
+			r.problem = err.Error()
 		}
 		rows = append(rows, r)
 	}
 	return rows
-}
-
-// bindQuestion binds a question's check with the reader's choice as its
-// value parameter.
-func bindQuestion(l *lessons.Lesson, i int, choice string) (checks.Bound, error) {
-	q := l.Steps[i].Question
-	c, ok := checks.Lookup(q.Check.Name)
-	if !ok {
-		return checks.Bound{}, fmt.Errorf("this build has no check named %q", q.Check.Name)
-	}
-	raw := map[string]string{}
-	for k, v := range q.Check.Params {
-		raw[k] = v
-	}
-	raw["value"] = choice
-	p, err := c.Validate(raw)
-	if err != nil {
-		return checks.Bound{}, err
-	}
-	return checks.Bound{Key: fmt.Sprintf("%s/%d/q", l.ID, i+1), Title: q.Prompt, Check: c, Params: p}, nil
 }
 
 // answer is the state of a step's question.

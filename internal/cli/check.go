@@ -301,23 +301,14 @@ func lessonJobs(l *lessons.Lesson, step int) ([]job, error) {
 		if step != 0 && si+1 != step {
 			continue
 		}
-		for ci, ref := range s.Checks {
-			c, ok := checks.Lookup(ref.Name)
-			if !ok {
-				return nil, fmt.Errorf("lesson %s step %d names check %q, which this build does not have", l.ID, si+1, ref.Name)
-			}
-			p, err := c.Validate(ref.Params)
+		for _, ref := range s.Checks {
+			b, err := ref.Bind()
 			if err != nil {
 				return nil, fmt.Errorf("lesson %s step %d: %v", l.ID, si+1, err)
 			}
-			title := ref.Title
-			if title == "" {
-				title = c.Name
-			}
-			key := fmt.Sprintf("%s/%d/%d", l.ID, si+1, ci)
 			jobs = append(jobs, job{
-				entry: checkEntry{Lesson: l.ID, Step: si + 1, StepTitle: s.Title, Title: title, Key: key},
-				bound: checks.Bound{Key: key, Title: title, Check: c, Params: p},
+				entry: checkEntry{Lesson: l.ID, Step: si + 1, StepTitle: s.Title, Title: b.Title, Key: b.Key},
+				bound: b,
 			})
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/meshdojo/meshdojo/lessons"
-	"github.com/meshdojo/meshdojo/tui"
 )
 
 func init() {
@@ -44,7 +43,7 @@ func runList(args []string, io IO) int {
 	later := map[int]bool{}
 	row := 1
 	seen := map[string]bool{}
-	for _, c := range tui.Chapters {
+	for _, c := range lessons.Chapters() {
 		l, ok := lessons.Find(t.all, c.ID)
 		if !ok {
 			fmt.Fprintf(w, "%s\t%s\tnot yet\t\t\t\t\n", strings.ToUpper(c.ID), c.Title)

@@ -83,11 +83,11 @@ func findLesson(all []*lessons.Lesson, id string) (*lessons.Lesson, error) {
 	if ok {
 		return l, nil
 	}
-	if title, ok := tui.ChapterTitle(id); ok {
+	if title, ok := lessons.ChapterTitle(id); ok {
 		// A real chapter of the book whose lesson is not written: say
 		// which chapter it is, so the reader knows they typed it right.
 		return nil, fmt.Errorf("lesson %s (book %s, %q) is not written yet. Lessons you can open now: %s (see meshdojo list)",
-			strings.ToUpper(lessons.NormalizeID(id)), tui.ChapterName(id), title, strings.ToUpper(lessons.IDs(all)))
+			strings.ToUpper(lessons.NormalizeID(id)), lessons.ChapterName(id), title, strings.ToUpper(lessons.IDs(all)))
 	}
 	return nil, fmt.Errorf("there is no lesson %q; valid lessons are %s (see meshdojo list)", id, lessons.IDs(all))
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/lessons"
-	"github.com/meshdojo/meshdojo/tui"
 )
 
 // Tests for the tutorial entry point and the plain commands (list, show,
@@ -386,7 +385,7 @@ func TestUnwrittenChapter(t *testing.T) {
 	isolate(t, "")
 	all := lessonsOrFail(t)
 	var missing string
-	for _, c := range tui.Chapters {
+	for _, c := range lessons.Chapters() {
 		if _, ok := lessons.Find(all, c.ID); !ok {
 			missing = c.ID
 			break
@@ -395,7 +394,7 @@ func TestUnwrittenChapter(t *testing.T) {
 	if missing == "" {
 		return // every chapter is written: nothing left to announce
 	}
-	title, _ := tui.ChapterTitle(missing)
+	title, _ := lessons.ChapterTitle(missing)
 	for _, args := range [][]string{{"--lesson", missing}, {"show", "--lesson", missing}} {
 		code, _, errs := plain(t, "", args...)
 		if code != 2 || !strings.Contains(errs, "is not written yet") || !strings.Contains(errs, title) || !strings.Contains(errs, "open now: "+strings.ToUpper(lessons.IDs(all))) {

@@ -58,15 +58,15 @@ func Uses(all []*lessons.Lesson, registry bool) []checks.Bound {
 	for _, l := range all {
 		for _, s := range l.Steps {
 			for _, ref := range s.Checks {
-				add(ref.Name, ref.Params)
+				if b, err := ref.Bind(); err == nil {
+					out = append(out, b)
+				}
 			}
 			if q := s.Question; q != nil && q.Check != nil {
-				for _, choice := range q.Choices {
-					raw := map[string]string{"value": choice}
-					for k, v := range q.Check.Params {
-						raw[k] = v
+				for choice := range q.Choices {
+					if b, err := q.Bind(choice); err == nil {
+						out = append(out, b)
 					}
-					add(q.Check.Name, raw)
 				}
 			}
 		}
