@@ -2,15 +2,19 @@
 // registry that names its parameters, declares the cluster resources it
 // reads, and turns what it observes into a verdict a reader can act on.
 //
-// A check never talks to the cluster by itself. It reads through an Env,
-// which the engine backs with shared informers (so a step's checks are
-// re-evaluated on every change) and tests back with a real API server.
+// A check describes itself (see Check): its parameters and their rules,
+// what it reads, what it may do beyond reading, and its outcomes. The
+// registry (registry.go) lists every check; the engine (engine*.go)
+// evaluates them; each of the other files implements a few checks.
+//
+// A check never talks to the cluster by itself. It reads its declared
+// Inputs through an Env, which the engine backs with shared informers (so
+// a step's checks are re-evaluated on every change) and tests back with a
+// real API server, and it acts only through the capabilities it declares.
 package checks
 
 import (
 	"context"
-	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -55,30 +59,6 @@ type Result struct {
 	At         time.Time         `json:"at"`
 }
 
-// ParamType says how a parameter's string value is validated.
-type ParamType string
-
-const (
-	String   ParamType = "string"
-	Int      ParamType = "int"
-	Bool     ParamType = "bool"
-	Duration ParamType = "duration"
-	Enum     ParamType = "enum"
-	List     ParamType = "list"    // comma-separated values
-	Weights  ParamType = "weights" // comma-separated name=int pairs, e.g. v1=0,v4=100
-	Float    ParamType = "float"
-)
-
-// ParamSpec describes one parameter of a check.
-type ParamSpec struct {
-	Name     string
-	Type     ParamType
-	Required bool
-	Default  string
-	Enum     []string // allowed values for Enum
-	Doc      string
-}
-
 // Input is one set of objects a check reads. The engine watches exactly
 // these while the check is on screen.
 type Input struct {
@@ -111,8 +91,12 @@ type Env interface {
 	List(ctx context.Context, in Input) ([]*unstructured.Unstructured, error)
 	// Cluster describes what was discovered at connect time.
 	Cluster() ClusterInfo
-	// Clients is for checks that act (Acts != ""); nil when offline.
+	// Clients is for checks that declare capabilities (Check.Uses); nil
+	// when offline, and for a check that declares none.
 	Clients() *Clients
+	// Traffic is the reader's settings for the checks that send traffic
+	// (--ingress, --probe-image), set for the run.
+	Traffic() TrafficSettings
 	// Emit publishes an intermediate result (a probe's progress and its
 	// live chart) while Eval is still running. It never blocks.
 	Emit(r Result)
@@ -128,11 +112,18 @@ type ClusterInfo struct {
 	Served map[string]string
 }
 
-// Check is one entry of the registry.
+// Check is one check, described by itself: its parameters with every
+// rule they keep, what it reads, what it may do beyond reading, the
+// outcomes it reports, and how it judges. Everything else about a check
+// (the lint, `check --run` validation, the RBAC roles, doctor's
+// permission list, the tests' coverage) is derived from this.
 type Check struct {
 	Name    string
 	Summary string // one line for `meshdojo check --list`
 	Params  []ParamSpec
+	// Rules are the rules between parameters (which go together, which
+	// exclude each other); Validate applies them.
+	Rules []Rule
 	// Watch is false for checks that cannot be driven by informers (HTTP
 	// probes); the engine runs those on demand with a bounded retry.
 	Watch bool
@@ -142,11 +133,41 @@ type Check struct {
 	// only when the reader asks (or has consented for the step), never in
 	// a loop by itself.
 	Acts string
-	// Inputs lists what the check reads for the given parameters.
+	// Inputs lists what the check reads for the given parameters. The
+	// engine watches exactly these; Eval lists nothing else.
 	Inputs func(p Params) []Input
+	// Uses are the capabilities through which the check reaches the
+	// cluster beyond its Inputs (probe pods, port-forwards, the API
+	// server's proxies). Env.Clients is nil for a check that declares
+	// none.
+	Uses []*Capability
+	// Codes are the outcomes Eval reports, besides the ones every check
+	// shares (CommonCodes).
+	Codes []Code
 	// Eval looks and judges. It must not panic (the engine recovers if it
 	// does) and should return Error verdicts for anything it cannot see.
 	Eval func(ctx context.Context, env Env, p Params) Result
+}
+
+// NeedsMesh says whether the check needs a live mesh behind the API
+// server (pods that run, proxies that answer, traffic), not only objects:
+// true for every check that uses a capability.
+func (c *Check) NeedsMesh() bool {
+	for _, u := range c.Uses {
+		if u.Live {
+			return true
+		}
+	}
+	return false
+}
+
+// Code is one outcome a check reports: a stable identifier (MD0101),
+// the verdict it comes with, and what it means, for `meshdojo check
+// --list` and for readers of `-o json`.
+type Code struct {
+	ID      string
+	Verdict Verdict
+	Doc     string
 }
 
 // Params are a check's validated parameters, defaults filled in.
@@ -196,127 +217,6 @@ func (p Params) Weights(k string) map[string]int {
 		out[strings.TrimSpace(name)] = n
 	}
 	return out
-}
-
-// registry holds every check by name. Checks add themselves from init
-// functions in this package, so the registry is data, not a switch.
-var registry = map[string]*Check{}
-
-// Register adds a check; it panics on a duplicate name, which is a
-// programming error caught by any test run.
-func Register(c *Check) {
-	if _, dup := registry[c.Name]; dup {
-		panic("checks: duplicate check " + c.Name)
-	}
-	registry[c.Name] = c
-}
-
-// Lookup returns the named check.
-func Lookup(name string) (*Check, bool) {
-	c, ok := registry[name]
-	return c, ok
-}
-
-// All returns every registered check, sorted by name.
-func All() []*Check {
-	out := make([]*Check, 0, len(registry))
-	for _, c := range registry {
-		out = append(out, c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// Validate checks raw parameters against the check's specs and returns
-// them with defaults filled in. Unknown keys are errors, so a typo in a
-// lesson is caught by the lint test rather than by a puzzled reader.
-func (c *Check) Validate(raw map[string]string) (Params, error) {
-	out := Params{}
-	known := map[string]ParamSpec{}
-	for _, s := range c.Params {
-		known[s.Name] = s
-	}
-	// Generic parameters every check accepts.
-	known["passes"] = ParamSpec{Name: "passes", Type: Int, Doc: "consecutive passes needed before the gate opens"}
-	var errs []string
-	for k, v := range raw {
-		s, ok := known[k]
-		if !ok {
-			errs = append(errs, fmt.Sprintf("unknown parameter %q (known: %s)", k, strings.Join(c.paramNames(), ", ")))
-			continue
-		}
-		if err := s.check(v); err != nil {
-			errs = append(errs, fmt.Sprintf("parameter %q: %v", k, err))
-			continue
-		}
-		if n, _ := strconv.Atoi(v); k == "passes" && n < 1 {
-			errs = append(errs, fmt.Sprintf("parameter \"passes\": %s is not a count of consecutive passes; use 1 or more", v))
-			continue
-		}
-		out[k] = v
-	}
-	for _, s := range c.Params {
-		if _, ok := raw[s.Name]; ok {
-			continue // set, and either valid or already reported as wrong
-		}
-		if s.Required {
-			errs = append(errs, fmt.Sprintf("missing required parameter %q (%s)", s.Name, s.Doc))
-		} else if s.Default != "" {
-			out[s.Name] = s.Default
-		}
-	}
-	if len(errs) > 0 {
-		sort.Strings(errs)
-		return nil, fmt.Errorf("check %s: %s", c.Name, strings.Join(errs, "; "))
-	}
-	return out, nil
-}
-
-func (c *Check) paramNames() []string {
-	var names []string
-	for _, s := range c.Params {
-		names = append(names, s.Name)
-	}
-	return names
-}
-
-func (s ParamSpec) check(v string) error {
-	switch s.Type {
-	case Int:
-		if _, err := strconv.Atoi(v); err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-	case Float:
-		if _, err := strconv.ParseFloat(v, 64); err != nil {
-			return fmt.Errorf("%q is not a number", v)
-		}
-	case Bool:
-		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Errorf("%q is not true or false", v)
-		}
-	case Duration:
-		if _, err := time.ParseDuration(v); err != nil {
-			return fmt.Errorf("%q is not a duration such as 5s or 250ms", v)
-		}
-	case Enum:
-		for _, e := range s.Enum {
-			if v == e {
-				return nil
-			}
-		}
-		return fmt.Errorf("%q is not one of %s", v, strings.Join(s.Enum, ", "))
-	case Weights:
-		for _, kv := range strings.Split(v, ",") {
-			name, val, ok := strings.Cut(kv, "=")
-			if !ok || strings.TrimSpace(name) == "" {
-				return fmt.Errorf("%q is not a list of name=weight pairs such as v1=0,v4=100", v)
-			}
-			if _, err := strconv.Atoi(strings.TrimSpace(val)); err != nil {
-				return fmt.Errorf("weight %q of %q is not a whole number", val, name)
-			}
-		}
-	}
-	return nil
 }
 
 // Bar is one bar of a live chart (a probe's responses per version or per

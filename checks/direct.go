@@ -105,6 +105,8 @@ type DirectEnv struct {
 	Timeout time.Duration
 	// OnEmit receives intermediate results; nil drops them.
 	OnEmit func(Result)
+	// Settings are the reader's traffic settings for this run.
+	Settings TrafficSettings
 
 	mu       sync.Mutex
 	versions map[string]string // resource.group -> version found by fallback
@@ -120,6 +122,8 @@ func NewDirectEnv(clients *Clients, info ClusterInfo) Env {
 
 func (e *DirectEnv) Cluster() ClusterInfo { return e.info }
 func (e *DirectEnv) Clients() *Clients    { return e.clients }
+
+func (e *DirectEnv) Traffic() TrafficSettings { return e.Settings }
 
 func (e *DirectEnv) Emit(r Result) {
 	if e.OnEmit != nil {
@@ -301,14 +305,4 @@ func ErrorResult(err error) Result {
 		r.Conditions = []Condition{{Name: "read", Observed: err.Error(), Expected: "a successful read", Fix: "Try again with r; if it persists, run meshdojo doctor."}}
 	}
 	return r
-}
-
-// ParamError is a parameter that validated as a string but cannot be
-// used (a malformed selector or field path).
-type ParamError struct {
-	Param, Value, Want string
-}
-
-func (e *ParamError) Error() string {
-	return fmt.Sprintf("parameter %s=%q: want %s", e.Param, e.Value, e.Want)
 }

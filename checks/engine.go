@@ -59,6 +59,10 @@ type Engine struct {
 	// most 8 tries, and Recheck starts it again. Default 1s.
 	Poll time.Duration
 
+	// Traffic is the reader's settings for the checks that send traffic
+	// (--ingress, --probe-image), handed to checks through Env.Traffic.
+	Traffic TrafficSettings
+
 	clients *Clients
 	dyn     dynamic.Interface // no request time-out, so watches stay open
 	disc    *discovery.DiscoveryClient
@@ -183,7 +187,7 @@ func (e *Engine) Watch(ctx context.Context, set []Bound, out chan<- Update) {
 // result is returned, not sent. The param passes is ignored: one run is
 // one evaluation.
 func (e *Engine) Run(ctx context.Context, b Bound, out chan<- Update) Result {
-	env := &DirectEnv{clients: e.clients, info: e.Info(), Timeout: e.listTimeout(), versions: map[string]string{}}
+	env := &DirectEnv{clients: e.clients, info: e.Info(), Timeout: e.listTimeout(), Settings: e.Traffic, versions: map[string]string{}}
 	if e.clients != nil && e.clients.Config != nil && e.clients.Config.Timeout > 0 {
 		env.Timeout = e.clients.Config.Timeout
 	}
@@ -269,20 +273,20 @@ func Evaluate(ctx context.Context, env Env, b Bound) (r Result) {
 		}
 		fill(&r, b)
 	}()
+	if len(b.Check.Uses) == 0 && env != nil {
+		// Only a check that declares a capability reaches the cluster
+		// beyond its inputs.
+		env = readOnly{env}
+	}
 	return b.Check.Eval(ctx, env, b.Params)
 }
 
-func fill(r *Result, b Bound) {
-	if b.Check != nil {
-		r.Check = b.Check.Name
-	}
-	if r.Params == nil {
-		r.Params = b.Params
-	}
-	if r.At.IsZero() {
-		r.At = time.Now()
-	}
-}
+// readOnly is the Env of a check that declares no capability.
+type readOnly struct{ Env }
+
+func (readOnly) Clients() *Clients { return nil }
+
+func fill(r *Result, b Bound) { finish(r, b.Check, b.Params) }
 
 // panicSite finds the first frame outside the runtime below a recover,
 // i.e. the line that panicked.

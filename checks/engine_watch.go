@@ -427,6 +427,8 @@ func (v *watchEnv) Cluster() ClusterInfo { return v.info }
 
 func (v *watchEnv) Clients() *Clients { return v.w.e.clients }
 
+func (v *watchEnv) Traffic() TrafficSettings { return v.w.e.Traffic }
+
 // Emit forwards an intermediate result without blocking the check.
 func (v *watchEnv) Emit(r Result) {
 	fill(&r, v.it.b)

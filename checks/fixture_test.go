@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,6 +45,13 @@ type fixtureCase struct {
 	Summary    []string          `json:"summary"`    // substrings of the summary
 	Conditions []string          `json:"conditions"` // substrings of some condition (name, observed, expected or fix)
 	User       string            `json:"user"`       // impersonate this user (no groups) instead of admin
+	// Refused, instead of want, says that Validate refuses the params
+	// (a lesson bug caught by the lint and `check --run`, before anything
+	// runs): the parameter it names and a text of its error.
+	Refused *struct {
+		Param string `json:"param"`
+		Error string `json:"error"`
+	} `json:"refused"`
 }
 
 var placeholder = regexp.MustCompile(`\{\{(ns[0-9]*|root)\}\}`)
@@ -128,6 +136,16 @@ func runFixture(t *testing.T, file string) {
 			t.Fatalf("%s: unknown check %q", label, checkName)
 		}
 		p, err := chk.Validate(tc.Params)
+		if tc.Refused != nil {
+			var inv *InvalidParams
+			switch {
+			case !errors.As(err, &inv):
+				t.Errorf("%s: Validate accepted %v, want a refusal of %s", label, tc.Params, tc.Refused.Param)
+			case inv.Problems[0].Param != tc.Refused.Param || !strings.Contains(err.Error(), tc.Refused.Error):
+				t.Errorf("%s: Validate said %q, want a refusal of %s saying %q", label, err, tc.Refused.Param, tc.Refused.Error)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", label, err)
 		}
@@ -136,8 +154,11 @@ func runFixture(t *testing.T, file string) {
 			cfg = c.Impersonate(tc.User)
 		}
 		env := &recordingEnv{Env: NewDirectEnv(clientsFor(t, cfg), info), declared: chk.Inputs(p)}
-		r := chk.Eval(ctx, env, p)
+		r := Evaluate(ctx, env, Bound{Key: label, Check: chk, Params: p})
 		checkResult(t, label, r, tc)
+		if !chk.Declares(r.Code) {
+			t.Errorf("%s: %s reported code %s, which it does not declare (Codes)", label, chk.Name, r.Code)
+		}
 		if tc.User == "" {
 			key := fmt.Sprint(i)
 			bounds = append(bounds, Bound{Key: key, Title: label, Check: chk, Params: p})

@@ -2,9 +2,12 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -19,28 +22,50 @@ const (
 	CodeGWParentMissing = "MD0504" // the route's status has no entry for that parent
 )
 
-func init() {
-	register(&Check{
-		Name:    "gateway-condition",
-		Summary: "a Gateway API Gateway, HTTPRoute (per parent) or GatewayClass reports a status condition (Accepted, Programmed, ResolvedRefs…) for its current generation",
-		Params: []ParamSpec{
-			{Name: "kind", Type: Enum, Enum: []string{"Gateway", "HTTPRoute", "GatewayClass"}, Default: "Gateway", Doc: "Gateway API kind"},
-			{Name: "namespace", Type: String, Doc: "namespace of the Gateway or HTTPRoute (not used for GatewayClass)"},
-			{Name: "name", Type: String, Required: true, Doc: "object name"},
-			{Name: "condition", Type: String, Required: true, Doc: "condition type: Accepted, Programmed, ResolvedRefs, …"},
-			{Name: "status", Type: Enum, Enum: []string{"True", "False", "Unknown"}, Default: "True", Doc: "wanted status"},
-			{Name: "parent", Type: String, Doc: "for routes: the parent whose status to read, as name, namespace/name, or Kind/[namespace/]name (Kind Gateway by default; Service/reviews for a mesh route); empty means every parent in status"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			in := Input{GVR: gatewayKindGVR(p.Str("kind")), Namespace: p.Str("namespace")}
-			if p.Str("kind") == "GatewayClass" {
-				in.Namespace = ""
-			}
-			return []Input{in}
-		},
-		Eval: evalGatewayCondition,
-	})
+var gatewayCondition = &Check{
+	Name:    "gateway-condition",
+	Summary: "a Gateway API Gateway, HTTPRoute (per parent) or GatewayClass reports a status condition (Accepted, Programmed, ResolvedRefs…) for its current generation",
+	Params: []ParamSpec{
+		{Name: "kind", Type: Enum, Enum: []string{"Gateway", "HTTPRoute", "GatewayClass"}, Default: "Gateway", Doc: "Gateway API kind"},
+		{Name: "namespace", Type: Namespace, Doc: "namespace of the Gateway or HTTPRoute (not used for GatewayClass)"},
+		{Name: "name", Type: ObjectName, Required: true, Doc: "object name"},
+		{Name: "condition", Type: String, Required: true, Rule: conditionType, Doc: "condition type: Accepted, Programmed, ResolvedRefs, …"},
+		{Name: "status", Type: Enum, Enum: []string{"True", "False", "Unknown"}, Default: "True", Doc: "wanted status"},
+		{Name: "parent", Type: String, Rule: func(v string) error { _, err := parseParent(v, "default"); return err },
+			Doc: "for routes: the parent whose status to read, as name, namespace/name, or Kind/[namespace/]name (Kind Gateway by default; Service/reviews for a mesh route); empty means every parent in status"},
+	},
+	Rules: []Rule{
+		requiredUnless("namespace", "kind", "GatewayClass"),
+		onlyWith("parent", "kind", "HTTPRoute"),
+	},
+	Watch:  true,
+	Inputs: gatewayInputs,
+	Codes: []Code{
+		{CodeGWConditionOK, Pass, "the condition has the wanted status for the current generation"},
+		{CodeGWCondition, Fail, "the condition has another status"},
+		{CodeGWMissing, Fail, "no such Gateway, HTTPRoute or GatewayClass"},
+		{CodeGWNoCondition, Fail, "no such condition yet, or it was reported for an older generation"},
+		{CodeGWParentMissing, Fail, "the route's status has no entry for that parent"},
+	},
+	Eval: evalGatewayCondition,
+}
+
+func gatewayInputs(p Params) []Input {
+	in := Input{GVR: gatewayKindGVR(p.Str("kind")), Namespace: p.Str("namespace")}
+	if p.Str("kind") == "GatewayClass" {
+		in.Namespace = ""
+	}
+	return []Input{in}
+}
+
+// conditionType: a status condition type, as the Gateway API's
+// metav1.Condition defines it (a qualified name such as Accepted or
+// example.com/Ready).
+func conditionType(v string) error {
+	if msgs := validation.IsQualifiedName(v); len(msgs) > 0 {
+		return errors.New("a condition type such as Accepted, Programmed or ResolvedRefs: " + brief(msgs))
+	}
+	return nil
 }
 
 func gatewayKindGVR(kind string) schema.GroupVersionResource {
@@ -70,10 +95,10 @@ func parseParent(s, routeNS string) (parentRef, error) {
 	case 2:
 		ref.Namespace, ref.Name = parts[0], parts[1]
 	default:
-		return ref, &ParamError{Param: "parent", Value: s, Want: "name, namespace/name or Kind/[namespace/]name, e.g. istio-ingress/istio-ingress or Service/reviews"}
+		return ref, errors.New("name, namespace/name or Kind/[namespace/]name, e.g. istio-ingress/istio-ingress or Service/reviews")
 	}
 	if ref.Name == "" || ref.Namespace == "" {
-		return ref, &ParamError{Param: "parent", Value: s, Want: "name, namespace/name or Kind/[namespace/]name"}
+		return ref, errors.New("name, namespace/name or Kind/[namespace/]name, with neither part empty")
 	}
 	return ref, nil
 }
@@ -99,21 +124,15 @@ func statusParent(m map[string]any, routeNS string) parentRef {
 func evalGatewayCondition(ctx context.Context, env Env, p Params) Result {
 	kind, ns, name := p.Str("kind"), p.Str("namespace"), p.Str("name")
 	ctype, want := p.Str("condition"), p.Str("status")
-	if kind != "GatewayClass" && ns == "" {
-		return errResult(&ParamError{Param: "namespace", Value: "", Want: "the namespace of the " + kind})
-	}
 	var parent *parentRef
 	if s := p.Str("parent"); s != "" {
-		if kind != "HTTPRoute" {
-			return errResult(&ParamError{Param: "parent", Value: s, Want: "nothing: parent is for HTTPRoute only"})
-		}
-		ref, err := parseParent(s, ns)
+		ref, err := parseParent(s, ns) // valid: Validate parsed it
 		if err != nil {
 			return errResult(err)
 		}
 		parent = &ref
 	}
-	ins := inputsOf("gateway-condition", p)
+	ins := gatewayInputs(p)
 	objs, err := env.List(ctx, ins[0])
 	if err != nil {
 		return errResult(err)

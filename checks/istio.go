@@ -25,36 +25,50 @@ const (
 	CodeRootCertBad     = "MD0112" // no root-cert.pem, not a certificate, or expired
 )
 
-func init() {
-	register(&Check{
-		Name:    "istiod-ready",
-		Summary: "istiod (of a revision or tag, or every one installed) is Available with all replicas updated and ready",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Default: "istio-system", Doc: "namespace istiod runs in"},
-			{Name: "revision", Type: String, Doc: "a revision such as 1-29-0, or a revision tag such as stable (resolved through the istio-revision-tag webhook's istio.io/tag and istio.io/rev labels); empty means every istiod Deployment found"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			in := []Input{{GVR: gvrDeployments, Namespace: p.Str("namespace"), Selector: "app=istiod"}}
-			if r := p.Str("revision"); r != "" {
-				in = append(in, tagInput(r))
-			}
-			return in
-		},
-		Eval: evalIstiodReady,
-	})
-	register(&Check{
-		Name:    "ca-root-cert",
-		Summary: "the ConfigMap istio-ca-root-cert that istiod writes into each namespace it watches is present with a valid root-cert.pem",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Required: true, Doc: "namespace that should hold istio-ca-root-cert"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			return []Input{{GVR: gvrConfigMaps, Namespace: p.Str("namespace")}}
-		},
-		Eval: evalRootCert,
-	})
+var istiodReady = &Check{
+	Name:    "istiod-ready",
+	Summary: "istiod (of a revision or tag, or every one installed) is Available with all replicas updated and ready",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Default: "istio-system", Doc: "namespace istiod runs in"},
+		{Name: "revision", Type: LabelValue, Doc: "a revision such as 1-29-0, or a revision tag such as stable (resolved through the istio-revision-tag webhook's istio.io/tag and istio.io/rev labels); empty means every istiod Deployment found"},
+	},
+	Watch:  true,
+	Inputs: istiodInputs,
+	Codes: []Code{
+		{CodeIstiodReady, Pass, "every chosen istiod Deployment is Available with all replicas updated and ready"},
+		{CodeIstiodMissing, Fail, "no istiod Deployment (of that revision) in the namespace"},
+		{CodeIstiodNotReady, Fail, "istiod is there, but not every replica is updated and ready"},
+		{CodeRevisionUnknown, Fail, "the revision is neither a running revision nor a revision tag"},
+	},
+	Eval: evalIstiodReady,
+}
+
+func istiodInputs(p Params) []Input {
+	in := []Input{{GVR: gvrDeployments, Namespace: p.Str("namespace"), Selector: "app=istiod"}}
+	if r := p.Str("revision"); r != "" {
+		in = append(in, tagInput(r))
+	}
+	return in
+}
+
+var caRootCert = &Check{
+	Name:    "ca-root-cert",
+	Summary: "the ConfigMap istio-ca-root-cert that istiod writes into each namespace it watches is present with a valid root-cert.pem",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace that should hold istio-ca-root-cert"},
+	},
+	Watch:  true,
+	Inputs: rootCertInputs,
+	Codes: []Code{
+		{CodeRootCertOK, Pass, "istio-ca-root-cert holds a root certificate valid now"},
+		{CodeRootCertMissing, Fail, "no istio-ca-root-cert ConfigMap in the namespace: istiod does not watch it, or is not running"},
+		{CodeRootCertBad, Fail, "the ConfigMap has no root-cert.pem, or it is not a certificate, or it has expired"},
+	},
+	Eval: evalRootCert,
+}
+
+func rootCertInputs(p Params) []Input {
+	return []Input{{GVR: gvrConfigMaps, Namespace: p.Str("namespace")}}
 }
 
 // evalIstiodReady judges the istiod Deployments (label app=istiod) of a
@@ -66,7 +80,7 @@ func init() {
 // Without a revision every istiod found must be ready, so a half-done
 // upgrade does not pass.
 func evalIstiodReady(ctx context.Context, env Env, p Params) Result {
-	deps, mwcs, err := listWithWebhooks(ctx, env, inputsOf("istiod-ready", p))
+	deps, mwcs, err := listWithWebhooks(ctx, env, istiodInputs(p))
 	if err != nil {
 		return errResult(err)
 	}
@@ -153,14 +167,6 @@ func evalIstiodReady(ctx context.Context, env Env, p Params) Result {
 	return result(Pass, CodeIstiodReady, "istiod is ready: "+strings.Join(names, ", "), conds...)
 }
 
-// inputsOf returns a registered check's inputs; Evals use it so that
-// they read exactly what they declared (the engine's cache holds only
-// that).
-func inputsOf(name string, p Params) []Input {
-	c, _ := Lookup(name)
-	return c.Inputs(p)
-}
-
 func istiodRevision(d *appsv1.Deployment) string {
 	if r := d.Labels["istio.io/rev"]; r != "" {
 		return r
@@ -235,7 +241,7 @@ func deploymentReady(d *appsv1.Deployment) (bool, string) {
 
 func evalRootCert(ctx context.Context, env Env, p Params) Result {
 	ns := p.Str("namespace")
-	objs, err := env.List(ctx, inputsOf("ca-root-cert", p)[0])
+	objs, err := env.List(ctx, rootCertInputs(p)[0])
 	if err != nil {
 		return errResult(err)
 	}

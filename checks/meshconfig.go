@@ -18,36 +18,43 @@ const (
 	CodeMeshInvalid  = "MD0603" // data.mesh is not valid YAML
 )
 
-func init() {
-	register(&Check{
-		Name:    "mesh-config",
-		Summary: "a field of Istio's mesh config (ConfigMap istio-<revision>, key mesh) equals, contains, matches or compares with a value, or exists / is absent",
-		Params: []ParamSpec{
-			{Name: "revision", Type: String, Doc: "revision (1-29-0) or tag (stable) whose ConfigMap istio-<revision> to read; empty reads every mesh ConfigMap found (istio and istio-*) and all must pass"},
-			{Name: "path", Type: String, Required: true, Doc: `field path inside the mesh config, e.g. rootNamespace, discoverySelectors[0].matchLabels["istio.io/rev"], defaultProviders.accessLogging, extensionProviders[name=envoy-stdout].envoyFileAccessLog.path, defaultConfig.drainDuration`},
-			{Name: "op", Type: Enum, Enum: fieldOps, Default: "equals", Doc: "as for resource-field"},
-			{Name: "value", Type: String, Doc: "value to compare with (not used by exists and absent)"},
-			{Name: "namespace", Type: String, Default: "istio-system", Doc: "namespace istiod and its mesh ConfigMap live in"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			in := []Input{{GVR: gvrConfigMaps, Namespace: p.Str("namespace")}}
-			if r := p.Str("revision"); r != "" {
-				in = append(in, tagInput(r))
-			}
-			return in
-		},
-		Eval: evalMeshConfig,
-	})
+var meshConfig = &Check{
+	Name:    "mesh-config",
+	Summary: "a field of Istio's mesh config (ConfigMap istio-<revision>, key mesh) equals, contains, matches or compares with a value, or exists / is absent",
+	Params: []ParamSpec{
+		{Name: "revision", Type: LabelValue, Doc: "revision (1-29-0) or tag (stable) whose ConfigMap istio-<revision> to read; empty reads every mesh ConfigMap found (istio and istio-*) and all must pass"},
+		{Name: "path", Type: FieldPath, Required: true, Doc: `field path inside the mesh config, e.g. rootNamespace, discoverySelectors[0].matchLabels["istio.io/rev"], defaultProviders.accessLogging, extensionProviders[name=envoy-stdout].envoyFileAccessLog.path, defaultConfig.drainDuration`},
+		{Name: "op", Type: Enum, Enum: fieldOps, Default: "equals", Doc: "as for resource-field"},
+		{Name: "value", Type: String, Doc: "value to compare with (not used by exists and absent)"},
+		{Name: "namespace", Type: Namespace, Default: "istio-system", Doc: "namespace istiod and its mesh ConfigMap live in"},
+	},
+	Rules:  []Rule{comparisonRule},
+	Watch:  true,
+	Inputs: meshConfigInputs,
+	Codes: []Code{
+		{CodeMeshOK, Pass, "the field satisfies the operator in every chosen mesh config"},
+		{CodeMeshMismatch, Fail, "the field does not satisfy the operator"},
+		{CodeMeshMissing, Fail, "no mesh ConfigMap (for that revision)"},
+		{CodeMeshInvalid, Fail, "data.mesh is not valid YAML"},
+	},
+	Eval: evalMeshConfig,
+}
+
+func meshConfigInputs(p Params) []Input {
+	in := []Input{{GVR: gvrConfigMaps, Namespace: p.Str("namespace")}}
+	if r := p.Str("revision"); r != "" {
+		in = append(in, tagInput(r))
+	}
+	return in
 }
 
 func evalMeshConfig(ctx context.Context, env Env, p Params) Result {
 	ns, rev, path, op, want := p.Str("namespace"), p.Str("revision"), p.Str("path"), p.Str("op"), p.Str("value")
-	steps, err := parseComparison(path, op, want)
+	steps, err := parsePath(path)
 	if err != nil {
 		return errResult(err)
 	}
-	cms, mwcs, err := listWithWebhooks(ctx, env, inputsOf("mesh-config", p))
+	cms, mwcs, err := listWithWebhooks(ctx, env, meshConfigInputs(p))
 	if err != nil {
 		return errResult(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -131,15 +130,6 @@ func rootNamespace(env Env) string {
 	return "istio-system"
 }
 
-// parseSelector validates a selector parameter.
-func parseSelector(param, s string) (labels.Selector, error) {
-	sel, err := labels.Parse(s)
-	if err != nil {
-		return nil, &ParamError{Param: param, Value: s, Want: "a label selector such as app=reviews or app in (reviews,ratings)"}
-	}
-	return sel, nil
-}
-
 // lister reads a check's inputs and remembers the first error, so an
 // Eval can read several inputs and check once.
 type lister struct {
@@ -161,32 +151,6 @@ func (l *lister) list(in Input) []*unstructured.Unstructured {
 
 func result(v Verdict, code, summary string, conds ...Condition) Result {
 	return Result{Verdict: v, Code: code, Summary: summary, Conditions: conds, At: time.Now()}
-}
-
-// register adds a check and makes sure every result carries its name,
-// parameters and time, and that an error result is never left bare.
-func register(c *Check) {
-	eval := c.Eval
-	c.Eval = func(ctx context.Context, env Env, p Params) Result {
-		r := eval(ctx, env, p)
-		r.Check, r.Params = c.Name, p
-		r.Summary = oneLine(r.Summary)
-		if r.At.IsZero() {
-			r.At = time.Now()
-		}
-		return r
-	}
-	Register(c)
-}
-
-// oneLine keeps a summary to one line of reasonable length: values a
-// check quotes may hold newlines.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 300 {
-		s = string(r[:299]) + "…"
-	}
-	return s
 }
 
 // errResult is ErrorResult for an Eval.

@@ -480,19 +480,15 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-// parseComparison validates the path, op and value parameters that
-// resource-field and mesh-config share: a well-formed path, and a value
-// for the operators that compare with one.
-func parseComparison(path, op, want string) ([]step, error) {
-	steps, err := parsePath(path)
-	if err != nil {
-		return nil, err
+// orderable says whether gte and lte can compare with want: a number, a
+// duration or a quantity.
+func orderable(want string) bool {
+	if _, err := strconv.ParseFloat(want, 64); err == nil {
+		return true
 	}
-	switch op {
-	case "contains", "matches", "gte", "lte":
-		if want == "" {
-			return nil, &ParamError{Param: "value", Value: "", Want: "a value for op " + op}
-		}
+	if _, err := time.ParseDuration(want); err == nil {
+		return true
 	}
-	return steps, nil
+	_, err := resource.ParseQuantity(want)
+	return err == nil
 }

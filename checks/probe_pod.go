@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/meshdojo/meshdojo/internal/traffic"
 )
@@ -22,31 +21,43 @@ const (
 	CodePodProbeDNS       = "MD0828" // the URL's host did not resolve in the cluster
 )
 
-func init() {
-	register(&Check{
-		Name: "pod-probe",
-		Summary: "runs curl once from a short-lived pod in a namespace of your choice, inside or outside the mesh, " +
-			"and judges whether the call succeeded, was refused (as STRICT mTLS refuses plain text) or was denied",
-		Acts: "creates a short-lived curl pod (labelled app.kubernetes.io/managed-by=meshdojo) in the namespace you chose, " +
-			"and deletes it when curl is done",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Required: true, Doc: "where the probe pod runs: a mesh namespace such as bookinfo for an " +
-				"in-mesh client, or one outside the mesh such as default for a plain-text client (ch. 6)"},
-			{Name: "url", Type: String, Required: true, Doc: "what curl requests, e.g. http://ratings.bookinfo:9080/ratings/0"},
-			{Name: "expect", Type: Enum, Default: "success", Enum: []string{"success", "refused", "denied"}, Doc: "success: curl gets a " +
-				"2xx or 3xx answer. refused: the server side cuts the connection (reset, closed or refused, curl exit 56, 52, 7 or 35), " +
-				"as a sidecar under STRICT mTLS does to a plain-text client. denied: an HTTP 401 or 403, as an AuthorizationPolicy gives (ch. 7)"},
-			{Name: "mesh", Type: Enum, Default: "namespace", Enum: []string{"namespace", "in", "out"}, Doc: "namespace: the pod joins " +
-				"the mesh if its namespace does; in: ask for a sidecar (sidecar.istio.io/inject=true); out: keep it out of the mesh " +
-				"in both sidecar and ambient mode"},
-			{Name: "image", Type: String, Doc: "curl image; default curlimages/curl, or what the reader set with --probe-image"},
-			{Name: "header", Type: String, Doc: "request headers as Name: value, several separated by ;"},
-			{Name: "timeout", Type: Duration, Default: "10s", Doc: "curl's own time limit"},
-			{Name: "start-timeout", Type: Duration, Default: "90s", Doc: "how long the pod may take to start (image pull, scheduling, " +
-				"sidecar) before the check gives up and explains why"},
-		},
-		Eval: evalPodProbe,
-	})
+var podProbe = &Check{
+	Name: "pod-probe",
+	Summary: "runs curl once from a short-lived pod in a namespace of your choice, inside or outside the mesh, " +
+		"and judges whether the call succeeded, was refused (as STRICT mTLS refuses plain text) or was denied",
+	Acts: "creates a short-lived curl pod (labelled app.kubernetes.io/managed-by=meshdojo) in the namespace you chose, " +
+		"and deletes it when curl is done",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "where the probe pod runs: a mesh namespace such as bookinfo for an " +
+			"in-mesh client, or one outside the mesh such as default for a plain-text client (ch. 6)"},
+		{Name: "url", Type: URL, Required: true, Doc: "what curl requests, e.g. http://ratings.bookinfo:9080/ratings/0"},
+		{Name: "expect", Type: Enum, Default: "success", Enum: []string{"success", "refused", "denied"}, Doc: "success: curl gets a " +
+			"2xx or 3xx answer. refused: the server side cuts the connection (reset, closed or refused, curl exit 56, 52, 7 or 35), " +
+			"as a sidecar under STRICT mTLS does to a plain-text client. denied: an HTTP 401 or 403, as an AuthorizationPolicy gives (ch. 7)"},
+		{Name: "mesh", Type: Enum, Default: "namespace", Enum: []string{"namespace", "in", "out"}, Doc: "namespace: the pod joins " +
+			"the mesh if its namespace does; in: ask for a sidecar (sidecar.istio.io/inject=true); out: keep it out of the mesh " +
+			"in both sidecar and ambient mode"},
+		{Name: "image", Type: String, Rule: probeImage, Doc: "curl image; default curlimages/curl, or what the reader set with --probe-image"},
+		{Name: "header", Type: Headers, Doc: "request headers as Name: value, several separated by ;"},
+		{Name: "timeout", Type: Duration, Default: "10s", Min: "1ms", Doc: "curl's own time limit"},
+		{Name: "start-timeout", Type: Duration, Default: "90s", Min: "1ms", Doc: "how long the pod may take to start (image pull, scheduling, " +
+			"sidecar) before the check gives up and explains why"},
+	},
+	Uses: []*Capability{ProbePods},
+	Codes: []Code{
+		{CodePodProbeOK, Pass, "curl's outcome is the expected one"},
+		{CodePodProbeLeftover, Pass, "the outcome is the expected one, but the probe pod could not be deleted"},
+		{CodePodProbeFailed, Fail, "curl's outcome is not the expected one"},
+		{CodePodProbeDNS, Fail, "the URL's host did not resolve in the cluster"},
+		{CodePodProbeForbidden, Error, "RBAC does not allow creating the probe pod"},
+		{CodePodProbeNoNS, Error, "the namespace does not exist"},
+		{CodePodProbeImage, Error, "the image could not be pulled"},
+		{CodePodProbeStuck, Error, "the pod never started (unschedulable, …)"},
+		{CodePodProbePodFailed, Error, "the pod failed before curl finished"},
+		codeProbeCancelled,
+		codeProbeOffline,
+	},
+	Eval: evalPodProbe,
 }
 
 func evalPodProbe(ctx context.Context, env Env, p Params) Result {
@@ -55,25 +66,17 @@ func evalPodProbe(ctx context.Context, env Env, p Params) Result {
 		Timeout: p.Duration("timeout"), Start: p.Duration("start-timeout"),
 	}
 	if probe.Image == "" {
-		probe.Image = Traffic().ProbeImage
+		probe.Image = env.Traffic().ProbeImage
 	}
 	if probe.Image == "" {
 		probe.Image = traffic.DefaultImage
 	}
-	if !strings.Contains(probe.URL, "://") {
-		return errResult(&ParamError{Param: "url", Value: probe.URL, Want: "a URL such as http://ratings.bookinfo:9080/ratings/0"})
+	pairs, err := parseHeaders(p.Str("header"))
+	if err != nil {
+		return errResult(&ParamError{Param: "header", Value: p.Str("header"), Want: err.Error()})
 	}
-	if probe.Timeout <= 0 || probe.Start <= 0 {
-		return errResult(&ParamError{Param: "timeout", Value: p.Str("timeout") + ", " + p.Str("start-timeout"), Want: "positive durations"})
-	}
-	for _, h := range strings.Split(p.Str("header"), ";") {
-		if h = strings.TrimSpace(h); h == "" {
-			continue
-		}
-		if !strings.Contains(h, ":") {
-			return errResult(&ParamError{Param: "header", Value: p.Str("header"), Want: "Name: value pairs separated by ;"})
-		}
-		probe.Header = append(probe.Header, h)
+	for _, kv := range pairs {
+		probe.Header = append(probe.Header, kv[0]+": "+kv[1])
 	}
 	c := env.Clients()
 	if c == nil || c.Kube == nil {

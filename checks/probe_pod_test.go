@@ -131,11 +131,11 @@ func TestPodProbeErrors(t *testing.T) {
 		}
 	})
 	t.Run("bad url and offline", func(t *testing.T) {
-		r := runTraffic(t, newEmitEnv(admin), "pod-probe", map[string]string{"namespace": "default", "url": "ratings:9080"})
-		if r.Verdict != Error || r.Code != CodeBadParams {
-			t.Fatal(explain(r))
+		c, _ := Lookup("pod-probe")
+		if _, err := c.Validate(map[string]string{"namespace": "default", "url": "ratings:9080"}); err == nil || !strings.Contains(err.Error(), `parameter "url"`) {
+			t.Fatalf("a URL without scheme: %v", err)
 		}
-		r = runTraffic(t, newEmitEnv(nil), "pod-probe", map[string]string{"namespace": "default", "url": "http://ratings:9080/"})
+		r := runTraffic(t, newEmitEnv(nil), "pod-probe", map[string]string{"namespace": "default", "url": "http://ratings:9080/"})
 		if r.Verdict != Error || r.Code != CodeProbeOffline || !strings.Contains(explain(r), "kubectl run") {
 			t.Fatal(explain(r))
 		}

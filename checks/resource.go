@@ -23,51 +23,87 @@ const (
 	CodeCRDNotReady   = "MD0422" // present but not Established, or terminating
 )
 
-func init() {
-	kindDoc := "Kind (VirtualService, DestinationRule, PeerAuthentication, RequestAuthentication, AuthorizationPolicy, Telemetry, ServiceEntry, Gateway = Istio's networking.istio.io Gateway, HTTPRoute, GatewayClass, Service, Deployment, ConfigMap, Namespace, …) or resource.group (gateways.gateway.networking.k8s.io for the Gateway API's Gateway)"
-	register(&Check{
-		Name:    "resource-field",
-		Summary: "a field of an object (by name, or of every object a selector matches) equals, contains, matches or compares with a value, or exists / is absent",
-		Params: []ParamSpec{
-			{Name: "kind", Type: String, Required: true, Doc: kindDoc},
-			{Name: "namespace", Type: String, Doc: "namespace of the object (required for namespaced kinds)"},
-			{Name: "name", Type: String, Doc: "object name; without it every object matching selector (or every object of the namespace) must pass"},
-			{Name: "selector", Type: String, Doc: "label selector, instead of name"},
-			{Name: "path", Type: String, Required: true, Doc: `field path: dots for fields, [n] for list items ([-1] is the last), [*] for all items, [field=value] for the items whose field (itself a path) equals value, ["key.with/dots"] for such keys; e.g. spec.http[0].route[1].weight, spec.subsets[name=v3].labels.version, metadata.labels["istio.io/rev"]`},
-			{Name: "op", Type: Enum, Enum: fieldOps, Default: "equals", Doc: "equals / not-equals (numbers, booleans and durations compare by value; lists and objects as YAML), contains (substring, list item or object key), exists, absent, matches (RE2 regular expression), gte / lte (numbers, durations such as 5s, quantities such as 100Mi); several selected values must all pass"},
-			{Name: "value", Type: String, Doc: "value to compare with (not used by exists and absent)"},
-		},
-		Watch:  true,
-		Inputs: kindInputs,
-		Eval:   evalField,
-	})
-	register(&Check{
-		Name:    "resource-count",
-		Summary: "the number of objects of a kind in a namespace (matching a selector) is within min and max",
-		Params: []ParamSpec{
-			{Name: "kind", Type: String, Required: true, Doc: kindDoc},
-			{Name: "namespace", Type: String, Doc: "namespace to count in (empty: every namespace, or the cluster for cluster-scoped kinds)"},
-			{Name: "selector", Type: String, Doc: "label selector"},
-			{Name: "min", Type: Int, Doc: "at least this many (default 1 when neither min nor max is given)"},
-			{Name: "max", Type: Int, Doc: "at most this many (max: 0 asserts that none is left)"},
-		},
-		Watch:  true,
-		Inputs: kindInputs,
-		Eval:   evalCount,
-	})
-	register(&Check{
-		Name:    "crd-served",
-		Summary: "a CustomResourceDefinition is installed, Established and serves at least one version",
-		Params: []ParamSpec{
-			{Name: "name", Type: String, Required: true, Doc: "CRD name, resource.group, e.g. gateways.gateway.networking.k8s.io or peerauthentications.security.istio.io"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			return []Input{{GVR: gvrCRDs}}
-		},
-		Eval: evalCRD,
-	})
+const kindDoc = "Kind (VirtualService, DestinationRule, PeerAuthentication, RequestAuthentication, AuthorizationPolicy, Telemetry, ServiceEntry, Gateway = Istio's networking.istio.io Gateway, HTTPRoute, GatewayClass, Service, Deployment, ConfigMap, Namespace, …) or resource.group (gateways.gateway.networking.k8s.io for the Gateway API's Gateway)"
+
+var resourceField = &Check{
+	Name:    "resource-field",
+	Summary: "a field of an object (by name, or of every object a selector matches) equals, contains, matches or compares with a value, or exists / is absent",
+	Params: []ParamSpec{
+		{Name: "kind", Type: KindName, Required: true, Doc: kindDoc},
+		{Name: "namespace", Type: Namespace, Doc: "namespace of the object (required for namespaced kinds)"},
+		{Name: "name", Type: ObjectName, Doc: "object name; without it every object matching selector (or every object of the namespace) must pass"},
+		{Name: "selector", Type: Selector, Doc: "label selector, instead of name"},
+		{Name: "path", Type: FieldPath, Required: true, Doc: `field path: dots for fields, [n] for list items ([-1] is the last), [*] for all items, [field=value] for the items whose field (itself a path) equals value, ["key.with/dots"] for such keys; e.g. spec.http[0].route[1].weight, spec.subsets[name=v3].labels.version, metadata.labels["istio.io/rev"]`},
+		{Name: "op", Type: Enum, Enum: fieldOps, Default: "equals", Doc: "equals / not-equals (numbers, booleans and durations compare by value; lists and objects as YAML), contains (substring, list item or object key), exists, absent, matches (RE2 regular expression), gte / lte (numbers, durations such as 5s, quantities such as 100Mi); several selected values must all pass"},
+		{Name: "value", Type: String, Doc: "value to compare with (not used by exists and absent)"},
+	},
+	Rules:  []Rule{namespacedKindRule, comparisonRule},
+	Watch:  true,
+	Inputs: kindInputs,
+	Codes: []Code{
+		{CodeFieldOK, Pass, "the field satisfies the operator on every chosen object"},
+		{CodeFieldMismatch, Fail, "the field does not satisfy the operator"},
+		{CodeObjectMissing, Fail, "no object of that name, or none the selector matches"},
+	},
+	Eval: evalField,
 }
+
+var resourceCount = &Check{
+	Name:    "resource-count",
+	Summary: "the number of objects of a kind in a namespace (matching a selector) is within min and max",
+	Params: []ParamSpec{
+		{Name: "kind", Type: KindName, Required: true, Doc: kindDoc},
+		{Name: "namespace", Type: Namespace, Doc: "namespace to count in (empty: every namespace, or the cluster for cluster-scoped kinds)"},
+		{Name: "selector", Type: Selector, Doc: "label selector"},
+		{Name: "min", Type: Int, Min: "0", Doc: "at least this many (default 1 when neither min nor max is given)"},
+		{Name: "max", Type: Int, Min: "0", Doc: "at most this many (max: 0 asserts that none is left)"},
+	},
+	Rules:  []Rule{notBelow("max", "min")},
+	Watch:  true,
+	Inputs: kindInputs,
+	Codes: []Code{
+		{CodeCountOK, Pass, "the count is within min and max"},
+		{CodeTooFew, Fail, "fewer objects than min"},
+		{CodeTooMany, Fail, "more objects than max"},
+	},
+	Eval: evalCount,
+}
+
+var crdServed = &Check{
+	Name:    "crd-served",
+	Summary: "a CustomResourceDefinition is installed, Established and serves at least one version",
+	Params: []ParamSpec{
+		{Name: "name", Type: ObjectName, Required: true, Rule: crdName, Doc: "CRD name, resource.group, e.g. gateways.gateway.networking.k8s.io or peerauthentications.security.istio.io"},
+	},
+	Watch: true,
+	Inputs: func(p Params) []Input {
+		return []Input{{GVR: gvrCRDs}}
+	},
+	Codes: []Code{
+		{CodeCRDServed, Pass, "the CRD is installed, Established and serves a version"},
+		{CodeCRDMissing, Fail, "the CRD is not installed"},
+		{CodeCRDNotReady, Fail, "the CRD is present but not Established, serves nothing, or is being deleted"},
+	},
+	Eval: evalCRD,
+}
+
+// crdName: a CRD is named resource.group, and the group has a dot.
+func crdName(v string) error {
+	if _, group, ok := strings.Cut(v, "."); !ok || !strings.Contains(group, ".") {
+		return errors.New("a CRD name, resource.group, such as peerauthentications.security.istio.io")
+	}
+	return nil
+}
+
+// namespacedKindRule: a namespaced kind named by its Kind needs a
+// namespace (a resource.group, which may be cluster-scoped, does not).
+var namespacedKindRule = Rule{Doc: "namespace is required for namespaced kinds", Check: func(p Params) *ParamError {
+	k, err := lookupKind(p.Str("kind"))
+	if err == nil && k.Namespaced && p.Str("namespace") == "" && !strings.Contains(p.Str("kind"), ".") {
+		return &ParamError{Param: "namespace", Problem: Missing, Want: "the namespace of the " + k.Kind}
+	}
+	return nil
+}}
 
 // kindInputs reads the kind in the namespace; an unknown kind yields no
 // input (Eval reports the bad parameter).
@@ -128,13 +164,7 @@ func evalField(ctx context.Context, env Env, p Params) Result {
 	}
 	ns, name, sel := p.Str("namespace"), p.Str("name"), p.Str("selector")
 	path, op, want := p.Str("path"), p.Str("op"), p.Str("value")
-	if k.Namespaced && ns == "" && !strings.Contains(p.Str("kind"), ".") {
-		return errResult(&ParamError{Param: "namespace", Value: "", Want: "the namespace of the " + k.Kind})
-	}
-	if _, err := parseSelector("selector", sel); err != nil {
-		return errResult(err)
-	}
-	steps, err := parseComparison(path, op, want)
+	steps, err := parsePath(path)
 	if err != nil {
 		return errResult(err)
 	}
@@ -246,17 +276,11 @@ func evalCount(ctx context.Context, env Env, p Params) Result {
 	if err != nil {
 		return errResult(err)
 	}
-	if _, err := parseSelector("selector", p.Str("selector")); err != nil {
-		return errResult(err)
-	}
 	_, hasMin := p["min"]
 	_, hasMax := p["max"]
 	lo, hi := p.Int("min"), p.Int("max")
 	if !hasMin && !hasMax {
 		lo, hasMin = 1, true
-	}
-	if hasMin && hasMax && lo > hi {
-		return errResult(&ParamError{Param: "max", Value: p.Str("max"), Want: "a number not below min (" + p.Str("min") + ")"})
 	}
 	objs, err := listKind(ctx, env, kindInputs(p))
 	if err != nil {

@@ -21,25 +21,33 @@ const (
 	CodeNoDefaultRoute  = "MD0614" // no route to judge
 )
 
-func init() {
-	register(&Check{
-		Name: "route-weights",
-		Summary: "a VirtualService's default route splits traffic in the wanted shares (weights are relative; a lone destination gets 100), " +
-			"and every subset that gets traffic is defined by a DestinationRule",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Required: true, Doc: "namespace of the VirtualService"},
-			{Name: "name", Type: String, Required: true, Doc: "VirtualService name"},
-			{Name: "weights", Type: Weights, Required: true, Doc: "wanted weights by subset (or by host when destinations have no subset), e.g. v1=0,v2=0,v4=100; compared as shares of the total, so v1=1,v2=1 equals v1=50,v2=50"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			return []Input{
-				{GVR: gvrVirtualSvc, Namespace: p.Str("namespace")},
-				{GVR: gvrDestRule}, // subsets may be defined in the host's or the root namespace
-			}
-		},
-		Eval: evalRouteWeights,
-	})
+var routeWeights = &Check{
+	Name: "route-weights",
+	Summary: "a VirtualService's default route splits traffic in the wanted shares (weights are relative; a lone destination gets 100), " +
+		"and every subset that gets traffic is defined by a DestinationRule",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace of the VirtualService"},
+		{Name: "name", Type: ObjectName, Required: true, Doc: "VirtualService name"},
+		{Name: "weights", Type: Weights, Required: true, Doc: "wanted weights by subset (or by host when destinations have no subset), e.g. v1=0,v2=0,v4=100; compared as shares of the total, so v1=1,v2=1 equals v1=50,v2=50"},
+	},
+	Rules:  []Rule{weightsRule("weights")},
+	Watch:  true,
+	Inputs: routeInputs,
+	Codes: []Code{
+		{CodeWeightsOK, Pass, "the default route splits traffic in the wanted shares"},
+		{CodeWeightsDiffer, Fail, "the traffic shares differ"},
+		{CodeVSMissing, Fail, "no such VirtualService"},
+		{CodeSubsetUndefined, Fail, "a subset that gets traffic is defined by no DestinationRule"},
+		{CodeNoDefaultRoute, Fail, "the VirtualService has no default route to judge"},
+	},
+	Eval: evalRouteWeights,
+}
+
+func routeInputs(p Params) []Input {
+	return []Input{
+		{GVR: gvrVirtualSvc, Namespace: p.Str("namespace")},
+		{GVR: gvrDestRule}, // subsets may be defined in the host's or the root namespace
+	}
 }
 
 // routeDest is one weighted destination of the judged route.
@@ -51,17 +59,11 @@ type routeDest struct {
 func evalRouteWeights(ctx context.Context, env Env, p Params) Result {
 	ns, name := p.Str("namespace"), p.Str("name")
 	want := p.Weights("weights")
-	wantTotal := 0
+	wantTotal := 0 // above 0: Validate made sure
 	for _, w := range want {
-		if w < 0 {
-			return errResult(&ParamError{Param: "weights", Value: p.Str("weights"), Want: "weights that are not negative"})
-		}
 		wantTotal += w
 	}
-	if wantTotal == 0 {
-		return errResult(&ParamError{Param: "weights", Value: p.Str("weights"), Want: "at least one weight above 0"})
-	}
-	ins := inputsOf("route-weights", p)
+	ins := routeInputs(p)
 	l := &lister{ctx: ctx, env: env}
 	vss := l.list(ins[0])
 	drs := l.list(ins[1])

@@ -16,8 +16,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,8 +39,9 @@ const (
 )
 
 // TrafficSettings are the reader's choices for the checks that send
-// traffic. The command line sets them once from its flags, before any
-// check runs.
+// traffic. The command line reads them from its flags (and the
+// environment) for each run and hands them to the engine, which gives
+// them to checks through Env.Traffic.
 type TrafficSettings struct {
 	// Ingress, such as http://localhost:9080, replaces ingress discovery:
 	// the reader already runs `kubectl port-forward` (as the book does)
@@ -51,47 +52,42 @@ type TrafficSettings struct {
 	ProbeImage string
 }
 
-var trafficCfg struct {
-	sync.Mutex
-	set bool
-	s   TrafficSettings
-}
-
-// SetTraffic validates and stores the traffic settings. The error names
-// the bad value and shows a good one, ready for the command line to
-// print.
-func SetTraffic(s TrafficSettings) error {
+// ParseTraffic validates the traffic settings and returns them
+// normalised. The error names the bad flag and shows a good value, ready
+// for the command line to print.
+func ParseTraffic(s TrafficSettings) (TrafficSettings, error) {
 	ing, err := traffic.ParseOverride(s.Ingress)
 	if err != nil {
-		return fmt.Errorf("--ingress: %v", err)
+		return s, fmt.Errorf("--ingress: %v", err)
 	}
 	s.Ingress = ing
 	s.ProbeImage = strings.TrimSpace(s.ProbeImage)
-	if strings.ContainsAny(s.ProbeImage, " \t\n") {
-		return fmt.Errorf("--probe-image: %q is not an image reference such as curlimages/curl:8.11.1", s.ProbeImage)
+	if err := probeImage(s.ProbeImage); err != nil {
+		return s, fmt.Errorf("--probe-image: %q is not %v", s.ProbeImage, err)
 	}
-	trafficCfg.Lock()
-	defer trafficCfg.Unlock()
-	trafficCfg.s, trafficCfg.set = s, true
+	return s, nil
+}
+
+// TrafficFromEnv returns the settings the environment variables
+// MESHDOJO_INGRESS and MESHDOJO_PROBE_IMAGE give, for the command line to
+// start from before its flags.
+func TrafficFromEnv() TrafficSettings {
+	return TrafficSettings{Ingress: os.Getenv("MESHDOJO_INGRESS"), ProbeImage: os.Getenv("MESHDOJO_PROBE_IMAGE")}
+}
+
+// probeImage: an image reference has no blanks.
+func probeImage(v string) error {
+	if strings.ContainsAny(v, " \t\n") {
+		return errors.New("an image reference such as curlimages/curl:8.11.1")
+	}
 	return nil
 }
 
-// Traffic returns the current traffic settings. Until SetTraffic is
-// called they come from the environment variables MESHDOJO_INGRESS and
-// MESHDOJO_PROBE_IMAGE, so the settings also reach checks run by tools
-// that do not know the flags.
-func Traffic() TrafficSettings {
-	trafficCfg.Lock()
-	defer trafficCfg.Unlock()
-	if trafficCfg.set {
-		return trafficCfg.s
-	}
-	s := TrafficSettings{ProbeImage: strings.TrimSpace(os.Getenv("MESHDOJO_PROBE_IMAGE"))}
-	if ing, err := traffic.ParseOverride(os.Getenv("MESHDOJO_INGRESS")); err == nil {
-		s.Ingress = ing
-	}
-	return s
-}
+// The traffic checks' shared outcomes.
+var (
+	codeProbeCancelled = Code{CodeProbeCancelled, Error, "the reader stopped the probe"}
+	codeProbeOffline   = Code{CodeProbeOffline, Error, "no cluster connection (and, for http-probe, no --ingress)"}
+)
 
 // setupTimeout bounds the API calls a traffic check makes before it
 // sends anything (discovery, port-forward set-up, a query).
@@ -103,56 +99,108 @@ var (
 	gvrTrafficServices      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 )
 
-func init() {
-	register(&Check{
-		Name: "http-probe",
-		Summary: "sends a bounded burst of HTTP requests through the ingress gateway and judges the answers: " +
-			"status codes, the split between versions (with a statistical tolerance), latency, headers and body",
-		Acts: "sends a bounded burst of HTTP requests through your ingress gateway (opening a port-forward to a gateway pod " +
-			"when it has no reachable address)",
-		Params: httpProbeParams,
-		Inputs: func(p Params) []Input {
-			if p.Str("ingress") != "" {
-				return nil
-			}
-			if p.Str("service") != "" {
-				return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}}
-			}
-			return []Input{{GVR: gvrTrafficIstioGateways}, {GVR: gvrTrafficAPIGateways}, {GVR: gvrTrafficServices}}
-		},
-		Eval: evalHTTPProbe,
-	})
+var httpProbe = &Check{
+	Name: "http-probe",
+	Summary: "sends a bounded burst of HTTP requests through the ingress gateway and judges the answers: " +
+		"status codes, the split between versions (with a statistical tolerance), latency, headers and body",
+	Acts: "sends a bounded burst of HTTP requests through your ingress gateway (opening a port-forward to a gateway pod " +
+		"when it has no reachable address)",
+	Params: httpProbeParams,
+	Rules: []Rule{
+		onlyGivenWith("namespace", "service"),
+		weightsRule("versions"),
+		weightsRule("status-split"),
+		notBelowDuration("max-latency", "min-latency"),
+	},
+	Inputs: func(p Params) []Input {
+		if p.Str("ingress") != "" {
+			return nil
+		}
+		if p.Str("service") != "" {
+			return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}}
+		}
+		return []Input{{GVR: gvrTrafficIstioGateways}, {GVR: gvrTrafficAPIGateways}, {GVR: gvrTrafficServices}}
+	},
+	Uses: []*Capability{IngressForward},
+	Codes: []Code{
+		{CodeProbeOK, Pass, "the responses matched every expectation"},
+		{CodeProbeFailed, Fail, "the responses did not match an expectation"},
+		{CodeProbeUnreachable, Fail, "no request got any answer"},
+		{CodeNoIngress, Error, "no gateway leads to a Service"},
+		{CodeNoGatewayPod, Error, "the ingress Service has no ready pod"},
+		{CodeForwardRefused, Error, "the API server or the pod refused the port-forward"},
+		codeProbeCancelled,
+		codeProbeOffline,
+		{CodeIngressOverride, Error, "the --ingress address is not usable"},
+	},
+	Eval: evalHTTPProbe,
+}
+
+// onlyGivenWith: param is only meaningful when other is given too.
+func onlyGivenWith(param, other string) Rule {
+	return Rule{Doc: param + " only with " + other, Check: func(p Params) *ParamError {
+		if p[param] != "" && p[other] == "" {
+			return &ParamError{Param: param, Value: p[param], Want: "allowed without " + other + ": give " + other + " too, or leave " + param + " out"}
+		}
+		return nil
+	}}
+}
+
+// notBelowDuration: hi, when given with lo, is not below it.
+func notBelowDuration(hi, lo string) Rule {
+	return Rule{Doc: hi + " is not below " + lo, Check: func(p Params) *ParamError {
+		if p[hi] != "" && p[lo] != "" && p.Duration(hi) < p.Duration(lo) {
+			return &ParamError{Param: hi, Value: p[hi], Want: "at least " + lo + " (" + p[lo] + ")"}
+		}
+		return nil
+	}}
+}
+
+// confidence: a probability strictly between 0.5 and 1.
+func confidence(v string) error {
+	if c, _ := strconv.ParseFloat(v, 64); c <= 0.5 || c >= 1 {
+		return errors.New("a number between 0.5 and 1, such as 0.99")
+	}
+	return nil
+}
+
+// ingressOverride: an http:// or https:// address with no path.
+func ingressOverride(v string) error {
+	if _, err := traffic.ParseOverride(v); err != nil {
+		return errors.New("an address such as http://localhost:9080 (" + err.Error() + ")")
+	}
+	return nil
 }
 
 var httpProbeParams = []ParamSpec{
 	// Where to send.
-	{Name: "path", Type: String, Default: "/productpage", Doc: "path and query to request. The lab's productpage passes its backends' status " +
+	{Name: "path", Type: HTTPPath, Default: "/productpage", Doc: "path and query to request. The lab's productpage passes its backends' status " +
 		"codes and JSON straight through on /api/v1/products/0 (details), /api/v1/products/0/reviews (reviews, names the answering " +
 		"pod in podname) and /api/v1/products/0/ratings (ratings), so those are the paths to probe for routing, faults and resilience"},
-	{Name: "gateway", Type: String, Doc: "namespace/name (or name) of the Istio Gateway or Gateway API Gateway to go through, when the " +
+	{Name: "gateway", Type: Ref, Doc: "namespace/name (or name) of the Istio Gateway or Gateway API Gateway to go through, when the " +
 		"cluster has several; by default the first one with an HTTP port that leads to a Service"},
-	{Name: "namespace", Type: String, Doc: "with service: the namespace of the ingress Service"},
-	{Name: "service", Type: String, Doc: "send to this Service instead of looking for a gateway, e.g. nginx-gateway-nginx for the " +
+	{Name: "namespace", Type: Namespace, Doc: "with service: the namespace of the ingress Service"},
+	{Name: "service", Type: ObjectName, Doc: "send to this Service instead of looking for a gateway, e.g. nginx-gateway-nginx for the " +
 		"chapter 1 lab that has no Istio"},
-	{Name: "port", Type: Int, Doc: "the gateway's (or Service's) port, e.g. 9080; by default the first HTTP port"},
-	{Name: "ingress", Type: String, Doc: "base URL to use instead of finding the ingress, e.g. http://localhost:9080. Lessons leave it " +
+	{Name: "port", Type: Int, Min: "1", Max: "65535", Doc: "the gateway's (or Service's) port, e.g. 9080; by default the first HTTP port"},
+	{Name: "ingress", Type: String, Rule: ingressOverride, Doc: "base URL to use instead of finding the ingress, e.g. http://localhost:9080. Lessons leave it " +
 		"empty: readers set it for every probe with meshdojo --ingress"},
 	// What to send.
 	{Name: "method", Type: Enum, Default: "GET", Enum: []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}, Doc: "HTTP method"},
 	{Name: "host", Type: String, Doc: "Host header, for gateways and VirtualServices that match on a host name other than *"},
-	{Name: "header", Type: String, Doc: "extra request headers as Name: value, several separated by ; (e.g. x-user: jason; x-debug: 1)"},
+	{Name: "header", Type: Headers, Doc: "extra request headers as Name: value, several separated by ; (e.g. x-user: jason; x-debug: 1)"},
 	{Name: "cookie", Type: String, Doc: "Cookie header value, e.g. access_token=...; $NAME reads it from the environment variable NAME"},
 	{Name: "bearer", Type: String, Doc: "token sent as Authorization: Bearer <token>; $NAME reads it from the environment variable NAME " +
 		"(for the chapter 7 Keycloak token)"},
 	{Name: "body", Type: String, Doc: "request body, for POST and PUT"},
 	// How much.
-	{Name: "count", Type: Int, Default: "10", Doc: fmt.Sprintf("how many requests to send (at most %d). For a split between versions "+
+	{Name: "count", Type: Int, Default: "10", Min: "1", Max: strconv.Itoa(traffic.MaxCount), Doc: fmt.Sprintf("how many requests to send (at most %d). For a split between versions "+
 		"use 60 to 100; for 'at least one' assertions on a behaviour that is random (outlier ejection), more", traffic.MaxCount)},
-	{Name: "concurrency", Type: Int, Default: "1", Doc: fmt.Sprintf("requests in flight at once (at most %d). The connection-pool "+
+	{Name: "concurrency", Type: Int, Default: "1", Min: "1", Max: strconv.Itoa(traffic.MaxConcurrency), Doc: fmt.Sprintf("requests in flight at once (at most %d). The connection-pool "+
 		"exercise needs a burst: 20 or more", traffic.MaxConcurrency)},
-	{Name: "timeout", Type: Duration, Default: "10s", Doc: "per-request limit; keep it above the delays the lesson injects (the lab's are 7s), " +
+	{Name: "timeout", Type: Duration, Default: "10s", Min: "1ms", Doc: "per-request limit; keep it above the delays the lesson injects (the lab's are 7s), " +
 		"so the mesh's own timeouts are what is measured"},
-	{Name: "deadline", Type: Duration, Default: "60s", Doc: "limit for the whole probe (at most 5m); a probe cut short by it fails, " +
+	{Name: "deadline", Type: Duration, Default: "60s", Min: "1ms", Max: traffic.MaxDeadline.String(), Doc: "limit for the whole probe (at most 5m); a probe cut short by it fails, " +
 		"saying so"},
 	{Name: "version-field", Type: String, Default: "podname", Doc: "JSON key naming the pod that answered, from which the version is read " +
 		"(reviews-v4-6d8c9b7f5-x2klp is v4); header:NAME reads a response header instead"},
@@ -170,9 +218,9 @@ var httpProbeParams = []ParamSpec{
 		"or v1=80,v2=20 (ch. 5), v4=100 through a waypoint (ch. 11). Judged with a Wilson score interval per version: it passes when " +
 		"each expected share lies inside the interval around what was seen, so chance alone fails a correct split about 1% of the " +
 		"time while a wrong one (50/50 for 80/20 on 100 requests) fails almost always"},
-	{Name: "confidence", Type: Float, Default: "0.99", Doc: "confidence of the version and status splits as a whole"},
-	{Name: "max-latency", Type: Duration, Doc: "no response may take longer, e.g. 5.5s when a 5s route timeout cuts the 7s delay (ch. 10)"},
-	{Name: "min-latency", Type: Duration, Doc: "no response may be faster, e.g. 6.5s for the injected 7s delay (ch. 9)"},
+	{Name: "confidence", Type: Float, Default: "0.99", Rule: confidence, Doc: "confidence of the version and status splits as a whole"},
+	{Name: "max-latency", Type: Duration, Min: "0s", Doc: "no response may take longer, e.g. 5.5s when a 5s route timeout cuts the 7s delay (ch. 10)"},
+	{Name: "min-latency", Type: Duration, Min: "0s", Doc: "no response may be faster, e.g. 6.5s for the injected 7s delay (ch. 9)"},
 	{Name: "header-present", Type: List, Doc: "response headers that must appear on at least one response: a name or name=value, e.g. " +
 		"x-envoy-overloaded=true when the overflowing pool is the one the ingress calls. The lab's productpage passes its backends' " +
 		"status and JSON through but not their headers, so for the ch. 10 pool on ratings pair min-status: 503=1 with envoy-stat " +
@@ -214,7 +262,7 @@ func evalHTTPProbe(ctx context.Context, env Env, p Params) Result {
 	}
 	rep, err := traffic.Run(ctx, nil, plan)
 	if err != nil {
-		return errResult(&ParamError{Param: "path", Value: p.Str("path"), Want: "a path such as /productpage (" + err.Error() + ")"})
+		return errResult(fmt.Errorf("the probe could not start: %w", err))
 	}
 	t := rep.Tally()
 	progress := fmt.Sprintf("%d/%d requests", t.Done, t.Planned)
@@ -340,34 +388,14 @@ func httpPlan(p Params) (traffic.Plan, traffic.Expect, error) {
 	if path == "" {
 		path = "/"
 	}
-	if !strings.HasPrefix(path, "/") {
-		return plan, e, &ParamError{Param: "path", Value: path, Want: "a path starting with /, such as /api/v1/products/0/reviews"}
-	}
 	count, conc := p.Int("count"), p.Int("concurrency")
-	if count < 1 || count > traffic.MaxCount {
-		return plan, e, &ParamError{Param: "count", Value: p.Str("count"), Want: fmt.Sprintf("1 to %d requests", traffic.MaxCount)}
-	}
-	if conc < 1 || conc > traffic.MaxConcurrency {
-		return plan, e, &ParamError{Param: "concurrency", Value: p.Str("concurrency"), Want: fmt.Sprintf("1 to %d", traffic.MaxConcurrency)}
-	}
-	if d := p.Duration("deadline"); d <= 0 || d > traffic.MaxDeadline {
-		return plan, e, &ParamError{Param: "deadline", Value: p.Str("deadline"), Want: "a duration up to " + traffic.MaxDeadline.String()}
-	}
-	if p.Duration("timeout") <= 0 {
-		return plan, e, &ParamError{Param: "timeout", Value: p.Str("timeout"), Want: "a positive duration such as 10s"}
-	}
 	hdr := http.Header{}
-	if raw := p.Str("header"); raw != "" {
-		for _, h := range strings.Split(raw, ";") {
-			if strings.TrimSpace(h) == "" {
-				continue
-			}
-			name, val, ok := strings.Cut(h, ":")
-			if !ok || strings.TrimSpace(name) == "" || strings.ContainsAny(strings.TrimSpace(name), " \t") {
-				return plan, e, &ParamError{Param: "header", Value: raw, Want: "Name: value pairs separated by ;, such as x-user: jason"}
-			}
-			hdr.Add(strings.TrimSpace(name), strings.TrimSpace(val))
-		}
+	pairs, err := parseHeaders(p.Str("header"))
+	if err != nil {
+		return plan, e, &ParamError{Param: "header", Value: p.Str("header"), Want: err.Error()}
+	}
+	for _, kv := range pairs {
+		hdr.Add(kv[0], kv[1])
 	}
 	for _, k := range []string{"cookie", "bearer"} {
 		v, err := paramFromEnv(k, p.Str(k))
@@ -392,9 +420,6 @@ func httpPlan(p Params) (traffic.Plan, traffic.Expect, error) {
 		MaxStatusShare: paramWeights(p, "max-status-share"), Versions: paramWeights(p, "versions"), Confidence: p.Float("confidence"),
 		MaxLatency: p.Duration("max-latency"), MinLatency: p.Duration("min-latency"), Headers: p.List("header-present"),
 		Fields: p.List("body-field"), BodyContains: p.Str("body-contains"),
-	}
-	if c := e.Confidence; c != 0 && (c <= 0.5 || c >= 1) {
-		return plan, e, &ParamError{Param: "confidence", Value: p.Str("confidence"), Want: "a number between 0.5 and 1, such as 0.99"}
 	}
 	if len(e.Status) == 0 && len(e.StatusSplit) == 0 && len(e.MinStatus) == 0 && len(e.MaxStatusShare) == 0 {
 		e.Status = []string{"2xx"}
@@ -432,7 +457,7 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 	override := p.Str("ingress")
 	from := "the check's ingress parameter"
 	if override == "" {
-		override, from = Traffic().Ingress, "--ingress"
+		override, from = env.Traffic().Ingress, "--ingress"
 	}
 	if override != "" {
 		u, err := traffic.ParseOverride(override)

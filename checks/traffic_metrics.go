@@ -2,8 +2,11 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,47 +27,67 @@ var metricOps = []string{"equals", "not-equals", "gt", "gte", "lt", "lte", "exis
 const metricOpDoc = "how to compare with value: equals, not-equals, gt, gte, lt, lte; exists: at least one series, whatever its value; " +
 	"absent: no series at all"
 
-func init() {
-	register(&Check{
-		Name: "prometheus-query",
-		Summary: "asks Prometheus (through the API server's service proxy, no port-forward) and compares the answer, " +
-			"e.g. requests reported by a waypoint or over mutual TLS",
-		Params: []ParamSpec{
-			{Name: "query", Type: String, Required: true, Doc: "PromQL instant query, e.g. sum(istio_requests_total{reporter=\"waypoint\"," +
-				"destination_service_name=\"reviews\"}) for traffic through the waypoint (ch. 11). Every series it returns must compare true"},
-			{Name: "op", Type: Enum, Default: "gt", Enum: metricOps, Doc: metricOpDoc},
-			{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
-			{Name: "namespace", Type: String, Default: "prometheus", Doc: "namespace of the Prometheus Service"},
-			{Name: "service", Type: String, Default: "prometheus-server", Doc: "Prometheus Service (the lab's chart names it prometheus-server)"},
-			{Name: "port", Type: Int, Default: "9090", Doc: "Prometheus Service port"},
-		},
-		Inputs: func(p Params) []Input { return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}} },
-		Eval:   evalPromQuery,
-	})
-	register(&Check{
-		Name: "envoy-stat",
-		Summary: "reads one Envoy statistic from the proxies of the selected pods (port 15090, through the API server's " +
-			"pod proxy) and compares it, e.g. retries made or hosts ejected",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Required: true, Doc: "namespace of the pods"},
-			{Name: "selector", Type: String, Required: true, Doc: "label selector of the pods whose proxies to read, e.g. app=productpage " +
-				"(the caller's proxy is the one that retries and ejects)"},
-			{Name: "stat", Type: String, Required: true, Doc: "metric name as Envoy exports it for Prometheus, e.g. " +
-				"envoy_cluster_upstream_rq_retry (ch. 10 retries), envoy_cluster_outlier_detection_ejections_active (ejection), " +
-				"envoy_cluster_upstream_rq_pending_overflow (pool overflow), envoy_server_days_until_first_cert_expiring (ch. 6)"},
-			{Name: "match", Type: String, Doc: "only series whose labels contain this text, e.g. v-faulty to pick the cluster " +
-				"outbound|9080|v-faulty-50percent-503|ratings.bookinfo.svc.cluster.local"},
-			{Name: "aggregate", Type: Enum, Default: "sum", Enum: []string{"sum", "max", "min", "each"}, Doc: "how the matching " +
-				"series of all pods are combined before comparing; each: every series must compare true"},
-			{Name: "op", Type: Enum, Default: "gt", Enum: metricOps, Doc: metricOpDoc},
-			{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
-			{Name: "port", Type: Int, Default: "15090", Doc: "the proxy's Prometheus port"},
-		},
-		Inputs: func(p Params) []Input {
-			return []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
-		},
-		Eval: evalEnvoyStat,
-	})
+var metricCodes = []Code{
+	{CodeMetricOK, Pass, "the value compares as expected"},
+	{CodeMetricFailed, Fail, "the value does not compare as expected"},
+	{CodeMetricNoData, Fail, "no series (yet)"},
+	codeProbeOffline,
+}
+
+var prometheusQuery = &Check{
+	Name: "prometheus-query",
+	Summary: "asks Prometheus (through the API server's service proxy, no port-forward) and compares the answer, " +
+		"e.g. requests reported by a waypoint or over mutual TLS",
+	Params: []ParamSpec{
+		{Name: "query", Type: String, Required: true, Doc: "PromQL instant query, e.g. sum(istio_requests_total{reporter=\"waypoint\"," +
+			"destination_service_name=\"reviews\"}) for traffic through the waypoint (ch. 11). Every series it returns must compare true"},
+		{Name: "op", Type: Enum, Default: "gt", Enum: metricOps, Doc: metricOpDoc},
+		{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
+		{Name: "namespace", Type: Namespace, Default: "prometheus", Doc: "namespace of the Prometheus Service"},
+		{Name: "service", Type: ObjectName, Default: "prometheus-server", Doc: "Prometheus Service (the lab's chart names it prometheus-server)"},
+		{Name: "port", Type: Int, Default: "9090", Min: "1", Max: "65535", Doc: "Prometheus Service port"},
+	},
+	Inputs: func(p Params) []Input { return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}} },
+	Uses:   []*Capability{ServiceProxy},
+	Codes:  append(slices.Clip(metricCodes), Code{CodePromUnavailable, Error, "Prometheus cannot be reached or rejected the query"}),
+	Eval:   evalPromQuery,
+}
+
+var envoyStat = &Check{
+	Name: "envoy-stat",
+	Summary: "reads one Envoy statistic from the proxies of the selected pods (port 15090, through the API server's " +
+		"pod proxy) and compares it, e.g. retries made or hosts ejected",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace of the pods"},
+		{Name: "selector", Type: Selector, Required: true, Doc: "label selector of the pods whose proxies to read, e.g. app=productpage " +
+			"(the caller's proxy is the one that retries and ejects)"},
+		{Name: "stat", Type: String, Required: true, Rule: metricName, Doc: "metric name as Envoy exports it for Prometheus, e.g. " +
+			"envoy_cluster_upstream_rq_retry (ch. 10 retries), envoy_cluster_outlier_detection_ejections_active (ejection), " +
+			"envoy_cluster_upstream_rq_pending_overflow (pool overflow), envoy_server_days_until_first_cert_expiring (ch. 6)"},
+		{Name: "match", Type: String, Doc: "only series whose labels contain this text, e.g. v-faulty to pick the cluster " +
+			"outbound|9080|v-faulty-50percent-503|ratings.bookinfo.svc.cluster.local"},
+		{Name: "aggregate", Type: Enum, Default: "sum", Enum: []string{"sum", "max", "min", "each"}, Doc: "how the matching " +
+			"series of all pods are combined before comparing; each: every series must compare true"},
+		{Name: "op", Type: Enum, Default: "gt", Enum: metricOps, Doc: metricOpDoc},
+		{Name: "value", Type: Float, Default: "0", Doc: "number to compare with"},
+		{Name: "port", Type: Int, Default: "15090", Min: "1", Max: "65535", Doc: "the proxy's Prometheus port"},
+	},
+	Inputs: func(p Params) []Input {
+		return []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
+	},
+	Uses:  []*Capability{PodProxy},
+	Codes: append(slices.Clip(metricCodes), Code{CodeStatsUnreadable, Error, "no pod's Envoy stats could be read"}),
+	Eval:  evalEnvoyStat,
+}
+
+var metricNameRe = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+// metricName: a Prometheus metric name.
+func metricName(v string) error {
+	if !metricNameRe.MatchString(v) {
+		return errors.New("a Prometheus metric name such as envoy_cluster_upstream_rq_retry")
+	}
+	return nil
 }
 
 func evalPromQuery(ctx context.Context, env Env, p Params) Result {

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -200,16 +201,31 @@ func TestHTTPProbeProgressAndBars(t *testing.T) {
 func TestHTTPProbeBadInput(t *testing.T) {
 	t.Setenv("MESHDOJO_INGRESS", "") // the reader's shell must not change what is tested
 	env := newEmitEnv(nil)
+	// Wrong whatever the cluster holds: refused before anything runs.
+	c, _ := Lookup("http-probe")
+	for _, tc := range []struct {
+		raw   map[string]string
+		param string
+		text  string
+	}{
+		{map[string]string{"ingress": "http://127.0.0.1:1", "count": "5000"}, "count", "1 to 1000"},
+		{map[string]string{"ingress": "http://127.0.0.1:1", "path": "productpage"}, "path", "starting with /"},
+		{map[string]string{"ingress": "http://127.0.0.1:1", "header": "no colon here"}, "header", "Name: value"},
+		{map[string]string{"ingress": "ftp://example"}, "ingress", "http://localhost:9080"},
+	} {
+		_, err := c.Validate(tc.raw)
+		var inv *InvalidParams
+		if !errors.As(err, &inv) || inv.Problems[0].Param != tc.param || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%v: want a refusal of %s mentioning %q, got %v", tc.raw, tc.param, tc.text, err)
+		}
+	}
+	// Only known when it runs: the environment, and the cluster.
 	cases := []struct {
 		raw  map[string]string
 		code string
 		text string
 	}{
-		{map[string]string{"ingress": "http://127.0.0.1:1", "count": "5000"}, CodeBadParams, "1 to 1000"},
-		{map[string]string{"ingress": "http://127.0.0.1:1", "path": "productpage"}, CodeBadParams, "starting with /"},
-		{map[string]string{"ingress": "http://127.0.0.1:1", "header": "no colon here"}, CodeBadParams, "Name: value"},
 		{map[string]string{"ingress": "http://127.0.0.1:1", "bearer": "$MESHDOJO_TEST_UNSET_TOKEN"}, CodeBadParams, "export MESHDOJO_TEST_UNSET_TOKEN"},
-		{map[string]string{"ingress": "ftp://example"}, CodeIngressOverride, "http://localhost:9080"},
 		{map[string]string{}, CodeProbeOffline, "--ingress"},
 	}
 	for _, c := range cases {
@@ -241,27 +257,45 @@ func TestHTTPProbeHeadersReachTheServer(t *testing.T) {
 	}
 }
 
-func TestSetTraffic(t *testing.T) {
-	defer func() {
-		trafficCfg.Lock()
-		trafficCfg.set = false
-		trafficCfg.Unlock()
-	}()
+func TestParseTraffic(t *testing.T) {
 	t.Setenv("MESHDOJO_INGRESS", "localhost:9080")
-	if got := Traffic().Ingress; got != "http://localhost:9080" {
-		t.Fatalf("from the environment: %q", got)
+	s, err := ParseTraffic(TrafficFromEnv())
+	if err != nil || s.Ingress != "http://localhost:9080" {
+		t.Fatalf("from the environment: %q, %v", s.Ingress, err)
 	}
-	if err := SetTraffic(TrafficSettings{Ingress: "http://localhost:9080/productpage"}); err == nil || !strings.Contains(err.Error(), "--ingress") {
+	if _, err := ParseTraffic(TrafficSettings{Ingress: "http://localhost:9080/productpage"}); err == nil || !strings.Contains(err.Error(), "--ingress") {
 		t.Fatalf("want an error naming --ingress, got %v", err)
 	}
-	if err := SetTraffic(TrafficSettings{ProbeImage: "curl image"}); err == nil || !strings.Contains(err.Error(), "--probe-image") {
+	if _, err := ParseTraffic(TrafficSettings{ProbeImage: "curl image"}); err == nil || !strings.Contains(err.Error(), "--probe-image") {
 		t.Fatalf("want an error naming --probe-image, got %v", err)
 	}
-	if err := SetTraffic(TrafficSettings{Ingress: "http://127.0.0.1:9080/", ProbeImage: "mirror.example/curl:8"}); err != nil {
+	s, err = ParseTraffic(TrafficSettings{Ingress: "http://127.0.0.1:9080/", ProbeImage: "mirror.example/curl:8"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s := Traffic(); s.Ingress != "http://127.0.0.1:9080" || s.ProbeImage != "mirror.example/curl:8" {
+	if s.Ingress != "http://127.0.0.1:9080" || s.ProbeImage != "mirror.example/curl:8" {
 		t.Fatalf("settings %+v", s)
+	}
+}
+
+// The settings reach a check through its Env, per run: an engine with
+// --ingress set sends there, and one without looks for the ingress.
+func TestTrafficSettingsPerEngine(t *testing.T) {
+	srv := httptest.NewServer(httpHandlerFunc(func(map[string]string) {}))
+	defer srv.Close()
+	c, _ := Lookup("http-probe")
+	p, err := c.Validate(map[string]string{"count": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Bound{Key: "t", Check: c, Params: p}
+	with := NewEngine(nil, ClusterInfo{})
+	with.Traffic = TrafficSettings{Ingress: srv.URL}
+	if r := with.Run(context.Background(), b, nil); r.Verdict != Pass {
+		t.Errorf("with --ingress: %s", explain(r))
+	}
+	if r := NewEngine(nil, ClusterInfo{}).Run(context.Background(), b, nil); r.Code != CodeProbeOffline {
+		t.Errorf("without --ingress and offline: %s", explain(r))
 	}
 }
 

@@ -1,6 +1,9 @@
 package checks
 
 import (
+	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -45,5 +48,35 @@ func TestValidatePassesAtLeastOne(t *testing.T) {
 	}
 	if p, err := c.Validate(map[string]string{"namespace": "a", "passes": "3"}); err != nil || p.Int("passes") != 3 {
 		t.Errorf("passes=3: %v, %v", p, err)
+	}
+}
+
+// Validate reports every problem, one per parameter, each naming its
+// parameter, so the lint can point at the line of each; an optional
+// parameter given empty counts as not given.
+func TestValidateEveryProblemByParameter(t *testing.T) {
+	c, ok := Lookup("resource-count")
+	if !ok {
+		t.Fatal("resource-count is not registered")
+	}
+	_, err := c.Validate(map[string]string{"kind": "Nope", "selector": "a in ((", "mni": "1", "min": "x"})
+	var inv *InvalidParams
+	if !errors.As(err, &inv) {
+		t.Fatalf("want *InvalidParams, got %v", err)
+	}
+	var got []string
+	for _, p := range inv.Problems {
+		got = append(got, fmt.Sprintf("%s/%d", p.Param, p.Problem))
+	}
+	if want := []string{"kind/0", "min/0", "mni/2", "selector/0"}; !slices.Equal(got, want) {
+		t.Errorf("problems %v, want %v (%v)", got, want, err)
+	}
+	var pe *ParamError
+	if !errors.As(err, &pe) || pe.Param != "kind" {
+		t.Errorf("errors.As finds %v first, want the kind", pe)
+	}
+	p, err := c.Validate(map[string]string{"kind": "Pod", "namespace": "", "selector": ""})
+	if err != nil || p.Str("namespace") != "" {
+		t.Errorf("empty optional parameters: %v, %v", p, err)
 	}
 }

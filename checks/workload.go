@@ -32,69 +32,97 @@ const (
 	CodeWorkloadNone = "MD0512" // not found
 )
 
-func init() {
-	register(&Check{
-		Name: "namespace-enrolled",
-		Summary: "a namespace's labels put its new pods in the mesh the way the lesson wants: sidecar injection " +
-			"(istio.io/rev or istio-injection), ambient (istio.io/dataplane-mode=ambient) or none",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Required: true, Doc: "namespace to look at"},
-			{Name: "mode", Type: Enum, Enum: []string{"sidecar", "ambient", "none"}, Default: "sidecar",
-				Doc: "sidecar: injection is on; ambient: istio.io/dataplane-mode=ambient and no injection label; none: neither"},
-			{Name: "revision", Type: String, Doc: "for mode sidecar, the value istio.io/rev must have (a revision such as 1-29-0 or a tag such as stable); istio-injection=enabled selects the default revision instead"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			in := []Input{{GVR: gvrNamespaces, Selector: "kubernetes.io/metadata.name=" + p.Str("namespace")}}
-			if p.Str("mode") == "sidecar" {
-				// The injector webhooks: labels alone inject nothing when
-				// no istiod (or tag) serves the revision they name.
-				in = append(in, Input{GVR: gvrMutating, Selector: "app=sidecar-injector"})
-			}
-			return in
-		},
-		Eval: evalEnrolled,
-	})
-	register(&Check{
-		Name:    "workloads-in-mesh",
-		Summary: "every running pod of a namespace (or selector) has the wanted Istio proxy, is Ready, and optionally was injected by a given revision",
-		Params: []ParamSpec{
-			{Name: "namespace", Type: String, Required: true, Doc: "namespace of the pods"},
-			{Name: "selector", Type: String, Doc: "label selector limiting the pods (default: every running pod)"},
-			{Name: "proxy", Type: Enum, Enum: []string{"any", "sidecar", "native", "classic", "ambient", "none"}, Default: "any",
-				Doc: "any: some proxy; sidecar: native or classic istio-proxy; native: istio-proxy in initContainers with restartPolicy Always; classic: istio-proxy in containers; ambient: ambient.istio.io/redirection=enabled; none: no proxy at all"},
-			{Name: "revision", Type: String, Doc: "revision (1-29-0) or tag (stable, resolved through the revision-tag webhook) that must have injected each sidecar pod (sidecar.istio.io/status revision, else the istio.io/rev label)"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			in := []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
-			if r := p.Str("revision"); r != "" {
-				in = append(in, tagInput(r))
-			}
-			return in
-		},
-		Eval: evalInMesh,
-	})
-	register(&Check{
-		Name:    "workload-ready",
-		Summary: "a Deployment, DaemonSet or StatefulSet (by name or selector) has every replica updated, ready and available, as kubectl rollout status judges it",
-		Params: []ParamSpec{
-			{Name: "kind", Type: Enum, Enum: []string{"Deployment", "DaemonSet", "StatefulSet"}, Default: "Deployment", Doc: "kind of workload"},
-			{Name: "namespace", Type: String, Required: true, Doc: "namespace of the workload"},
-			{Name: "name", Type: String, Doc: "name of the workload (or give selector)"},
-			{Name: "selector", Type: String, Doc: "label selector: every matching workload must be ready (at least one must exist)"},
-		},
-		Watch: true,
-		Inputs: func(p Params) []Input {
-			return []Input{{GVR: workloadGVR(p.Str("kind")), Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
-		},
-		Eval: evalWorkloadReady,
-	})
+var namespaceEnrolled = &Check{
+	Name: "namespace-enrolled",
+	Summary: "a namespace's labels put its new pods in the mesh the way the lesson wants: sidecar injection " +
+		"(istio.io/rev or istio-injection), ambient (istio.io/dataplane-mode=ambient) or none",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace to look at"},
+		{Name: "mode", Type: Enum, Enum: []string{"sidecar", "ambient", "none"}, Default: "sidecar",
+			Doc: "sidecar: injection is on; ambient: istio.io/dataplane-mode=ambient and no injection label; none: neither"},
+		{Name: "revision", Type: LabelValue, Doc: "for mode sidecar, the value istio.io/rev must have (a revision such as 1-29-0 or a tag such as stable); istio-injection=enabled selects the default revision instead"},
+	},
+	Rules:  []Rule{onlyWith("revision", "mode", "sidecar")},
+	Watch:  true,
+	Inputs: enrolledInputs,
+	Codes: []Code{
+		{CodeEnrolled, Pass, "the namespace's labels give the wanted mode"},
+		{CodeNotEnrolled, Fail, "the labels do not give the wanted mode"},
+		{CodeEnrolConflict, Fail, "the labels contradict each other (istio-injection with istio.io/rev, or ambient with injection)"},
+		{CodeEnrolRevision, Fail, "the namespace is enrolled for another revision"},
+		{CodeNamespaceAbsent, Fail, "the namespace does not exist"},
+		{CodeNoInjector, Fail, "labelled for injection, but no istiod webhook serves that revision or tag"},
+	},
+	Eval: evalEnrolled,
+}
+
+func enrolledInputs(p Params) []Input {
+	in := []Input{{GVR: gvrNamespaces, Selector: "kubernetes.io/metadata.name=" + p.Str("namespace")}}
+	if p.Str("mode") == "sidecar" {
+		// The injector webhooks: labels alone inject nothing when
+		// no istiod (or tag) serves the revision they name.
+		in = append(in, Input{GVR: gvrMutating, Selector: "app=sidecar-injector"})
+	}
+	return in
+}
+
+var workloadsInMesh = &Check{
+	Name:    "workloads-in-mesh",
+	Summary: "every running pod of a namespace (or selector) has the wanted Istio proxy, is Ready, and optionally was injected by a given revision",
+	Params: []ParamSpec{
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace of the pods"},
+		{Name: "selector", Type: Selector, Doc: "label selector limiting the pods (default: every running pod)"},
+		{Name: "proxy", Type: Enum, Enum: []string{"any", "sidecar", "native", "classic", "ambient", "none"}, Default: "any",
+			Doc: "any: some proxy; sidecar: native or classic istio-proxy; native: istio-proxy in initContainers with restartPolicy Always; classic: istio-proxy in containers; ambient: ambient.istio.io/redirection=enabled; none: no proxy at all"},
+		{Name: "revision", Type: LabelValue, Doc: "revision (1-29-0) or tag (stable, resolved through the revision-tag webhook) that must have injected each sidecar pod (sidecar.istio.io/status revision, else the istio.io/rev label)"},
+	},
+	Watch:  true,
+	Inputs: inMeshInputs,
+	Codes: []Code{
+		{CodeInMesh, Pass, "every pod has the wanted proxy and is Ready"},
+		{CodeNoProxy, Fail, "a pod lacks the wanted proxy"},
+		{CodePodNotReady, Fail, "a pod is not Ready"},
+		{CodePodRevision, Fail, "a pod was injected by another revision"},
+		{CodeNoPods, Fail, "no running pod to judge"},
+	},
+	Eval: evalInMesh,
+}
+
+func inMeshInputs(p Params) []Input {
+	in := []Input{{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
+	if r := p.Str("revision"); r != "" {
+		in = append(in, tagInput(r))
+	}
+	return in
+}
+
+var workloadReady = &Check{
+	Name:    "workload-ready",
+	Summary: "a Deployment, DaemonSet or StatefulSet (by name or selector) has every replica updated, ready and available, as kubectl rollout status judges it",
+	Params: []ParamSpec{
+		{Name: "kind", Type: Enum, Enum: []string{"Deployment", "DaemonSet", "StatefulSet"}, Default: "Deployment", Doc: "kind of workload"},
+		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace of the workload"},
+		{Name: "name", Type: ObjectName, Doc: "name of the workload (or give selector)"},
+		{Name: "selector", Type: Selector, Doc: "label selector: every matching workload must be ready (at least one must exist)"},
+	},
+	Rules:  []Rule{needOneOf("name", "selector")},
+	Watch:  true,
+	Inputs: workloadInputs,
+	Codes: []Code{
+		{CodeWorkloadOK, Pass, "every replica is updated, ready and available"},
+		{CodeWorkloadBusy, Fail, "not every replica is updated and ready yet"},
+		{CodeWorkloadNone, Fail, "no such workload"},
+	},
+	Eval: evalWorkloadReady,
+}
+
+func workloadInputs(p Params) []Input {
+	return []Input{{GVR: workloadGVR(p.Str("kind")), Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
 }
 
 func evalEnrolled(ctx context.Context, env Env, p Params) Result {
 	ns, mode, want := p.Str("namespace"), p.Str("mode"), p.Str("revision")
-	objs, mwcs, err := listWithWebhooks(ctx, env, inputsOf("namespace-enrolled", p))
+	objs, mwcs, err := listWithWebhooks(ctx, env, enrolledInputs(p))
 	if err != nil {
 		return errResult(err)
 	}
@@ -319,10 +347,7 @@ func proxyWanted(want string) string {
 
 func evalInMesh(ctx context.Context, env Env, p Params) Result {
 	ns, want, wantRev := p.Str("namespace"), p.Str("proxy"), p.Str("revision")
-	if _, err := parseSelector("selector", p.Str("selector")); err != nil {
-		return errResult(err)
-	}
-	objs, mwcs, err := listWithWebhooks(ctx, env, inputsOf("workloads-in-mesh", p))
+	objs, mwcs, err := listWithWebhooks(ctx, env, inMeshInputs(p))
 	if err != nil {
 		return errResult(err)
 	}
@@ -475,13 +500,7 @@ func workloadGVR(kind string) schema.GroupVersionResource {
 func evalWorkloadReady(ctx context.Context, env Env, p Params) Result {
 	kind, ns, name := p.Str("kind"), p.Str("namespace"), p.Str("name")
 	sel := p.Str("selector")
-	if name == "" && sel == "" {
-		return errResult(&ParamError{Param: "name", Value: "", Want: "a workload name, or a selector"})
-	}
-	if _, err := parseSelector("selector", sel); err != nil {
-		return errResult(err)
-	}
-	objs, err := env.List(ctx, inputsOf("workload-ready", p)[0])
+	objs, err := env.List(ctx, workloadInputs(p)[0])
 	if err != nil {
 		return errResult(err)
 	}

@@ -105,7 +105,7 @@ func runCheck(args []string, io IO) int {
 	yesF := fs.Bool("yes", false, "let checks that act on the cluster (send requests, start a probe pod) run without asking")
 	timeoutF := fs.Duration("timeout", cluster.DefaultTimeout, "give up on each request to the API server after this long")
 	ctxF, kcF := clusterFlags(fs)
-	setTraffic := trafficFlags(fs)
+	trafficF := trafficFlags(fs)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage:")
@@ -126,7 +126,8 @@ func runCheck(args []string, io IO) int {
 		fmt.Fprintf(io.Err, "meshdojo check: -o %q is not text or json\n", out)
 		return exitError
 	}
-	if err := setTraffic(); err != nil {
+	settings, err := trafficF()
+	if err != nil {
 		fmt.Fprintln(io.Err, "meshdojo check:", err)
 		return exitError
 	}
@@ -243,6 +244,7 @@ func runCheck(args []string, io IO) int {
 		return false, "pass --yes to let it run"
 	}
 	eng := conn.Engine()
+	eng.Traffic = settings
 	bounds := make([]checks.Bound, len(jobs))
 	for i, j := range jobs {
 		bounds[i] = j.bound
@@ -370,6 +372,8 @@ type checkInfo struct {
 	Watch   bool        `json:"watch"`          // re-evaluated live on every change
 	Acts    string      `json:"acts,omitempty"` // what it does to the cluster, when it acts
 	Params  []paramInfo `json:"params"`
+	Rules   []string    `json:"rules,omitempty"` // rules between parameters, in words
+	Codes   []codeInfo  `json:"codes,omitempty"` // the outcomes it reports, besides the shared MD00xx
 }
 
 type paramInfo struct {
@@ -378,12 +382,15 @@ type paramInfo struct {
 	Required bool     `json:"required,omitempty"`
 	Default  string   `json:"default,omitempty"`
 	Enum     []string `json:"enum,omitempty"`
+	Range    string   `json:"range,omitempty"` // e.g. "1 to 1000"
 	Doc      string   `json:"doc,omitempty"`
 }
 
-// passesParam is the parameter every check accepts (see Check.Validate).
-var passesParam = paramInfo{Name: "passes", Type: string(checks.Int), Default: "1",
-	Doc: "consecutive passing evaluations needed before the check counts as passed (flap protection; every check has it)"}
+type codeInfo struct {
+	Code    string `json:"code"`
+	Verdict string `json:"verdict"`
+	Doc     string `json:"doc"`
+}
 
 func listChecks(io IO, names []string, asJSON bool) int {
 	var list []*checks.Check
@@ -405,10 +412,16 @@ func listChecks(io IO, names []string, asJSON bool) int {
 	infos := make([]checkInfo, 0, len(list))
 	for _, c := range list {
 		ci := checkInfo{Name: c.Name, Summary: c.Summary, Watch: c.Watch, Acts: c.Acts, Params: []paramInfo{}}
-		for _, s := range c.Params {
-			ci.Params = append(ci.Params, paramInfo{Name: s.Name, Type: string(s.Type), Required: s.Required, Default: s.Default, Enum: s.Enum, Doc: s.Doc})
+		for _, s := range c.AllParams() {
+			ci.Params = append(ci.Params, paramInfo{Name: s.Name, Type: string(s.Type), Required: s.Required, Default: s.Default,
+				Enum: s.Enum, Range: s.Bounds(), Doc: s.Doc})
 		}
-		ci.Params = append(ci.Params, passesParam)
+		for _, r := range c.Rules {
+			ci.Rules = append(ci.Rules, r.Doc)
+		}
+		for _, code := range c.Codes {
+			ci.Codes = append(ci.Codes, codeInfo{Code: code.ID, Verdict: string(code.Verdict), Doc: code.Doc})
+		}
 		infos = append(infos, ci)
 	}
 	if asJSON {
@@ -437,6 +450,15 @@ func listChecks(io IO, names []string, asJSON bool) int {
 				wrap(w, "          ", p.Doc)
 			}
 		}
+		for _, r := range c.Rules {
+			wrap(w, "    ", "Rule: "+r+".")
+		}
+		if len(c.Codes) > 0 {
+			fmt.Fprintln(w, "    Codes:")
+			for _, code := range c.Codes {
+				wrap(w, "      ", code.Code+" "+code.Verdict+": "+code.Doc)
+			}
+		}
 		fmt.Fprintf(w, "    Example: meshdojo check --run %s%s\n", c.Name, exampleArgs(c))
 	}
 	return exitPass
@@ -448,6 +470,9 @@ func paramShape(p paramInfo) string {
 		parts = append(parts, "one of "+strings.Join(p.Enum, ", "))
 	} else {
 		parts = append(parts, p.Type)
+	}
+	if p.Range != "" {
+		parts = append(parts, p.Range)
 	}
 	switch {
 	case p.Required:

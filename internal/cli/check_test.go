@@ -99,6 +99,11 @@ func TestCheckBadInput(t *testing.T) {
 		{[]string{"check", "--run", "no-such-check"}, `there is no check "no-such-check"`},
 		{[]string{"check", "--run", "mtls-mode"}, `missing required parameter "namespace"`},
 		{[]string{"check", "--run", "mtls-mode", "namespace=x", "mode=LOOSE"}, `"LOOSE" is not one of STRICT, PERMISSIVE, DISABLE`},
+		// Required means non-empty, and names are Kubernetes names: refused
+		// before anything runs (issue 15).
+		{[]string{"check", "--run", "mtls-mode", "namespace="}, `missing required parameter "namespace" (namespace whose workloads are judged; it is empty)`},
+		{[]string{"check", "--run", "mtls-mode", "namespace=Book_info"}, `parameter "namespace": "Book_info" is not a namespace name`},
+		{[]string{"check", "--run", "http-probe", "count=5000"}, `parameter "count": "5000" is not 1 to 1000`},
 		{[]string{"check", "--run", "mtls-mode", "bookinfo"}, `"bookinfo" is not key=value`},
 		{[]string{"check", "--lesson", "6", "extra=1"}, "takes no key=value"},
 		{[]string{"check", "--lesson", "6", "-o", "yaml"}, `-o "yaml" is not text or json`},

@@ -38,20 +38,21 @@ func clusterFlags(fs *flag.FlagSet) (ctx, kubeconfig *string) {
 }
 
 // trafficFlags adds --ingress and --probe-image, the reader's choices for
-// checks that send traffic. The returned func stores them (once parsed)
-// and returns an error that names the bad flag.
-func trafficFlags(fs *flag.FlagSet) func() error {
+// checks that send traffic. The returned func gives them (once parsed,
+// over MESHDOJO_INGRESS and MESHDOJO_PROBE_IMAGE) for this run's engine,
+// or an error that names the bad flag.
+func trafficFlags(fs *flag.FlagSet) func() (checks.TrafficSettings, error) {
 	ingress := fs.String("ingress", "", "reach the ingress gateway at this URL instead of discovering it, e.g. http://localhost:9080 (a kubectl port-forward)")
 	image := fs.String("probe-image", "", "image for in-cluster probe pods (default curlimages/curl)")
-	return func() error {
-		s := checks.Traffic()
+	return func() (checks.TrafficSettings, error) {
+		s := checks.TrafficFromEnv()
 		if *ingress != "" {
 			s.Ingress = *ingress
 		}
 		if *image != "" {
 			s.ProbeImage = *image
 		}
-		return checks.SetTraffic(s)
+		return checks.ParseTraffic(s)
 	}
 }
 
@@ -106,7 +107,7 @@ func runTutorial(args []string, io IO) int {
 	stepF := fs.Int("step", 0, "step of the lesson to open, from 1 (needs --lesson)")
 	themeF := fs.String("theme", "auto", "colours: auto (follow the terminal), dark or light; NO_COLOR turns colour off")
 	ctxF, kcF := clusterFlags(fs)
-	setTraffic := trafficFlags(fs)
+	trafficF := trafficFlags(fs)
 	fs.Usage = func() {
 		usage(fs.Output())
 		fmt.Fprintln(fs.Output(), "\nFlags:")
@@ -115,7 +116,8 @@ func runTutorial(args []string, io IO) int {
 	if code, ok := parseFlags(fs, args, io); !ok {
 		return code
 	}
-	if err := setTraffic(); err != nil {
+	settings, err := trafficF()
+	if err != nil {
 		fmt.Fprintln(io.Err, "meshdojo:", err)
 		return 2
 	}
@@ -175,7 +177,9 @@ func runTutorial(args []string, io IO) int {
 			if err != nil {
 				return nil, err
 			}
-			return c.NewRunner(), nil
+			e := c.Engine()
+			e.Traffic = settings
+			return e, nil
 		},
 	})
 	p := tea.NewProgram(m, tea.WithInput(io.In), tea.WithOutput(io.Out))

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"sort"
 	"strings"
 
@@ -75,12 +76,10 @@ func Uses(all []*lessons.Lesson, registry bool) []checks.Bound {
 		return out
 	}
 	for _, c := range checks.All() {
-		base := map[string]string{}
-		for _, s := range c.Params {
-			if s.Required {
-				base[s.Name] = example(s)
-			}
+		if !checks.Builtin(c) {
+			continue // a test's check
 		}
+		base := examples(c)
 		add(c.Name, base)
 		for _, s := range c.Params {
 			for _, v := range s.Enum {
@@ -97,25 +96,59 @@ func Uses(all []*lessons.Lesson, registry bool) []checks.Bound {
 	return out
 }
 
-// example is a value of the right type for a required parameter; string
-// values name nothing that exists, so a check derives no input from them
-// beyond what it always reads.
-func example(s checks.ParamSpec) string {
-	switch s.Type {
-	case checks.Int:
-		return "1"
-	case checks.Float:
-		return "1"
-	case checks.Bool:
-		return "false"
-	case checks.Duration:
-		return "1s"
-	case checks.Enum:
-		if len(s.Enum) > 0 {
-			return s.Enum[0]
+// examples are made-up parameters the check accepts: its required
+// parameters, and the optional ones its rules between parameters ask
+// for. String values name nothing that exists, so a check derives no
+// input from them beyond what it always reads.
+func examples(c *checks.Check) map[string]string {
+	raw := map[string]string{}
+	for _, s := range c.Params {
+		if s.Required {
+			raw[s.Name] = example(s)
 		}
+	}
+	for range 3 {
+		_, err := c.Validate(raw)
+		var inv *checks.InvalidParams
+		if !errors.As(err, &inv) {
+			break
+		}
+		for _, pe := range inv.Problems {
+			if s, ok := c.Spec(pe.Param); ok && pe.Problem == checks.Missing {
+				raw[pe.Param] = example(s)
+			}
+		}
+	}
+	return raw
+}
+
+// example is a value the parameter accepts on its own.
+func example(s checks.ParamSpec) string {
+	cands := []string{"meshdojo-example", "meshdojo_example", "examples.meshdojo.example"}
+	switch s.Type {
+	case checks.Int, checks.Float:
+		cands = []string{s.Min, "1"}
+	case checks.Bool:
+		cands = []string{"false"}
+	case checks.Duration:
+		cands = []string{s.Min, "1s"}
+	case checks.Enum:
+		cands = s.Enum
 	case checks.Weights:
-		return "v1=100"
+		cands = []string{"v1=100"}
+	case checks.URL:
+		cands = []string{"http://meshdojo-example:80/"}
+	case checks.HTTPPath:
+		cands = []string{"/"}
+	case checks.Headers:
+		cands = []string{"x-meshdojo: example"}
+	case checks.KindName:
+		cands = nil // a made-up kind would be a made-up read
+	}
+	for _, v := range cands {
+		if v != "" && s.Valid(v) == nil {
+			return v
+		}
 	}
 	return "meshdojo-example"
 }
@@ -157,36 +190,19 @@ func safeInputs(b checks.Bound) (ins []checks.Input) {
 	return b.Check.Inputs(b.Params)
 }
 
-// actNeeds are the permissions of the checks that act or read through
-// the API server's proxies, beyond their Inputs, from what
-// internal/traffic does. nsParam names the parameter
-// that holds the namespace; "" means it is found at run time.
-var actNeeds = map[string][]struct {
-	verb, resource, sub, nsParam string
-}{
-	"http-probe": {
-		{"list", "pods", "", ""}, {"get", "services", "", ""},
-		{"create", "pods", "portforward", ""}, {"get", "pods", "portforward", ""},
-	},
-	"pod-probe": {
-		{"create", "pods", "", "namespace"}, {"get", "pods", "", "namespace"}, {"delete", "pods", "", "namespace"},
-	},
-	"prometheus-query": {{"get", "services", "proxy", ""}},
-	"envoy-stat":       {{"list", "pods", "", "namespace"}, {"get", "pods", "proxy", "namespace"}},
-}
-
-// ActNeeds is what the checks that act may do beyond reading, whatever
-// the lessons ask of them; prober.yaml in assets/rbac grants it.
+// ActNeeds is what the checks may do beyond reading, whatever the
+// lessons ask of them: the permissions of the capabilities they declare
+// (checks.Check.Uses). prober.yaml in assets/rbac grants it.
 func ActNeeds() []Need {
 	var out []Need
-	names := make([]string, 0, len(actNeeds))
-	for name := range actNeeds {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		for _, a := range actNeeds[name] {
-			out = append(out, Need{Verb: a.verb, Resource: a.resource, Subresource: a.sub, For: []string{name}})
+	for _, c := range checks.All() {
+		if !checks.Builtin(c) {
+			continue
+		}
+		for _, u := range c.Uses {
+			for _, p := range u.Perms {
+				out = append(out, Need{Verb: p.Verb, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource, For: []string{c.Name}})
+			}
 		}
 	}
 	return out
@@ -229,12 +245,14 @@ func Needs(all []*lessons.Lesson) []Need {
 				add(key{v, in.GVR.Group, in.GVR.Resource, "", in.Namespace}, b.Check.Name)
 			}
 		}
-		for _, a := range actNeeds[b.Check.Name] {
-			ns := ""
-			if a.nsParam != "" {
-				ns = b.Params[a.nsParam]
+		for _, u := range b.Check.Uses {
+			for _, p := range u.Perms {
+				ns := ""
+				if p.NamespaceParam != "" {
+					ns = b.Params[p.NamespaceParam]
+				}
+				add(key{p.Verb, p.Group, p.Resource, p.Subresource, ns}, b.Check.Name)
 			}
-			add(key{a.verb, "", a.resource, a.sub, ns}, b.Check.Name)
 		}
 	}
 	out := make([]Need, 0, len(order))

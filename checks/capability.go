@@ -1,0 +1,89 @@
+package checks
+
+// Capability is a way a check reaches the cluster beyond listing its
+// Inputs. A check declares the ones it uses (Check.Uses); the engine
+// gives such a check the clients to act with (Env.Clients), and the
+// prober role and doctor's permission list are derived from the
+// declarations, so a permission is never listed by hand.
+type Capability struct {
+	Name string // short, for messages and the RBAC comment
+	Doc  string
+	// Perms are the permissions the capability needs, beyond the
+	// reader role's reads.
+	Perms []Permission
+	// Live: the capability needs a running mesh behind the API server
+	// (pods that run, proxies and services that answer), not only
+	// objects. See Check.NeedsMesh.
+	Live bool
+}
+
+// Permission is one RBAC permission: a verb on a resource or
+// subresource.
+type Permission struct {
+	Verb        string
+	Group       string
+	Resource    string
+	Subresource string
+	// NamespaceParam names the check parameter that holds the namespace
+	// the permission is used in; "" means any namespace (found at run
+	// time, or all of them).
+	NamespaceParam string
+}
+
+// The capabilities of the checks. They mirror what internal/traffic does
+// with the clients; internal/traffic's tests run each against a real API
+// server with only the prober role.
+var (
+	// ProbePods starts a short-lived pod in the namespace the check's
+	// namespace parameter names, reads its state and logs, and deletes
+	// it (pod-probe).
+	ProbePods = &Capability{
+		Name: "probe pods",
+		Doc:  "creates a short-lived curl pod, reads its log and deletes it",
+		Perms: []Permission{
+			{Verb: "create", Resource: "pods", NamespaceParam: "namespace"},
+			{Verb: "get", Resource: "pods", NamespaceParam: "namespace"},
+			{Verb: "delete", Resource: "pods", NamespaceParam: "namespace"},
+			{Verb: "get", Resource: "pods", Subresource: "log", NamespaceParam: "namespace"},
+		},
+		Live: true,
+	}
+	// IngressForward finds the ingress gateway's Service and, when it has
+	// no reachable address, port-forwards to one of its ready pods
+	// (http-probe).
+	IngressForward = &Capability{
+		Name: "ingress port-forward",
+		Doc:  "finds the ingress gateway's Service and port-forwards to a gateway pod",
+		Perms: []Permission{
+			{Verb: "get", Resource: "services"},
+			{Verb: "list", Resource: "pods"},
+			{Verb: "create", Resource: "pods", Subresource: "portforward"},
+			{Verb: "get", Resource: "pods", Subresource: "portforward"},
+		},
+		Live: true,
+	}
+	// ServiceProxy sends a request to a Service through the API server's
+	// service proxy (prometheus-query).
+	ServiceProxy = &Capability{
+		Name:  "service proxy",
+		Doc:   "asks a Service through the API server's service proxy",
+		Perms: []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: "namespace"}},
+		Live:  true,
+	}
+	// PodProxy reads the selected pods' proxies through the API server's
+	// pod proxy (envoy-stat).
+	PodProxy = &Capability{
+		Name: "pod proxy",
+		Doc:  "reads pods' Envoy statistics through the API server's pod proxy",
+		Perms: []Permission{
+			{Verb: "list", Resource: "pods", NamespaceParam: "namespace"},
+			{Verb: "get", Resource: "pods", Subresource: "proxy", NamespaceParam: "namespace"},
+		},
+		Live: true,
+	}
+)
+
+// Capabilities is every capability a check may declare.
+func Capabilities() []*Capability {
+	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy}
+}
