@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/creack/pty"
 
 	"github.com/meshdojo/meshdojo/internal/progress"
 )
@@ -300,5 +303,64 @@ current-context: gone
 	// Progress is kept under the kubeconfig's context, even offline.
 	if s := stateFor(t, env, "gone"); s.Lessons["6"] == nil {
 		t.Errorf("progress not saved for context gone: %+v", s)
+	}
+}
+
+// TestOutputToDevNull: with standard output redirected to /dev/null (a
+// character device, but not a terminal) the tutorial explains list and
+// show and exits non-zero, as without any terminal, instead of starting
+// the full-screen UI and dying with a terminal-reader error.
+func TestOutputToDevNull(t *testing.T) {
+	ptm, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptm.Close()
+	defer tty.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	cmd := exec.Command(bin, "--lesson", "6")
+	cmd.Env = offlineEnv(t)
+	var errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, null, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, ptm) // whatever reaches the terminal
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(deadline):
+		cmd.Process.Kill()
+		t.Fatalf("meshdojo took /dev/null for a terminal and kept running; stderr:\n%s", errb.String())
+	}
+	var ee *exec.ExitError
+	if !errorsAs(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("err = %v, want exit 1", err)
+	}
+	for _, want := range []string{"needs a terminal", "meshdojo list", "meshdojo show --lesson"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
+
+// TestVersion: --version names the Istio and Kubernetes client libraries
+// the binary was built with, from its build information.
+func TestVersion(t *testing.T) {
+	cmd := exec.Command(bin, "--version")
+	cmd.Env = offlineEnv(t)
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("--version: %v\n%s", err, b)
+	}
+	for _, re := range []string{`(?m)^meshdojo:\s+\S`, `(?m)^Go:\s+go1\.`, `(?m)^istio\.io/client-go:\s+v1\.\d+`, `(?m)^k8s\.io/client-go:\s+v0\.\d+`} {
+		if !regexp.MustCompile(re).Match(b) {
+			t.Errorf("--version does not match %s:\n%s", re, b)
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/meshdojo/meshdojo/checks"
 	"github.com/meshdojo/meshdojo/internal/progress"
+	"github.com/meshdojo/meshdojo/internal/session"
 	"github.com/meshdojo/meshdojo/lessons"
 )
 
@@ -114,7 +114,7 @@ type Model struct {
 
 	ctx        context.Context // the program's lifetime
 	cancel     context.CancelFunc
-	acting     *sync.WaitGroup // Runner.Run calls under way; Shutdown waits for their clean-up
+	acting     *session.Acting // Runner.Run calls under way; Shutdown waits for their clean-up
 	stepCtx    context.Context // the current step's watches and probes
 	stepCancel context.CancelFunc
 	gen        int // bumped on every step change; stale messages are dropped
@@ -155,7 +155,7 @@ func New(opt Options) *Model {
 		vp: viewport.New(), ov: viewport.New(), probeRow: -1, parts: map[string]int{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.acting = &sync.WaitGroup{}
+	m.acting = &session.Acting{}
 	theme := opt.Theme
 	switch {
 	case opt.NoColor:
@@ -518,14 +518,7 @@ func (m *Model) Shutdown(timeout time.Duration) bool {
 		m.stepCancel()
 	}
 	m.cancel()
-	done := make(chan struct{})
-	go func() { m.acting.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
+	return m.acting.Close(timeout)
 }
 
 func (m *Model) quit() tea.Cmd {
@@ -903,10 +896,14 @@ func (m *Model) runProbe() tea.Cmd {
 	m.setMode(modeProbe)
 	ch := make(chan checks.Update, 64)
 	ctx, runner, b, gen, acting := m.stepCtx, m.runner, r.b, m.gen, m.acting
-	acting.Add(1)
 	return tea.Batch(
 		func() tea.Msg {
-			defer acting.Done()
+			// Admitted when it starts: the program may never run this
+			// command if the reader quits first, and then nothing runs.
+			if ctx.Err() != nil || !acting.Begin() {
+				return nil
+			}
+			defer acting.End()
 			return probeDoneMsg{gen, b.Key, runner.Run(ctx, b, ch)}
 		},
 		wait(ctx, gen, ch, true),
@@ -975,9 +972,11 @@ func (m *Model) answerKey(choice int) tea.Cmd {
 	m.layout()
 	ch := make(chan checks.Update, 64)
 	ctx, runner, gen, acting := m.stepCtx, m.runner, m.gen, m.acting
-	acting.Add(1)
 	return func() tea.Msg {
-		defer acting.Done()
+		if ctx.Err() != nil || !acting.Begin() {
+			return nil
+		}
+		defer acting.End()
 		go func() { // intermediate results are not shown for questions
 			for {
 				select {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/meshdojo/meshdojo/checks"
@@ -48,5 +49,43 @@ func TestShutdownWaitsForProbeCleanup(t *testing.T) {
 	}
 	if !f.cleaned.Load() {
 		t.Fatal("Shutdown returned before the probe cleaned up")
+	}
+}
+
+// TestQuitRightAfterConsent: q pressed just after y consents to a probe,
+// before the probe's command has run. The program may never run that
+// command, so Shutdown must not wait for it (it used to wait its whole
+// time-out and the CLI then warned of a leftover pod that was never
+// created), and a command run late must not start the probe.
+func TestQuitRightAfterConsent(t *testing.T) {
+	f := newFake()
+	m := direct(t, options(t, f, 3, nil), 80, 24)
+	press(t, m, "t")
+	_, cmd := m.Update(keyMsg("y"))
+	consent := cmd() // the dialog's answer, as the program would deliver it
+	_, probe := m.Update(consent)
+	if probe == nil {
+		t.Fatal("consenting started nothing")
+	}
+	m.Update(keyMsg("q")) // before the program ran the probe's command
+	if !m.Shutdown(10 * time.Second) {
+		t.Fatal("Shutdown waited for a probe that never started")
+	}
+	drainAll(probe) // the program running the command after all
+	if _, runs := f.counts(); runs != 0 {
+		t.Fatalf("the probe ran after the reader quit (%d runs)", runs)
+	}
+}
+
+// drainAll runs a command and every command it batches, dropping their
+// messages, as a program that is shutting down would.
+func drainAll(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	if b, ok := cmd().(tea.BatchMsg); ok {
+		for _, c := range b {
+			drainAll(c)
+		}
 	}
 }

@@ -15,6 +15,44 @@ import (
 // instead of a layout that cannot fit.
 const minW, minH = 30, 8
 
+// tooSmall says that the screen is too small, in the words that fit: the
+// full sentence wrapped if it can be, shorter ones if not, and never a
+// word cut in half ("meshdojo needs at le" said nothing useful).
+func tooSmall(w, h int) string {
+	need := fmt.Sprintf("%dx%d", minW, minH)
+	for _, s := range []string{
+		fmt.Sprintf("meshdojo needs at least %s (now %dx%d); q quits", need, w, h),
+		"meshdojo needs at least " + need + "; q quits",
+		"needs " + need + "; q quits",
+		"needs " + need,
+		need,
+	} {
+		if ls, ok := wrapWords(s, w); ok && len(ls) <= h {
+			return strings.Join(ls, "\n")
+		}
+	}
+	return ansi.Truncate(need, w, "")
+}
+
+// wrapWords breaks s into lines at most w wide at spaces; ok is false
+// when a word alone is wider than w.
+func wrapWords(s string, w int) (lines []string, ok bool) {
+	cur := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case ansi.StringWidth(word) > w:
+			return nil, false
+		case cur == "":
+			cur = word
+		case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
+			cur += " " + word
+		default:
+			lines, cur = append(lines, cur), word
+		}
+	}
+	return append(lines, cur), true
+}
+
 // geometry is where each region goes for the current size.
 type geometry struct {
 	sideW, mainW, mainH, panelH, msgH int
@@ -281,7 +319,7 @@ func (m *Model) render() string {
 		return "meshdojo: this build has no lessons. Press q to quit."
 	}
 	if m.w < minW || m.h < minH {
-		return ansi.Truncate(fmt.Sprintf("meshdojo needs at least %dx%d (now %dx%d); q quits", minW, minH, m.w, m.h), m.w, "")
+		return tooSmall(m.w, m.h)
 	}
 	g := m.geometry()
 	var main string

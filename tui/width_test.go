@@ -1,9 +1,11 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshdojo/meshdojo/lessons"
@@ -91,5 +93,50 @@ func TestStatusBarKeepsHelp(t *testing.T) {
 		if bar := ls[len(ls)-1]; !strings.Contains(bar, "? help") || !strings.Contains(bar, "Lesson 6 · step 3/6") {
 			t.Errorf("%dx%d: status bar %q lacks the help key or the step", sz[0], sz[1], bar)
 		}
+	}
+}
+
+// TestTooSmallSaysItInTheSpaceThereIs: below the smallest layout the
+// notice is worded and wrapped to fit, never cut mid-word ("meshdojo
+// needs at le" at 20x5), and always names the size needed when there is
+// room for it.
+func TestTooSmallSaysItInTheSpaceThereIs(t *testing.T) {
+	m := direct(t, options(t, nil, 2, nil), 80, 24)
+	need := itoa(minW) + "x" + itoa(minH)
+	for _, sz := range [][2]int{{20, 5}, {29, 7}, {12, 3}, {25, 1}, {9, 2}, {4, 1}, {30, 7}, {29, 8}} {
+		w, h := sz[0], sz[1]
+		m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+		out := ansi.Strip(view(m))
+		ls := strings.Split(out, "\n")
+		if len(ls) > h {
+			t.Errorf("%dx%d: %d lines:\n%s", w, h, len(ls), out)
+		}
+		for _, l := range ls {
+			if ansi.StringWidth(l) > w {
+				t.Errorf("%dx%d: line %q is wider than the screen", w, h, l)
+			}
+		}
+		said := strings.Join(strings.Fields(out), " ")
+		if !strings.Contains(said, need) {
+			t.Errorf("%dx%d: does not say %s is needed: %q", w, h, need, said)
+		}
+		// Every word shown is a whole word of the full notice, so a
+		// shorter wording may leave words out but never cuts one.
+		full := map[string]bool{}
+		for _, word := range strings.Fields(fmt.Sprintf("meshdojo needs at least %s (now %dx%d); q quits", need, w, h)) {
+			full[strings.Trim(word, "();,")] = true
+		}
+		for _, word := range strings.Fields(said) {
+			if !full[strings.Trim(word, "();,")] {
+				t.Errorf("%dx%d: %q is not a whole word of the notice: %q", w, h, word, said)
+			}
+		}
+		if w*h >= 60 && !strings.Contains(said, "q quits") {
+			t.Errorf("%dx%d: room enough, but it does not say q quits: %q", w, h, said)
+		}
+	}
+	m.Update(tea.WindowSizeMsg{Width: 20, Height: 5})
+	if said := strings.Join(strings.Fields(ansi.Strip(view(m))), " "); !strings.Contains(said, "meshdojo needs at least "+need) {
+		t.Errorf("20x5: %q", said)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // IO is where a command reads and writes; tests pass buffers.
@@ -24,10 +26,9 @@ func Stdio() IO {
 	return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, IsTTY: isTerminal(os.Stdout) && isTerminal(os.Stdin)}
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal asks the terminal driver, not the file's mode: /dev/null is
+// a character device too, and the UI would try to take it over.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // command is one sub-command. Each lives in its own file and adds itself
 // to commands from an init function.
@@ -69,6 +70,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage:")
 	fmt.Fprintln(w, "  meshdojo [--lesson N] [--step M] [--context NAME] [--kubeconfig PATH] [--theme auto|dark|light]")
 	fmt.Fprintln(w, "  meshdojo COMMAND [flags]")
+	fmt.Fprintln(w, "  meshdojo --version")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	var names []string

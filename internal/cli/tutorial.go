@@ -106,6 +106,7 @@ func runTutorial(args []string, io IO) int {
 	lessonF := fs.String("lesson", "", "lesson to open: a chapter number such as 6 or 10, or an appendix such as a2")
 	stepF := fs.Int("step", 0, "step of the lesson to open, from 1 (needs --lesson)")
 	themeF := fs.String("theme", "auto", "colours: auto (follow the terminal), dark or light; NO_COLOR turns colour off")
+	versionF := fs.Bool("version", false, "print the version of meshdojo and of the Istio and Kubernetes client libraries it was built with")
 	ctxF, kcF := clusterFlags(fs)
 	trafficF := trafficFlags(fs)
 	fs.Usage = func() {
@@ -115,6 +116,10 @@ func runTutorial(args []string, io IO) int {
 	}
 	if code, ok := parseFlags(fs, args, io); !ok {
 		return code
+	}
+	if *versionF {
+		printVersion(io.Out)
+		return 0
 	}
 	settings, err := trafficF()
 	if err != nil {

@@ -196,6 +196,11 @@ func RunPod(ctx context.Context, kube kubernetes.Interface, p PodProbe) (res *Po
 			p.OnState(pod, state)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		// The reader quit before the probe began: create nothing, as the
+		// create below would go ahead on its own context.
+		return nil, err
+	}
 	// Create on a context of its own: if the reader cancels while the
 	// request is in flight, the pod may exist anyway and must be found
 	// and deleted below, not left behind.

@@ -264,3 +264,20 @@ subjects: [{kind: User, name: creator@example.com}]
 	admin, _ := clients(t, c.Config)
 	assertGone(t, admin, ns, res)
 }
+
+// TestRunPodCancelledBeforeStart: a probe whose reader already quit
+// creates nothing (the create runs on a context of its own, so without
+// this check a pod was created and deleted again on the way out).
+func TestRunPodCancelledBeforeStart(t *testing.T) {
+	kube := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := RunPod(ctx, kube, PodProbe{Namespace: "bookinfo", URL: "http://x"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	for _, a := range kube.Actions() {
+		if a.GetVerb() == "create" {
+			t.Fatalf("a %s was created after the reader quit", a.GetResource().Resource)
+		}
+	}
+}
