@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdojo/meshdojo/internal/traffic"
@@ -485,9 +486,9 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 	in, err := traffic.FindIngress(sctx, c.Kube, c.Dynamic, want)
 	if err != nil {
 		cond.Observed = strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": ")
-		if strings.Contains(err.Error(), "forbidden") {
+		if apierrors.IsForbidden(err) {
 			cond.Fix = "Your credentials may not read Services or Gateways in all namespaces, which finding the ingress needs. " +
-				"Bind meshdojo's read-only ClusterRole from assets/rbac/, or start meshdojo with --ingress http://localhost:9080 " +
+				"Bind meshdojo's read-only ClusterRole (meshdojo doctor --rbac), or start meshdojo with --ingress http://localhost:9080 " +
 				"while your own kubectl port-forward runs."
 			r := result(Error, CodeForbidden, "not allowed to look for the ingress gateway", cond)
 			return nil, cond, &r
@@ -502,14 +503,19 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 		cond.Observed = err.Error()
 		code, summary := CodeForwardRefused, "could not open a port-forward to the ingress gateway"
 		switch {
+		case apierrors.IsForbidden(err):
+			// Before "no ready pod": a refused pod list says nothing
+			// about the pods.
+			code = CodeForbidden
+			summary = "not allowed to port-forward to the ingress gateway"
+			cond.Fix = fmt.Sprintf("Your credentials may not list pods or create pods/portforward in %s. Ask for the "+
+				"meshdojo-prober role (meshdojo doctor --rbac), or run kubectl port-forward -n %s svc/%s %d:%d yourself and "+
+				"start meshdojo with --ingress http://localhost:%d.",
+				in.Namespace, in.Namespace, in.Service, in.Port, in.Port, in.Port)
 		case errors.Is(err, traffic.ErrNoGatewayPod):
 			code, summary = CodeNoGatewayPod, "the ingress gateway has no ready pod"
 			cond.Fix = fmt.Sprintf("See why with kubectl get pods -n %s and kubectl describe pod; gateway pods need the "+
 				"ingress node in the lab (label node.kubernetes.io/nodegroup=ingress).", in.Namespace)
-		case strings.Contains(err.Error(), "forbidden"):
-			cond.Fix = fmt.Sprintf("Your credentials may not create pods/portforward in %s. Ask for that permission, or run "+
-				"kubectl port-forward -n %s svc/%s %d:%d yourself and start meshdojo with --ingress http://localhost:%d.",
-				in.Namespace, in.Namespace, in.Service, in.Port, in.Port, in.Port)
 		default:
 			cond.Fix = fmt.Sprintf("Try kubectl port-forward -n %s svc/%s %d:%d yourself; if that works, start meshdojo with "+
 				"--ingress http://localhost:%d.", in.Namespace, in.Service, in.Port, in.Port, in.Port)

@@ -11,12 +11,16 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -103,7 +107,7 @@ func Load(opts Options) (*Target, error) {
 
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, configError(err, opts, rules)
+		return nil, configError(err, opts, rules, cc)
 	}
 	ns, _, err := cc.Namespace()
 	if err != nil || ns == "" {
@@ -139,7 +143,7 @@ func Load(opts Options) (*Target, error) {
 	return &Target{Config: cfg, Context: name, Namespace: ns, Server: cfg.Host}, nil
 }
 
-func configError(err error, opts Options, rules *clientcmd.ClientConfigLoadingRules) error {
+func configError(err error, opts Options, rules *clientcmd.ClientConfigLoadingRules, cc clientcmd.ClientConfig) error {
 	where := "$KUBECONFIG or ~/.kube/config"
 	if opts.Kubeconfig != "" {
 		where = opts.Kubeconfig
@@ -149,12 +153,23 @@ func configError(err error, opts Options, rules *clientcmd.ClientConfigLoadingRu
 	switch {
 	case clientcmd.IsEmptyConfig(err):
 		return fmt.Errorf("no cluster configured: found no kubeconfig in %s; start a cluster (minikube start) or pass --kubeconfig PATH", where)
-	case clientcmd.IsContextNotFound(err) || (opts.Context != "" && strings.Contains(err.Error(), fmt.Sprintf("context %q does not exist", opts.Context))):
+	case clientcmd.IsContextNotFound(err) || contextMissing(cc, opts.Context):
 		return fmt.Errorf("kubeconfig %s has no context %q; list them with kubectl config get-contexts and pass one with --context", where, opts.Context)
 	case os.IsNotExist(errors.Unwrap(err)) || os.IsNotExist(err):
 		return fmt.Errorf("cannot read kubeconfig %s: %v; check the path given to --kubeconfig or $KUBECONFIG", where, err)
 	}
 	return fmt.Errorf("kubeconfig %s is not usable: %v", where, err)
+}
+
+// contextMissing says whether the kubeconfig, as loaded, lacks the named
+// context: clientcmd reports that inside an aggregate of validation
+// errors, so ask the loaded config rather than read the message.
+func contextMissing(cc clientcmd.ClientConfig, name string) bool {
+	if name == "" {
+		return false
+	}
+	raw, err := cc.RawConfig()
+	return err == nil && raw.Contexts[name] == nil
 }
 
 // Connect resolves the kubeconfig, checks that the API server answers and
@@ -231,7 +246,10 @@ func firstRequest(ctx context.Context, dc *discovery.DiscoveryClient, t *Target)
 	}
 }
 
-// reachError explains a failed first request in the reader's terms.
+// reachError explains a failed first request in the reader's terms. It
+// classifies by what client-go and the standard library return (API
+// statuses, *url.Error around net, DNS, TLS and x509 errors, context
+// errors), never by the text of the error.
 func reachError(err error, t *Target) error {
 	who := fmt.Sprintf("the API server at %s", t.Server)
 	if t.Context != "" {
@@ -241,26 +259,75 @@ func reachError(err error, t *Target) error {
 	if t.Context != "" {
 		try = "kubectl --context " + t.Context + " get namespaces"
 	}
-	var ne net.Error
-	switch {
-	case apierrors.IsUnauthorized(err):
+	switch reachProblem(err, t.Config.ExecProvider != nil) {
+	case problemUnauthorized:
 		return fmt.Errorf("%s did not accept your credentials (401 Unauthorized); the token may have expired, log in again and check with `%s`", who, try)
-	case apierrors.IsForbidden(err):
+	case problemForbidden:
 		// /version is readable by everyone by default; a refusal means an
 		// unusual RBAC set-up, but the server is there.
-		return fmt.Errorf("%s refused even the version request: %v", who, err)
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
-		return fmt.Errorf("%s did not answer within %s; is the cluster running (minikube status)? check with `%s`", who, t.Config.Timeout, try)
-	case strings.Contains(err.Error(), "connection refused"):
-		return fmt.Errorf("cannot reach %s: connection refused; is the cluster running (minikube status)? check with `%s`", who, try)
-	case strings.Contains(err.Error(), "no such host"):
-		return fmt.Errorf("cannot reach %s: the host name does not resolve; check the kubeconfig's server address", who)
-	case strings.Contains(err.Error(), "certificate"):
-		return fmt.Errorf("cannot reach %s: %v; the kubeconfig's certificate data does not match the server", who, err)
-	case strings.Contains(err.Error(), "exec") || strings.Contains(err.Error(), "credential"):
-		return fmt.Errorf("cannot get credentials for %s: %v; run `%s` once to log in", who, err, try)
+		return fmt.Errorf("%s refused even the version request: %w", who, err)
+	case problemTimeout:
+		return fmt.Errorf("%s did not answer within %s; is the cluster running (minikube status)? check with `%s`: %w", who, t.Config.Timeout, try, err)
+	case problemRefused:
+		return fmt.Errorf("cannot reach %s: connection refused; is the cluster running (minikube status)? check with `%s`: %w", who, try, err)
+	case problemNoHost:
+		return fmt.Errorf("cannot reach %s: the host name does not resolve; check the kubeconfig's server address: %w", who, err)
+	case problemCertificate:
+		return fmt.Errorf("cannot reach %s: %w; the kubeconfig's certificate data does not match the server", who, err)
+	case problemCredentials:
+		return fmt.Errorf("cannot get credentials for %s: %w; run `%s` once to log in", who, err, try)
 	}
-	return fmt.Errorf("cannot reach %s: %v; check with `%s`", who, err, try)
+	return fmt.Errorf("cannot reach %s: %w; check with `%s`", who, err, try)
+}
+
+// What stopped a first request.
+type reachKind int
+
+const (
+	problemOther reachKind = iota
+	problemUnauthorized
+	problemForbidden
+	problemTimeout
+	problemRefused
+	problemNoHost
+	problemCertificate
+	problemCredentials
+)
+
+// reachProblem classifies err by its type. exec says whether the
+// kubeconfig runs a credential plugin: client-go returns the plugin's
+// failures as plain errors inside the *url.Error of the request, so a
+// request that failed before any network error, with a plugin
+// configured, failed for want of credentials.
+func reachProblem(err error, exec bool) reachKind {
+	var (
+		ne      net.Error
+		dns     *net.DNSError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		verify  *tls.CertificateVerificationError
+		ue      *url.Error
+		op      *net.OpError
+		status  apierrors.APIStatus
+	)
+	switch {
+	case apierrors.IsUnauthorized(err):
+		return problemUnauthorized
+	case apierrors.IsForbidden(err):
+		return problemForbidden
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return problemTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return problemRefused
+	case errors.As(err, &dns):
+		return problemNoHost
+	case errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid), errors.As(err, &verify):
+		return problemCertificate
+	case exec && errors.As(err, &ue) && !errors.As(err, &op) && !errors.As(err, &status):
+		return problemCredentials
+	}
+	return problemOther
 }
 
 // Clients gives checks that act direct access to the cluster.

@@ -57,7 +57,7 @@ func PortForward(ctx context.Context, cfg *rest.Config, ns, pod string, port int
 	}
 	transport, upgrader, err := spdy.RoundTripperFor(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrForwardRefused, err)
+		return nil, fmt.Errorf("%w: %w", ErrForwardRefused, err)
 	}
 	var dialer streamhttp.Dialer = spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	if tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, cfg); err == nil {
@@ -75,7 +75,7 @@ func PortForward(ctx context.Context, cfg *rest.Config, ns, pod string, port int
 		[]string{"0:" + strconv.Itoa(port)}, ready, io.Discard, io.Discard)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("%w: %v", ErrForwardRefused, err)
+		return nil, fmt.Errorf("%w: %w", ErrForwardRefused, err)
 	}
 	f := &Forward{Namespace: ns, Pod: pod, Port: port, cancel: cancel, done: make(chan struct{}), errs: errs}
 	failed := make(chan error, 1)
@@ -96,7 +96,7 @@ func PortForward(ctx context.Context, cfg *rest.Config, ns, pod string, port int
 		if err == nil {
 			err = errors.New("closed before it was ready")
 		}
-		return nil, fmt.Errorf("%w to pod %s/%s port %d: %v", ErrForwardRefused, ns, pod, port, err)
+		return nil, fmt.Errorf("%w to pod %s/%s port %d: %w", ErrForwardRefused, ns, pod, port, upgradeCause(err))
 	case <-timer.C:
 		f.Close()
 		return nil, fmt.Errorf("%w to pod %s/%s port %d: no answer within %s", ErrForwardRefused, ns, pod, port, setup)
@@ -107,11 +107,28 @@ func PortForward(ctx context.Context, cfg *rest.Config, ns, pod string, port int
 	ports, err := pf.GetPorts()
 	if err != nil || len(ports) == 0 {
 		f.Close()
-		return nil, fmt.Errorf("%w: no local port: %v", ErrForwardRefused, err)
+		return nil, fmt.Errorf("%w: no local port: %w", ErrForwardRefused, err)
 	}
 	f.Local = "127.0.0.1:" + strconv.Itoa(int(ports[0].Local))
 	return f, nil
 }
+
+// upgradeCause keeps what the API server answered to a refused upgrade
+// (a Forbidden status, say) reachable by errors.As: client-go's
+// UpgradeFailureError holds it as Cause but does not unwrap to it.
+func upgradeCause(err error) error {
+	var up *streamhttp.UpgradeFailureError
+	if errors.As(err, &up) && up.Cause != nil {
+		return upgradeError{err, up.Cause}
+	}
+	return err
+}
+
+// upgradeError reads as the original error and unwraps to its cause too.
+type upgradeError struct{ err, cause error }
+
+func (e upgradeError) Error() string   { return e.err.Error() }
+func (e upgradeError) Unwrap() []error { return []error{e.err, e.cause} }
 
 func portForwardURL(cfg *rest.Config, ns, pod string) (*url.URL, error) {
 	cs, err := kubernetes.NewForConfig(cfg)

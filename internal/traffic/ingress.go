@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	authv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,15 +73,15 @@ func FindIngress(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 	var (
 		cands []*Ingress
 		seen  []string // gateways that matched but had no Service
-		errs  []string
+		errs  []error
 	)
 	svcs, err := kube.CoreV1().Services("").List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: listing Services: %v", ErrNoIngress, err)
+		return nil, fmt.Errorf("%w: listing Services: %w", ErrNoIngress, err)
 	}
 	igws, err := listFirstServed(ctx, dyn, istioGateways)
 	if err != nil {
-		errs = append(errs, err.Error())
+		errs = append(errs, err)
 	}
 	for _, gw := range igws {
 		if !wantGateway(want, gw) {
@@ -109,7 +110,7 @@ func FindIngress(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 	}
 	agws, err := listFirstServed(ctx, dyn, apiGateways)
 	if err != nil {
-		errs = append(errs, err.Error())
+		errs = append(errs, err)
 	}
 	for _, gw := range agws {
 		if !wantGateway(want, gw) {
@@ -148,7 +149,9 @@ func FindIngress(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 			msg += ": " + strings.Join(seen, "; ")
 		}
 		if len(errs) > 0 && len(igws)+len(agws) == 0 {
-			msg += " (" + strings.Join(errs, "; ") + ")"
+			// Why the gateways could not be read, kept for errors.Is/As
+			// (a refusal is the reader's permissions, not a missing gateway).
+			return nil, fmt.Errorf("%w: %s (%w)", ErrNoIngress, msg, errList(errs))
 		}
 		return nil, fmt.Errorf("%w: %s", ErrNoIngress, msg)
 	}
@@ -172,6 +175,20 @@ func FindIngress(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 	return best, nil
 }
 
+// errList is several errors as one, joined with "; " on one line, each
+// kept for errors.Is and errors.As.
+type errList []error
+
+func (l errList) Error() string {
+	msgs := make([]string, len(l))
+	for i, e := range l {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func (l errList) Unwrap() []error { return l }
+
 func serviceIngress(ctx context.Context, kube kubernetes.Interface, want Want) (*Ingress, error) {
 	var s *corev1.Service
 	if want.Namespace != "" {
@@ -180,13 +197,13 @@ func serviceIngress(ctx context.Context, kube kubernetes.Interface, want Want) (
 			return nil, fmt.Errorf("%w: there is no Service %s in namespace %s", ErrNoIngress, want.Service, want.Namespace)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading Service %s/%s: %v", ErrNoIngress, want.Namespace, want.Service, err)
+			return nil, fmt.Errorf("%w: reading Service %s/%s: %w", ErrNoIngress, want.Namespace, want.Service, err)
 		}
 		s = got
 	} else {
 		l, err := kube.CoreV1().Services("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + want.Service})
 		if err != nil {
-			return nil, fmt.Errorf("%w: listing Services: %v", ErrNoIngress, err)
+			return nil, fmt.Errorf("%w: listing Services: %w", ErrNoIngress, err)
 		}
 		if len(l.Items) == 0 {
 			return nil, fmt.Errorf("%w: there is no Service named %s in any namespace", ErrNoIngress, want.Service)
@@ -229,7 +246,7 @@ func listFirstServed(ctx context.Context, dyn dynamic.Interface, gvrs []schema.G
 	if apierrors.IsNotFound(last) {
 		return nil, fmt.Errorf("%s.%s not served", gvrs[0].Resource, gvrs[0].Group)
 	}
-	return nil, fmt.Errorf("listing %s.%s: %v", gvrs[0].Resource, gvrs[0].Group, last)
+	return nil, fmt.Errorf("listing %s.%s: %w", gvrs[0].Resource, gvrs[0].Group, last)
 }
 
 func wantGateway(want Want, gw unstructured.Unstructured) bool {
@@ -411,7 +428,7 @@ func ParseOverride(raw string) (string, error) {
 func Reach(ctx, setup context.Context, cfg *rest.Config, kube kubernetes.Interface, in *Ingress) (*Reached, error) {
 	svc, err := kube.CoreV1().Services(in.Namespace).Get(setup, in.Service, metav1.GetOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading Service %s/%s: %v", ErrNoIngress, in.Namespace, in.Service, err)
+		return nil, fmt.Errorf("%w: reading Service %s/%s: %w", ErrNoIngress, in.Namespace, in.Service, err)
 	}
 	var lbNote string
 	for _, lb := range svc.Status.LoadBalancer.Ingress {
@@ -437,12 +454,35 @@ func Reach(ctx, setup context.Context, cfg *rest.Config, kube kubernetes.Interfa
 	}
 	fwd, err := PortForward(ctx, cfg, svc.Namespace, pod, port, 0)
 	if err != nil {
-		return nil, err
+		return nil, forwardRefusal(setup, kube, svc.Namespace, pod, err)
 	}
 	return &Reached{
 		URL: fwd.URL(), Via: ViaPortForward, fwd: fwd,
 		Detail: fmt.Sprintf("port-forward to pod %s/%s port %d behind %s%s", svc.Namespace, pod, port, in, lbNote),
 	}, nil
+}
+
+// forwardRefusal explains a port-forward that could not be opened. When
+// the WebSocket upgrade is refused, client-go falls back to SPDY, which
+// reports the API server's answer only as text; so ask the API server
+// whether the credentials may create pods/portforward there, and if not,
+// return a Forbidden error that callers tell by apierrors.IsForbidden.
+func forwardRefusal(ctx context.Context, kube kubernetes.Interface, ns, pod string, err error) error {
+	if !errors.Is(err, ErrForwardRefused) || apierrors.IsForbidden(err) {
+		return err
+	}
+	review := &authv1.SelfSubjectAccessReview{Spec: authv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authv1.ResourceAttributes{
+		Namespace: ns, Verb: "create", Resource: "pods", Subresource: "portforward", Name: pod,
+	}}}
+	res, rerr := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	if rerr != nil || res.Status.Allowed {
+		return err // could not ask, or allowed: the refusal is something else
+	}
+	why := "your credentials may not create pods/portforward in " + ns
+	if res.Status.Reason != "" {
+		why += " (" + res.Status.Reason + ")"
+	}
+	return fmt.Errorf("%w: %w", err, apierrors.NewForbidden(schema.GroupResource{Resource: "pods/portforward"}, pod, errors.New(why)))
 }
 
 // gatewayPod picks a running, ready pod behind svc and the container
@@ -454,7 +494,7 @@ func gatewayPod(ctx context.Context, kube kubernetes.Interface, svc *corev1.Serv
 	sel := labels.SelectorFromSet(svc.Spec.Selector).String()
 	pods, err := kube.CoreV1().Pods(svc.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return "", 0, fmt.Errorf("%w: listing pods %s in %s: %v", ErrNoGatewayPod, sel, svc.Namespace, err)
+		return "", 0, fmt.Errorf("%w: listing pods %s in %s: %w", ErrNoGatewayPod, sel, svc.Namespace, err)
 	}
 	var target corev1.ServicePort
 	for _, sp := range svc.Spec.Ports {
