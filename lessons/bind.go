@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sort"
 	"strings"
 
 	"github.com/meshdojo/meshdojo/checks"
@@ -86,6 +87,8 @@ func (r *CheckRef) paramError(err error, prefix string) error {
 		}
 		errs = append(errs, r.errorf(line, "%s%v", prefix, e))
 	}
+	// In the order of the file, as a compiler reports.
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].(*Error).Line < errs[j].(*Error).Line })
 	return errors.Join(errs...)
 }
 
@@ -102,11 +105,11 @@ func leaves(err error) []error {
 }
 
 func (r *CheckRef) errorf(line int, format string, args ...any) *Error {
-	what := fmt.Sprintf("check block %d", r.Block)
-	if r.Block == 0 {
-		what = "question"
+	msg := fmt.Sprintf(format, args...)
+	if r.Block > 0 { // a question's messages say so themselves
+		msg = fmt.Sprintf("check block %d: %s", r.Block, msg)
 	}
-	return &Error{File: r.File, Line: line, Msg: what + ": " + fmt.Sprintf(format, args...)}
+	return &Error{File: r.File, Line: line, Msg: msg}
 }
 
 // lineOf is the line of a key of the block; a key that is not written

@@ -1,14 +1,23 @@
 package lessons
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/yuin/goldmark/text"
 )
 
 // Link is a Markdown link in lesson text.
 type Link struct {
 	Text, Target string
+	Line         int // in the lesson file; for Links, in the Markdown given
+	// Part is where a lesson's link is: intro, body, hint (Hint says
+	// which, from 1), solution, prompt or explain (a question's), so the
+	// UI can offer only the links the reader can see.
+	Part string
+	Hint int
 }
 
 // Internal reports whether the link leads within the tutorial:
@@ -21,31 +30,13 @@ func (l Link) Internal() bool {
 // its target. The UI uses it to mark internal links where it shows them.
 var LinkPattern = regexp.MustCompile(`\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)`)
 
-var spanRe = regexp.MustCompile("`[^`\n]*`")
-
-// Links returns the links in Markdown, in order. Links inside fenced
-// blocks and code spans are not links, so a shell example that happens
-// to contain [x](y) is left alone.
+// Links returns the links in Markdown, in order, as goldmark (CommonMark)
+// reads them: links inside code blocks and code spans are not links, so
+// a shell example that happens to contain [x](y) is left alone.
 func Links(md string) []Link {
-	var out []Link
-	fence := ""
-	for _, line := range strings.Split(md, "\n") {
-		t := strings.TrimSpace(line)
-		if fence == "" && (strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")) {
-			fence = t[:3]
-			continue
-		}
-		if fence != "" {
-			if strings.HasPrefix(t, fence) {
-				fence = ""
-			}
-			continue
-		}
-		for _, m := range LinkPattern.FindAllStringSubmatch(spanRe.ReplaceAllString(line, ""), -1) {
-			out = append(out, Link{Text: m[1], Target: m[2]})
-		}
-	}
-	return out
+	src := []byte(md)
+	lineOf := func(off int) int { return bytes.Count(src[:min(off, len(src))], []byte("\n")) + 1 }
+	return linksOf(newTracker().parser().Parse(text.NewReader(src)), src, "", lineOf)
 }
 
 // Resolve finds where an internal link written in lesson from leads: the

@@ -117,17 +117,23 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 	bad := func(line int, format string, args ...any) {
 		probs = append(probs, fmt.Sprintf("%s:%d: %s", l.File, line, fmt.Sprintf(format, args...)))
 	}
+	field := func(f string) int {
+		if n, ok := l.Fields[f]; ok {
+			return n
+		}
+		return 1
+	}
 	if lessons.NormalizeID(l.Chapter) != l.ID {
-		bad(1, "front matter: chapter %q does not match id %q", l.Chapter, l.ID)
+		bad(field("chapter"), "front matter: chapter %q does not match id %q", l.Chapter, l.ID)
 	}
 	if _, ok := lessons.ChapterTitle(l.ID); !ok {
-		bad(1, "front matter: lesson %s is not a chapter of the book; add it to book.yaml (chapters: %s)", l.ID, lintBookIDs())
+		bad(field("id"), "front matter: lesson %s is not a chapter of the book; add it to book.yaml (chapters: %s)", l.ID, lintBookIDs())
 	}
 	if strings.TrimSpace(l.Lab) == "" {
 		bad(1, "front matter: lab is missing (the lab folder the reader sets up, e.g. chapter-06)")
 	}
 	if l.Minutes > 600 {
-		bad(1, "front matter: minutes %d is not a plausible estimate", l.Minutes)
+		bad(field("minutes"), "front matter: minutes %d is not a plausible estimate", l.Minutes)
 	}
 	anchors := map[string]int{}
 	for i := range l.Steps {
@@ -158,23 +164,25 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 				}
 			}
 		}
-		for n, h := range s.Hints {
-			if strings.TrimSpace(h) == "" {
-				bad(s.Line, "step %q: hint %d is empty", s.Title, n+1)
+		n := 0
+		for _, b := range s.Blocks {
+			if b.Kind != lessons.KindHint {
+				continue
+			}
+			if n++; strings.TrimSpace(b.Text) == "" {
+				bad(b.Line, "step %q: hint %d is empty", s.Title, n)
 			}
 		}
-		texts := append([]string{s.Body, s.Solution}, s.Hints...)
-		if s.Question != nil {
-			texts = append(texts, s.Question.Prompt, s.Question.Explain)
-		}
-		for _, txt := range texts {
-			for _, p := range lintLinks(txt, l, all) {
-				bad(s.Line, "step %q: %s", s.Title, p)
+		for _, link := range s.Links {
+			if err := lintLink(link, l, all); err != nil {
+				bad(link.Line, "step %q: %s: %v", s.Title, link.Part, err)
 			}
 		}
 	}
-	for _, p := range lintLinks(l.Intro, l, all) {
-		bad(1, "introduction: %s", p)
+	for _, link := range l.Links {
+		if err := lintLink(link, l, all); err != nil {
+			bad(link.Line, "introduction: %v", err)
+		}
 	}
 	return probs
 }
@@ -207,20 +215,15 @@ func lintLocated(err error, step string) []string {
 	return probs
 }
 
-// lintLinks reports internal links that lead nowhere. Links inside code
-// are not links; web links are not checked here.
-func lintLinks(md string, l *lessons.Lesson, all []*lessons.Lesson) []string {
-	var probs []string
-	for _, link := range lessons.Links(md) {
-		t := link.Target
-		if strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://") || strings.HasPrefix(t, "mailto:") {
-			continue
-		}
-		if _, _, err := lessons.Resolve(all, l, t); err != nil {
-			probs = append(probs, err.Error())
-		}
+// lintLink reports an internal link that leads nowhere. Web links are
+// not checked here.
+func lintLink(link lessons.Link, l *lessons.Lesson, all []*lessons.Lesson) error {
+	t := link.Target
+	if strings.HasPrefix(t, "http://") || strings.HasPrefix(t, "https://") || strings.HasPrefix(t, "mailto:") {
+		return nil
 	}
-	return probs
+	_, _, err := lessons.Resolve(all, l, t)
+	return err
 }
 
 func lintStripComments(s string) string {
@@ -337,6 +340,40 @@ func TestLintCatchesEachDefect(t *testing.T) {
 				}
 			}
 			t.Errorf("want a problem containing %q, got %q", tc.want, probs)
+		})
+	}
+}
+
+// TestLintLines: the lint names the line to fix, as a compiler does: the
+// offending key, link or block, not the step's heading.
+func TestLintLines(t *testing.T) {
+	swap := func(old, new string) string {
+		if !strings.Contains(lintGood, old) {
+			t.Fatalf("fixture lacks %q", old)
+		}
+		return strings.Replace(lintGood, old, new, 1)
+	}
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"chapter mismatch", swap("chapter: 6", "chapter: 7"), `06.md:3: front matter: chapter "7"`},
+		{"broken intro link", swap("lesson:10#timeouts", "lesson:10#retries"), "06.md:11: introduction: link lesson:10#retries"},
+		{"broken body link", swap("(#first-step)", "(#frist-step)"), `06.md:15: step "First step": body: link #frist-step`},
+		{"unknown check", swap("check: linttest-mode\nnamespace: bookinfo\n```\n\n```hint", "check: no-such-check\nnamespace: bookinfo\n```\n\n```hint"), `06.md:18: step "First step": check block 1: unknown check "no-such-check"`},
+		{"missing parameter", swap("check: linttest-mode\nnamespace: bookinfo\n```\n\n```hint", "check: linttest-mode\n```\n\n```hint"), `06.md:17: step "First step": check block 1: missing required parameter "namespace"`},
+		{"unknown parameter", swap("namespace: bookinfo\n```\n\n```hint", "namespace: bookinfo\nnamspace: x\n```\n\n```hint"), `06.md:20: step "First step": check block 1: unknown parameter "namspace"`},
+		{"empty hint", swap("```hint\nA hint.\n```", "```hint\n```"), `06.md:22: step "First step": hint 1 is empty`},
+		{"duplicate anchor", swap("## Second step", "## First step"), `06.md:26: step "First step" has the same anchor #first-step as the step on line 13`},
+		{"question choice", swap("choices: STRICT, PERMISSIVE", "choices: STRICT, MAYBE"), `06.md:32: step "Second step": question check with choice "MAYBE": parameter "value"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			probs := lintFS(fstest.MapFS{"06.md": {Data: []byte(tc.src)}, "10.md": {Data: []byte(lintTen)}})
+			for _, p := range probs {
+				if strings.HasPrefix(p, tc.want) {
+					return
+				}
+			}
+			t.Errorf("want a problem starting %q, got %q", tc.want, probs)
 		})
 	}
 }
