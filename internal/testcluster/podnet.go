@@ -46,6 +46,10 @@ type PodNet struct {
 	HostIP string
 
 	hostIf string // host end of the veth pair
+
+	mu    sync.Mutex
+	extra []string // addresses AddIP gave out, free ones included
+	free  []string
 }
 
 // inMain is set by Main: only then is the namespace removed at the end.
@@ -107,6 +111,55 @@ func (p *PodNet) Serve(t testing.TB, h http.Handler) int {
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// AddIP returns another address inside the namespace, for a test that
+// needs several pod IPs (the API server's pod proxy knows a pod only by
+// its IP). The addresses are 10.214-10.240.X.Y, where 10.213.X.Y-2 is the
+// namespace's own /30, so they are this process's as much as that is; the
+// host reaches them through the veth. Addresses given back with ReleaseIP
+// are handed out again first.
+func (p *PodNet) AddIP() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		ip := p.free[n-1]
+		p.free = p.free[:n-1]
+		return ip, nil
+	}
+	base := net.ParseIP(p.IP).To4()
+	second := 214 + len(p.extra)
+	if second > 240 {
+		return "", fmt.Errorf("testcluster: pod network %s: no more than %d extra addresses", p.Name, len(p.extra))
+	}
+	ip := net.IPv4(10, byte(second), base[2], base[3]).String()
+	ipc, err := ipCmd()
+	if err != nil {
+		return "", err
+	}
+	for _, args := range [][]string{
+		{"-n", p.Name, "addr", "add", ip + "/32", "dev", "eth0"},
+		{"route", "replace", ip + "/32", "dev", p.hostIf},
+	} {
+		if out, err := exec.Command(ipc, args...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("testcluster: pod network: ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	p.extra = append(p.extra, ip)
+	return ip, nil
+}
+
+// ReleaseIP gives an address from AddIP back; close its listeners first.
+func (p *PodNet) ReleaseIP(ip string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.free = append(p.free, ip)
+}
+
+// ListenAt opens a TCP listener on ip:port inside the namespace (ip is
+// p.IP or one from AddIP). The caller closes it.
+func (p *PodNet) ListenAt(ip string, port int) (net.Listener, error) {
+	return p.listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 }
 
 // listen runs net.Listen with its thread switched into the namespace. A

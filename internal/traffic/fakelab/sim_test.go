@@ -611,3 +611,40 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("without a fault: %q", lines)
 	}
 }
+
+func TestPrometheusQueries(t *testing.T) {
+	s := lab(t, ratingsDR("v3", ""), pa("bookinfo", "STRICT"))
+	if got, err := s.Query(`istio_requests_total`); err != nil || len(got) != 0 {
+		t.Fatalf("before any traffic: %v %v", got, err)
+	}
+	if got, err := s.Query(`absent(istio_requests_total)`); err != nil || len(got) != 1 {
+		t.Fatalf("absent before any traffic: %v %v", got, err)
+	}
+	send(s, "/api/v1/products/0/ratings", 4, nil)
+	cases := []struct {
+		q    string
+		want float64 // -1: no series
+	}{
+		{`sum(istio_requests_total{destination_workload="ratings-v3",reporter="destination",connection_security_policy="mutual_tls"})`, 4},
+		{`sum(istio_requests_total{destination_workload="ratings-v3",reporter="destination",connection_security_policy="none"})`, -1},
+		{`sum(istio_requests_total{destination_workload="reviews-v4"})`, -1},
+		{`sum(increase(istio_requests_total{destination_workload=~"ratings.*",reporter="source"}[5m]))`, 4},
+		{`count(istio_requests_total{reporter!="source"})`, 2}, // productpage and ratings
+		{`absent(istio_requests_total)`, -1},
+		{`sum by (reporter) (istio_requests_total{destination_workload="ratings-v3"})`, 4},
+	}
+	for _, c := range cases {
+		got, err := s.Query(c.q)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", c.q, err)
+		case c.want < 0 && len(got) != 0:
+			t.Errorf("%s: %v, want no series", c.q, got)
+		case c.want >= 0 && (len(got) == 0 || got[0].Value != c.want):
+			t.Errorf("%s: %v, want %v", c.q, got, c.want)
+		}
+	}
+	if _, err := s.Query(`histogram_quantile(0.9, x)`); err == nil || !strings.Contains(err.Error(), "simulates") {
+		t.Errorf("an unsupported query: %v", err)
+	}
+}
