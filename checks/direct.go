@@ -42,6 +42,16 @@ func (e *NotServedError) Error() string {
 
 func (e *NotServedError) Unwrap() error { return ErrNotServed }
 
+// GrantRBAC is the command that grants every permission the checks use
+// (meshdojo's read-only ClusterRole, see assets/rbac): what fix texts
+// point an admin to, rather than a path in meshdojo's sources.
+const GrantRBAC = "meshdojo doctor --rbac | kubectl apply -f -"
+
+// Again is what fix texts say when running the check once more may
+// help. It names no key and no command: the tutorial (r) and meshdojo
+// check (the command line to run again) say how.
+const Again = "check again"
+
 // ForbiddenError names the verb, resource and namespace that RBAC
 // refused, and the rule that would allow it.
 type ForbiddenError struct {
@@ -67,7 +77,7 @@ func (e *ForbiddenError) Rule() string {
 		kind = "a Role in " + e.Namespace + " (or a ClusterRole)"
 	}
 	return fmt.Sprintf(`grant it with %s rule {apiGroups: [%q], resources: [%q], verbs: ["get", "list", "watch"]}, `+
-		`or bind meshdojo's read-only ClusterRole from assets/rbac/`, kind, e.GVR.Group, e.GVR.Resource)
+		`or everything meshdojo reads at once with %s`, kind, e.GVR.Group, e.GVR.Resource, GrantRBAC)
 }
 
 func (e *ForbiddenError) Unwrap() error { return e.Err }
@@ -302,7 +312,7 @@ func ErrorResult(err error) Result {
 			Fix: "Fix the check's parameters in the lesson (this is a lesson bug, not a cluster problem)."}}
 	default:
 		r.Code = CodeReadFailed
-		r.Conditions = []Condition{{Name: "read", Observed: err.Error(), Expected: "a successful read", Fix: "Try again with r; if it persists, run meshdojo doctor."}}
+		r.Conditions = []Condition{{Name: "read", Observed: err.Error(), Expected: "a successful read", Fix: "It may have been passing: " + Again + "; if it fails again, run meshdojo doctor."}}
 	}
 	return r
 }

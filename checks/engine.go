@@ -58,6 +58,17 @@ type Engine struct {
 	// be watched (Watch false, Acts empty); it doubles up to 30s, for at
 	// most 8 tries, and Recheck starts it again. Default 1s.
 	Poll time.Duration
+	// HealthInterval is how often, while checks are watched, the engine
+	// asks the API server's /readyz whether it is there, to notice an
+	// outage that no informer has seen yet. Default 1s.
+	HealthInterval time.Duration
+	// ReconnectInterval is how often it asks while the server does not
+	// answer; the first answer re-evaluates every check (see
+	// engine_health.go). Default 250ms.
+	ReconnectInterval time.Duration
+	// ProbeTimeout bounds one such question while the server answers
+	// (at most 1s while it does not). Default 10s.
+	ProbeTimeout time.Duration
 
 	// Traffic is the reader's settings for the checks that send traffic
 	// (--ingress, --probe-image), handed to checks through Env.Traffic.
@@ -72,6 +83,8 @@ type Engine struct {
 	sources   map[sourceKey]*source
 	watchers  map[*watcher]struct{}
 	refreshed time.Time // last discovery refresh
+
+	h health
 }
 
 var _ Runner = (*Engine)(nil)
@@ -80,18 +93,22 @@ var _ Runner = (*Engine)(nil)
 // info from discovery at connect time.
 func NewEngine(clients *Clients, info ClusterInfo) *Engine {
 	e := &Engine{
-		Settle:         10 * time.Millisecond,
-		Debounce:       50 * time.Millisecond,
-		PassInterval:   time.Second,
-		EvalTimeout:    30 * time.Second,
-		ListTimeout:    60 * time.Second,
-		RetryNotServed: 2 * time.Second,
-		Poll:           time.Second,
-		clients:        clients,
-		info:           info,
-		sources:        map[sourceKey]*source{},
-		watchers:       map[*watcher]struct{}{},
+		Settle:            10 * time.Millisecond,
+		Debounce:          50 * time.Millisecond,
+		PassInterval:      time.Second,
+		EvalTimeout:       30 * time.Second,
+		ListTimeout:       60 * time.Second,
+		RetryNotServed:    2 * time.Second,
+		Poll:              time.Second,
+		HealthInterval:    time.Second,
+		ReconnectInterval: 250 * time.Millisecond,
+		ProbeTimeout:      10 * time.Second,
+		clients:           clients,
+		info:              info,
+		sources:           map[sourceKey]*source{},
+		watchers:          map[*watcher]struct{}{},
 	}
+	var probeCfg *rest.Config
 	if clients != nil {
 		e.dyn = clients.Dynamic
 		if clients.Config != nil {
@@ -114,8 +131,10 @@ func NewEngine(clients *Clients, info ClusterInfo) *Engine {
 			if dc, err := discovery.NewDiscoveryClientForConfig(clients.Config); err == nil {
 				e.disc = dc
 			}
+			probeCfg = cfg
 		}
 	}
+	e.initHealth(probeCfg)
 	return e
 }
 
@@ -147,18 +166,15 @@ func (e *Engine) Informers() []string {
 // the informers that are failing (a CRD just installed, a permission just
 // granted) instead of waiting for their back-off.
 func (e *Engine) Recheck() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for w := range e.watchers {
-		select {
-		case w.recheck <- struct{}{}:
-		default:
-		}
-	}
+	e.suspect() // and ask whether the server is there, now
+	e.signal(func(w *watcher) chan struct{} { return w.recheck })
 }
 
 // Watch evaluates the checks of set whenever what they read changes and
-// sends each new result to out. It blocks until ctx is cancelled and
+// sends each new result to out. While the API server does not answer,
+// every check is reported as reconnecting rather than keeping a verdict
+// that may no longer hold, and once it answers again every check is
+// evaluated afresh (see engine_health.go). It blocks until ctx is cancelled and
 // returns only once the informers it started are stopped, so run it in
 // its own goroutine and cancel ctx when the step is left.
 //
@@ -168,6 +184,8 @@ func (e *Engine) Recheck() {
 // except after Recheck.
 func (e *Engine) Watch(ctx context.Context, set []Bound, out chan<- Update) {
 	w := newWatcher(ctx, e, set, out)
+	e.use()
+	defer e.unuse()
 	e.mu.Lock()
 	e.watchers[w] = struct{}{}
 	e.mu.Unlock()

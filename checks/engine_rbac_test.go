@@ -168,7 +168,7 @@ func TestForbiddenSaysWhatAndHow(t *testing.T) {
 		{"outside the role", reader, checks.Bound{Key: "secrets", Check: readsSecrets},
 			[]string{"may not LIST secrets in namespace kube-system", `apiGroups: [""]`, `resources: ["secrets"]`, `verbs: ["get", "list", "watch"]`}},
 		{"no role at all", nobody, checks.Bound{Key: "istiod", Check: istiod, Params: p},
-			[]string{"may not LIST deployments.apps in namespace istio-system", `apiGroups: ["apps"]`, "assets/rbac"}},
+			[]string{"may not LIST deployments.apps in namespace istio-system", `apiGroups: ["apps"]`, "meshdojo doctor --rbac | kubectl apply -f -"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := collect(t, tc.e, []checks.Bound{tc.b})[tc.b.Key]

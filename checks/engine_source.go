@@ -39,15 +39,17 @@ type source struct {
 	key  sourceKey
 	refs int // guarded by e.mu
 
-	mu     sync.Mutex
-	gvr    schema.GroupVersionResource // the version read
-	inf    cache.SharedIndexInformer
-	cancel context.CancelFunc
-	done   chan struct{} // closed when every goroutine of inf has ended
-	gen    int           // bumped on (re)start and stop; older callbacks are ignored
-	err    error         // why the last request failed; nil when healthy
-	wake   chan struct{} // closed and replaced on every change of state
-	subs   map[*watcher]struct{}
+	restarting sync.Mutex // one restart at a time: two would leak an informer
+	mu         sync.Mutex
+	gvr        schema.GroupVersionResource // the version read
+	inf        cache.SharedIndexInformer
+	cancel     context.CancelFunc
+	done       chan struct{} // closed when every goroutine of inf has ended
+	gen        int           // bumped on (re)start and stop; older callbacks are ignored
+	err        error         // why the last request failed; nil when healthy
+	wake       chan struct{} // closed and replaced on every change of state
+	subs       map[*watcher]struct{}
+	closed     bool // released by its last reader: a late restart must not start it again
 }
 
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
@@ -69,6 +71,9 @@ func trim(obj any) (any, error) {
 func (s *source) start(info ClusterInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	s.gen++
 	gen := s.gen
 	gvr := ResolveVersion(info, s.key.GVR)
@@ -149,6 +154,8 @@ func (s *source) stop() {
 // restart replaces a failing informer by a fresh one, which lists at once
 // instead of waiting for the old one's back-off.
 func (s *source) restart(info ClusterInfo) {
+	s.restarting.Lock()
+	defer s.restarting.Unlock()
 	s.stop()
 	s.start(info)
 	s.changed(s.generation())
@@ -171,6 +178,9 @@ func (s *source) result(gen int, verb string, err error) {
 			return // routine: the reflector lists again
 		}
 		mapped = classify(s.e.Info().Server, err, s.currentGVR(), s.key.Namespace, verb)
+		if errors.Is(mapped, ErrUnreachable) {
+			s.e.suspect()
+		}
 	}
 	s.mu.Lock()
 	if gen != s.gen {
@@ -303,6 +313,9 @@ func (e *Engine) release(s *source, w *watcher) {
 	}
 	e.mu.Unlock()
 	if last {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		s.stop()
 	}
 }

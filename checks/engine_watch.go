@@ -42,6 +42,7 @@ type watcher struct {
 	items   []*item
 	kick    chan struct{} // an input changed
 	recheck chan struct{}
+	outage  chan struct{} // the API server stopped answering
 
 	mu      sync.Mutex
 	sources map[sourceKey]*source
@@ -55,6 +56,7 @@ func newWatcher(ctx context.Context, e *Engine, set []Bound, out chan<- Update) 
 		e: e, ctx: ctx, out: out,
 		kick:    make(chan struct{}, 1),
 		recheck: make(chan struct{}, 1),
+		outage:  make(chan struct{}, 1),
 		sources: map[sourceKey]*source{},
 		dirty:   map[*item]bool{},
 	}
@@ -124,6 +126,8 @@ func (w *watcher) run() {
 			case <-w.kick:
 			case <-w.recheck:
 				w.doRecheck(force)
+			case <-w.outage:
+				w.markAll(force)
 			case <-timer:
 				w.timers(time.Now())
 			}
@@ -151,6 +155,11 @@ func (w *watcher) run() {
 		select {
 		case <-w.recheck:
 			w.doRecheck(force)
+		default:
+		}
+		select {
+		case <-w.outage:
+			w.markAll(force)
 		default:
 		}
 		// Changes that keep coming must not starve what is scheduled.
@@ -244,11 +253,19 @@ func (w *watcher) retryNotServed() {
 
 func (w *watcher) doRecheck(force map[*item]bool) {
 	info := w.e.Info()
-	for _, s := range w.snapshot() {
-		if s.failing() != nil {
-			s.restart(info)
+	if w.e.down() == nil {
+		for _, s := range w.snapshot() {
+			if s.failing() != nil {
+				s.restart(info)
+			}
 		}
 	}
+	w.markAll(force)
+}
+
+// markAll has every check but those that act evaluated again, and its
+// result sent even if unchanged.
+func (w *watcher) markAll(force map[*item]bool) {
 	w.mu.Lock()
 	for _, it := range w.items {
 		if it.kind == acts {
@@ -322,12 +339,24 @@ func (w *watcher) release() {
 }
 
 func (w *watcher) evaluate(it *item, force bool) {
+	if down := w.e.down(); down != nil {
+		// Nothing read now would be current: say so instead of judging
+		// the informers' last copies. The first answer re-evaluates.
+		r := reconnecting(Result{Verdict: Error}, down)
+		fill(&r, it.b)
+		it.passes, it.due = 0, time.Time{}
+		w.send(it, r, force)
+		return
+	}
 	env := &spyEnv{Env: &watchEnv{w: w, it: it, info: w.e.Info()}}
 	ctx, cancel := context.WithTimeout(w.ctx, w.e.EvalTimeout)
 	r := Evaluate(ctx, env, it.b)
 	cancel()
 	if w.ctx.Err() != nil {
 		return // the step was left mid-evaluation
+	}
+	if env.unreachable != nil {
+		w.e.suspect()
 	}
 	r = reconnecting(r, env.unreachable)
 

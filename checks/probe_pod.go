@@ -19,6 +19,7 @@ const (
 	CodePodProbePodFailed = "MD0826" // the pod failed before curl finished
 	CodePodProbeLeftover  = "MD0827" // the probe pod could not be deleted
 	CodePodProbeDNS       = "MD0828" // the URL's host did not resolve in the cluster
+	CodePodProbeNoSA      = "MD0829" // the namespace has no ServiceAccount default for the pod
 )
 
 var podProbe = &Check{
@@ -185,6 +186,10 @@ func podProbeError(err error, p traffic.PodProbe) Result {
 		code, summary = CodePodProbeForbidden, "your credentials may not create the probe pod in "+p.Namespace
 		cond.Fix = fmt.Sprintf("Ask for create, get and delete on pods (and get on pods/log) in %s, or run the probe by hand: %s",
 			p.Namespace, p.KubectlRun())
+	case errors.Is(err, traffic.ErrNoServiceAccount):
+		code, summary = CodePodProbeNoSA, "namespace "+p.Namespace+" has no ServiceAccount default for the probe pod"
+		cond.Fix = "Kubernetes creates it moments after the namespace; if kubectl get serviceaccount default -n " + p.Namespace +
+			" stays empty, create it (kubectl create serviceaccount default -n " + p.Namespace + "), then " + Again + "."
 	case errors.Is(err, traffic.ErrNoNamespace):
 		code, summary = CodePodProbeNoNS, "namespace "+p.Namespace+" does not exist"
 		cond.Fix = "Create it (kubectl create namespace " + p.Namespace + ") or do the lesson's set-up step that creates it."
@@ -201,7 +206,7 @@ func podProbeError(err error, p traffic.PodProbe) Result {
 		cond.Observed = "stopped before curl finished (cancelled, or meshdojo was interrupted)"
 		cond.Fix = "Run the check again when you want the result; it starts a fresh pod."
 	default:
-		cond.Fix = "See kubectl get events -n " + p.Namespace + "; try again with r."
+		cond.Fix = "See kubectl get events -n " + p.Namespace + ", then " + Again + "."
 	}
 	return result(Error, code, summary, cond)
 }

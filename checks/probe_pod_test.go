@@ -153,3 +153,14 @@ func TestPodProbeCancelledWording(t *testing.T) {
 		t.Errorf("condition %+v", c)
 	}
 }
+
+// A missing ServiceAccount is explained as such, with what to run, and
+// not blamed on the reader's credentials.
+func TestPodProbeNoServiceAccountWording(t *testing.T) {
+	p := traffic.PodProbe{Namespace: "fresh", URL: "http://x"}
+	r := podProbeError(fmt.Errorf("%w: namespace fresh has no ServiceAccount default", traffic.ErrNoServiceAccount), p)
+	if r.Code != CodePodProbeNoSA || strings.Contains(explain(r), "credentials") ||
+		!strings.Contains(explain(r), "kubectl create serviceaccount default -n fresh") {
+		t.Errorf("%s", explain(r))
+	}
+}

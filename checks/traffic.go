@@ -488,7 +488,7 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 		cond.Observed = strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": ")
 		if apierrors.IsForbidden(err) {
 			cond.Fix = "Your credentials may not read Services or Gateways in all namespaces, which finding the ingress needs. " +
-				"Bind meshdojo's read-only ClusterRole (meshdojo doctor --rbac), or start meshdojo with --ingress http://localhost:9080 " +
+				"An admin can grant it with " + GrantRBAC + "; or start meshdojo with --ingress http://localhost:9080 " +
 				"while your own kubectl port-forward runs."
 			r := result(Error, CodeForbidden, "not allowed to look for the ingress gateway", cond)
 			return nil, cond, &r

@@ -367,7 +367,7 @@ rules:
 		env := newEmitEnv(reader)
 		// Without the binding, even finding the ingress is refused.
 		r := runTraffic(t, env, "http-probe", map[string]string{"gateway": ns + "/productpage-ingress"})
-		if r.Verdict != Error || r.Code != CodeForbidden || !strings.Contains(explain(r), "assets/rbac") {
+		if r.Verdict != Error || r.Code != CodeForbidden || !strings.Contains(explain(r), "meshdojo doctor --rbac | kubectl apply -f -") {
 			t.Fatal(explain(r))
 		}
 		c.ApplyT(t, fmt.Sprintf(`apiVersion: rbac.authorization.k8s.io/v1

@@ -99,3 +99,46 @@ func nodeCountStep(t *testing.T) (*lessons.Lesson, int) {
 	t.Fatal("no lesson step only counts labelled Nodes (resource-count, kind Node, min); pick another step for this test")
 	return nil, 0
 }
+
+// TestStatusBarSaysWhenClusterAway stops the real API server under the
+// running tutorial: the status bar stops saying the context is connected
+// and says it is not answering, the checks say they are reconnecting,
+// and once the server is back both recover without the reader pressing
+// r, twice in one run.
+func TestStatusBarSaysWhenClusterAway(t *testing.T) {
+	l, si := nodeCountStep(t)
+	c := testcluster.Shared(t)
+	kc, err := c.Kubeconfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := offlineEnv(t)
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(kcPath, kc, 0o600)
+	step := strconv.Itoa(si + 1)
+	tm := start(t, env, 100, 30, "--kubeconfig", kcPath, "--lesson", l.ID, "--step", step)
+	tm.waitText("● testcluster", "FAIL")
+	for range 2 {
+		if err := c.StopAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		up := false
+		defer func() {
+			if !up {
+				c.StartAPIServer()
+			}
+		}()
+		tm.waitText("○ testcluster not answering, reconnecting…", "reconnecting…")
+		tm.waitGone("● testcluster", "FAIL")
+		if err := c.StartAPIServer(); err != nil {
+			t.Fatal(err)
+		}
+		up = true
+		tm.waitText("● testcluster", "FAIL")
+		tm.waitGone("not answering", "reconnecting…")
+	}
+	tm.press("q")
+	if code := tm.wait(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

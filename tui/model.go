@@ -111,6 +111,7 @@ type Model struct {
 	conn    connState
 	connErr string
 	runner  checks.Runner
+	away    error // online, but the API server does not answer now (checks.Health)
 
 	ctx        context.Context // the program's lifetime
 	cancel     context.CancelFunc
@@ -274,6 +275,10 @@ type (
 		choice int
 		res    checks.Result
 	}
+	healthMsg struct {
+		h  checks.Health
+		ch <-chan checks.Health
+	}
 	savedMsg struct {
 		snap *progress.State
 		err  error
@@ -332,6 +337,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.refreshOverlay()
 		}
 		return m, wait(m.stepCtx, msg.gen, msg.ch, true)
+	case healthMsg:
+		m.away = msg.h.Err
+		if msg.h.OK {
+			m.away = nil
+		}
+		return m, waitHealth(m.ctx, msg.ch)
 	case probeDoneMsg:
 		if msg.gen != m.gen {
 			return m, nil
@@ -632,7 +643,25 @@ func (m *Model) connected(msg connectedMsg) tea.Cmd {
 		m.rows[i].res = nil
 	}
 	m.refreshOverlay()
-	return m.watch()
+	cmd := m.watch()
+	if hr, ok := msg.r.(checks.HealthReporter); ok {
+		ch, ctx := make(chan checks.Health, 1), m.ctx
+		cmd = tea.Batch(cmd, func() tea.Msg { hr.Health(ctx, ch); return nil }, waitHealth(ctx, ch))
+	}
+	return cmd
+}
+
+// waitHealth delivers the runner's next word on whether the API server
+// answers, for the status bar.
+func waitHealth(ctx context.Context, ch <-chan checks.Health) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case h := <-ch:
+			return healthMsg{h, ch}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 func (m *Model) contextName() string {

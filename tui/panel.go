@@ -151,7 +151,8 @@ func detailView(st *styles, rows []row, online bool, w int) string {
 				b.WriteString(hang(st.text, "        seen:     ", orNone(c.Observed), w) + "\n")
 				b.WriteString(hang(st.text, "        expected: ", c.Expected, w) + "\n")
 				if !c.OK && c.Fix != "" {
-					b.WriteString(hang(st.accent, "        fix:      ", c.Fix, w) + "\n")
+					fix := strings.ReplaceAll(c.Fix, checks.Again, checks.Again+" with r")
+					b.WriteString(hang(st.accent, "        fix:      ", fix, w) + "\n")
 				}
 			}
 			if len(r.res.Bars) > 0 {

@@ -443,6 +443,9 @@ func (m *Model) statusBar() string {
 	switch m.conn {
 	case online:
 		ctx = st.barCtx.Render(" ● " + m.contextName() + " ")
+		if m.away != nil {
+			ctx = st.barOffline.Render(" ○ " + m.contextName() + " not answering, reconnecting… ")
+		}
 	case connecting:
 		name := m.opt.Context
 		if name == "" {

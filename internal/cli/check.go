@@ -254,7 +254,11 @@ func runCheck(args []string, io IO) int {
 	for i, j := range jobs {
 		r := eng.Once(ctx, bounds[i:i+1], ask)[0]
 		e := j.entry
-		e.Result = r
+		rerun := "meshdojo check " + shellJoin(args)
+		if e.Lesson != "" {
+			rerun = fmt.Sprintf("meshdojo check --lesson %s --step %d", e.Lesson, e.Step)
+		}
+		e.Result = sayRerun(r, rerun)
 		rep.Checks = append(rep.Checks, e)
 		switch r.Verdict {
 		case checks.Pass:
@@ -292,9 +296,6 @@ func runCheck(args []string, io IO) int {
 	return rep.Exit
 }
 
-// parseInterleaved parses flags that may come after positional arguments
-// (`--run mtls-mode namespace=bookinfo -o json`), returning the
-// positional ones in order.
 // lessonJobs binds the checks of a lesson (or of one step, from 1).
 // Questions judged by a check are left out: they need the reader's answer.
 func lessonJobs(l *lessons.Lesson, step int) ([]job, error) {
@@ -330,6 +331,32 @@ func verdictLabel(r checks.Result) string {
 		return "NOT RUN"
 	}
 	return "PENDING"
+}
+
+// sayRerun makes the fix texts that say to check again (checks.Again)
+// name the command that does it here.
+func sayRerun(r checks.Result, cmd string) checks.Result {
+	conds := make([]checks.Condition, len(r.Conditions))
+	for i, c := range r.Conditions {
+		c.Fix = strings.ReplaceAll(c.Fix, checks.Again, "run "+cmd+" again")
+		conds[i] = c
+	}
+	if r.Conditions != nil {
+		r.Conditions = conds
+	}
+	return r
+}
+
+// shellJoin quotes the arguments that a shell would split or expand.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~!") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		q[i] = a
+	}
+	return strings.Join(q, " ")
 }
 
 func printResult(w io.Writer, e checkEntry) {

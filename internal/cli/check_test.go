@@ -245,3 +245,19 @@ func TestCheckLesson(t *testing.T) {
 		t.Errorf("--step %d:\n%s", step, out)
 	}
 }
+
+// Fix texts that say to check again name, on the command line, the
+// command that does it, not the tutorial's key.
+func TestCheckFixSaysWhatToRun(t *testing.T) {
+	r := checks.Result{Conditions: []checks.Condition{{Fix: "See the events, then " + checks.Again + "."}}}
+	got := sayRerun(r, "meshdojo check --run pod-probe 'url=http://x/?a=1'").Conditions[0].Fix
+	if want := "See the events, then run meshdojo check --run pod-probe 'url=http://x/?a=1' again."; got != want {
+		t.Errorf("fix = %q, want %q", got, want)
+	}
+	if r.Conditions[0].Fix != "See the events, then "+checks.Again+"." {
+		t.Error("sayRerun changed the result it was given")
+	}
+	if got := shellJoin([]string{"--run", "pod-probe", "url=http://x/?a=1", "it's"}); got != `--run pod-probe 'url=http://x/?a=1' 'it'\''s'` {
+		t.Errorf("shellJoin = %s", got)
+	}
+}

@@ -172,7 +172,12 @@ func printDoctor(w io.Writer, rep doctorReport, denied int) {
 			fmt.Fprintf(w, "              %-48s %s\n", a.Name(), versions(a))
 		}
 	}
-	if len(d.ControlPlanes) == 0 {
+	switch {
+	case d.ControlPlanesUnread != "":
+		// Not looked at is not absent: say which, so a refused list is
+		// not read as "Istio is not installed".
+		fmt.Fprintln(w, "  istiod      unknown: could not look for Deployments labelled app=istiod (see Permissions and Notes)")
+	case len(d.ControlPlanes) == 0:
 		fmt.Fprintln(w, "  istiod      no Deployment labelled app=istiod")
 	}
 	for _, cp := range d.ControlPlanes {
@@ -201,7 +206,11 @@ func printDoctor(w io.Writer, rep doctorReport, denied int) {
 		mode += " (both native and classic sidecars)"
 	}
 	fmt.Fprintf(w, "  mode        %s\n", mode)
-	fmt.Fprintf(w, "  ztunnel     %s\n", yesNo(dp.Ztunnel, "running (ambient is installed)", "none"))
+	ztunnel := yesNo(dp.Ztunnel, "running (ambient is installed)", "none")
+	if dp.ZtunnelUnread != "" {
+		ztunnel = "unknown: could not look for DaemonSets (see Notes)"
+	}
+	fmt.Fprintf(w, "  ztunnel     %s\n", ztunnel)
 	for _, e := range dp.Namespaces {
 		rev := ""
 		if e.Revision != "" {

@@ -91,3 +91,36 @@ func TestDoctorBadTimeout(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }
+
+// TestDoctorWithoutPermissions runs doctor with credentials that may read
+// nothing: what it could not look at is reported as unknown, never as
+// absent ("no Deployment labelled app=istiod" would tell the reader Istio
+// is not installed).
+func TestDoctorWithoutPermissions(t *testing.T) {
+	nobody := kubeconfigFor(t, testcluster.Shared(t).Impersonate("doctor-nobody@example.com"))
+	code, out, _ := run(t, "", false, "doctor", "--kubeconfig", nobody)
+	for _, want := range []string{"istiod      unknown: could not look", "ztunnel     unknown: could not look",
+		"where istiod runs could not be looked at", "meshdojo doctor --rbac | kubectl apply -f -"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor without permissions lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"no Deployment labelled app=istiod", "no istiod was found", "ztunnel     none"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("doctor states %q as a fact although it could not look", bad)
+		}
+	}
+	if code != 1 || t.Failed() {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+// A refused read in `meshdojo check` points the admin at the command
+// that grants it, not at a directory of meshdojo's sources.
+func TestCheckForbiddenFixNamesCommand(t *testing.T) {
+	nobody := kubeconfigFor(t, testcluster.Shared(t).Impersonate("nobody"))
+	_, out, _ := run(t, "", false, "check", "--kubeconfig", nobody, "--run", "crd-served", "name=peerauthentications.security.istio.io")
+	if !strings.Contains(out, "meshdojo doctor --rbac | kubectl apply -f -") || strings.Contains(out, "assets/rbac") {
+		t.Errorf("forbidden fix:\n%s", out)
+	}
+}

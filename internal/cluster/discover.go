@@ -33,6 +33,9 @@ type Discovery struct {
 	GatewayAPI    []API // resources of gateway.networking.k8s.io (and x-k8s.io)
 	// ControlPlanes are the istiod Deployments (label app=istiod).
 	ControlPlanes []Istiod
+	// ControlPlanesUnread says why ControlPlanes could not be looked
+	// for (a refused list); empty when they were, found or not.
+	ControlPlanesUnread string `json:",omitempty"`
 	// RootNamespace is Istio's root namespace, where mesh-wide policies
 	// live; RootNamespaceFrom says how it was found.
 	RootNamespace     string
@@ -74,9 +77,12 @@ type DataPlane struct {
 	// Sidecar is classic (istio-proxy a regular container), native (an
 	// init container with restartPolicy Always, Istio's default on
 	// Kubernetes 1.33+), mixed, or "" when no sampled pod has one.
-	Sidecar    string
-	Ztunnel    bool // a ztunnel DaemonSet exists (ambient is installed)
-	Namespaces []EnrolledNamespace
+	Sidecar string
+	Ztunnel bool // a ztunnel DaemonSet exists (ambient is installed)
+	// ZtunnelUnread says why DaemonSets could not be looked at; Ztunnel
+	// is then unknown, not false.
+	ZtunnelUnread string `json:",omitempty"`
+	Namespaces    []EnrolledNamespace
 }
 
 // EnrolledNamespace is a namespace labelled for the mesh, and what its
@@ -212,6 +218,7 @@ func atoi(s string) int {
 func (d *Discovery) controlPlanes(ctx context.Context, kube kubernetes.Interface, note func(string, ...any)) {
 	l, err := kube.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
 	if err != nil {
+		d.ControlPlanesUnread = short(err)
 		note("could not look for istiod Deployments (label app=istiod): %v", short(err))
 		return
 	}
@@ -261,6 +268,9 @@ func ImageVersion(image string) string {
 // istiod runs; the Helm chart writes global.istioNamespace there.
 func (d *Discovery) rootNamespace(ctx context.Context, kube kubernetes.Interface, note func(string, ...any)) {
 	d.RootNamespace, d.RootNamespaceFrom = "istio-system", "Istio's default; no istiod was found"
+	if d.ControlPlanesUnread != "" {
+		d.RootNamespaceFrom = "Istio's default; where istiod runs could not be looked at"
+	}
 	if len(d.ControlPlanes) == 0 {
 		return
 	}
@@ -306,6 +316,7 @@ func (d *Discovery) dataPlane(ctx context.Context, kube kubernetes.Interface, no
 	if l, err := kube.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{LabelSelector: "app=ztunnel", Limit: 1}); err == nil {
 		dp.Ztunnel = len(l.Items) > 0
 	} else {
+		dp.ZtunnelUnread = short(err)
 		note("could not look for a ztunnel DaemonSet: %v", short(err))
 	}
 	nss, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})

@@ -67,10 +67,14 @@ type PodResult struct {
 // check that runs it.
 var (
 	ErrPodForbidden = errors.New("not allowed to create the probe pod")
-	ErrNoNamespace  = errors.New("namespace not found")
-	ErrImagePull    = errors.New("probe image could not be pulled")
-	ErrPodStuck     = errors.New("probe pod did not start")
-	ErrPodFailed    = errors.New("probe pod failed")
+	// ErrNoServiceAccount: the namespace has no ServiceAccount "default"
+	// (yet). The API refuses the pod with a Forbidden status, but the
+	// reader's permissions are not the cause.
+	ErrNoServiceAccount = errors.New("no ServiceAccount for the probe pod")
+	ErrNoNamespace      = errors.New("namespace not found")
+	ErrImagePull        = errors.New("probe image could not be pulled")
+	ErrPodStuck         = errors.New("probe pod did not start")
+	ErrPodFailed        = errors.New("probe pod failed")
 )
 
 // CurlMeaning explains the curl exit codes a probe meets.
@@ -187,6 +191,16 @@ func (p PodProbe) pod() *corev1.Pod {
 	}
 }
 
+// noServiceAccount reports whether the API says namespace ns has no
+// ServiceAccount default (the one the probe pod runs as). Any other
+// answer, a refusal to look included, is not that.
+func noServiceAccount(ctx context.Context, kube kubernetes.Interface, ns string) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+	return apierrors.IsNotFound(err)
+}
+
 // RunPod creates the probe pod, waits for curl to finish, reads its exit
 // code (from the pod's status) and, best effort, its logs, and deletes
 // the pod again, also when ctx is cancelled or something fails.
@@ -208,6 +222,12 @@ func RunPod(ctx context.Context, kube kubernetes.Interface, p PodProbe) (res *Po
 	created, err := kube.CoreV1().Pods(p.Namespace).Create(cctx, p.pod(), metav1.CreateOptions{})
 	ccancel()
 	switch {
+	case apierrors.IsForbidden(err) && noServiceAccount(ctx, kube, p.Namespace):
+		// The ServiceAccount admission plugin refuses a pod whose account
+		// does not exist with a Forbidden status too
+		// (plugin/pkg/admission/serviceaccount); that is about the
+		// namespace, not about RBAC. Asked, not read from the message.
+		return nil, fmt.Errorf("%w: namespace %s has no ServiceAccount default, which the pod runs as: %v", ErrNoServiceAccount, p.Namespace, apiMessage(err))
 	case apierrors.IsForbidden(err):
 		return nil, fmt.Errorf("%w in namespace %s: %v", ErrPodForbidden, p.Namespace, apiMessage(err))
 	case apierrors.IsNotFound(err):

@@ -281,3 +281,30 @@ func TestRunPodCancelledBeforeStart(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPodNoServiceAccount: the API refuses a pod whose namespace has
+// no ServiceAccount default with a Forbidden status (the ServiceAccount
+// admission plugin's message, which the test servers do not run). That
+// is not the reader's credentials, and must not be reported as such.
+func TestRunPodNoServiceAccount(t *testing.T) {
+	kube := fake.NewClientset()
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ns := a.GetNamespace()
+		// As admission.NewForbidden builds it in
+		// plugin/pkg/admission/serviceaccount/admission.go.
+		return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "",
+			fmt.Errorf("error looking up service account %s/default: %w", ns, apierrors.NewNotFound(corev1.Resource("serviceaccount"), "default")))
+	})
+	_, err := RunPod(t.Context(), kube, PodProbe{Namespace: "fresh", URL: "http://x"})
+	if !errors.Is(err, ErrNoServiceAccount) || errors.Is(err, ErrPodForbidden) {
+		t.Fatalf("want ErrNoServiceAccount, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "namespace fresh has no ServiceAccount default") {
+		t.Errorf("message: %v", err)
+	}
+	// With the account there, a refusal is the credentials' after all.
+	kube.CoreV1().ServiceAccounts("fresh").Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "fresh"}}, metav1.CreateOptions{})
+	if _, err := RunPod(t.Context(), kube, PodProbe{Namespace: "fresh", URL: "http://x"}); !errors.Is(err, ErrPodForbidden) {
+		t.Errorf("with the ServiceAccount present: %v, want ErrPodForbidden", err)
+	}
+}
