@@ -134,7 +134,7 @@ func NewEngine(clients *Clients, info ClusterInfo) *Engine {
 			probeCfg = cfg
 		}
 	}
-	e.initHealth(probeCfg)
+	e.initHealth(clients, probeCfg)
 	return e
 }
 

@@ -57,12 +57,19 @@ type health struct {
 	poke   chan struct{} // a request failed for want of the server: probe now
 }
 
-func (e *Engine) initHealth(cfg *rest.Config) {
+// initHealth prepares the probe of the server cfg reaches. Without
+// clients the engine is never connected; with clients but no config
+// (fakes in tests) there is nothing to probe, and the informers alone
+// report failures.
+func (e *Engine) initHealth(clients *Clients, cfg *rest.Config) {
 	e.h.wake = make(chan struct{})
 	e.h.poke = make(chan struct{}, 1)
 	e.h.cur = Health{OK: true, Since: time.Now()}
-	if cfg == nil {
+	if clients == nil {
 		e.h.cur = Health{Err: &UnreachableError{Server: e.info.Server, Err: errors.New("not connected to a cluster")}, Since: time.Now()}
+		return
+	}
+	if cfg == nil {
 		return
 	}
 	c, err := rest.HTTPClientFor(cfg)

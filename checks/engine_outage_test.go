@@ -76,14 +76,20 @@ func outage(t testing.TB, c *testcluster.Cluster, ns, value string, out *feed, h
 	setCM(t, c, ns, value)
 	// No Recheck: the engine notices by itself.
 	awaitHealth(t, hs, true)
-	for _, k := range keys {
-		await(t, out, k, "fresh after the server is back", fresh)
+	changed := func(r Result) bool { return fresh(r) && r.Summary == "value is "+value }
+	seen := false
+	for i, k := range keys {
+		r := await(t, out, k, "fresh after the server is back", fresh)
+		if i == 0 && changed(r) {
+			seen, change = true, time.Since(back)
+		}
 	}
 	all = time.Since(back)
-	await(t, out, keys[0], "showing the change made after the restart", func(r Result) bool {
-		return fresh(r) && r.Summary == "value is "+value
-	})
-	return all, time.Since(back)
+	if !seen {
+		await(t, out, keys[0], "showing the change made after the restart", changed)
+		change = time.Since(back)
+	}
+	return all, change
 }
 
 // TestEngineOutages stops and restarts the real API server twice under
@@ -106,7 +112,7 @@ func TestEngineOutages(t *testing.T) {
 	await(t, out, "k1", "pass", verdict(Pass))
 	await(t, out, "k2", "fail", verdict(Fail))
 	awaitHealth(t, hs, true)
-	for i, v := range []string{"b", "a", "c"} {
+	for i, v := range []string{"b", "a"} {
 		all, change := outage(t, c, ns, v, out, hs, "k1", "k2")
 		t.Logf("outage %d: every check fresh %v after the API server answered again; the change made after the restart seen after %v", i+1, all.Round(time.Millisecond), change.Round(time.Millisecond))
 	}
