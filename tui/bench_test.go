@@ -96,7 +96,7 @@ func BenchmarkRenderUncached(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m.Update(tea.WindowSizeMsg{Width: 80 + i%40, Height: 30})
 		m.View()
-		clear(m.md.out)
+		clear(m.lesson.md.out)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/session"
 )
 
 // chartView draws a probe's bars as a large horizontal bar chart meant to
@@ -69,27 +70,27 @@ func chartView(st *styles, r *checks.Result, w int) string {
 }
 
 // probeView is the main area while a probe runs and after it finished.
-func probeView(st *styles, r *row, w int) string {
+func probeView(st *styles, r *session.Row, w int) string {
 	var b strings.Builder
-	b.WriteString(st.title.Render(r.b.Title) + "\n")
-	if r.b.Check != nil && r.b.Check.Acts != "" {
-		b.WriteString(st.subtle.Render(r.b.Check.Acts) + "\n")
+	b.WriteString(st.title.Render(r.Bound.Title) + "\n")
+	if r.Bound.Check != nil && r.Bound.Check.Acts != "" {
+		b.WriteString(st.subtle.Render(r.Bound.Check.Acts) + "\n")
 	}
 	b.WriteString("\n")
 	mark, word, ms := rowState(st, r, true)
 	status := ms.Render(mark + " " + word)
-	if r.res != nil {
-		if r.res.Progress != "" {
-			status += "  " + st.chartLabel.Render(r.res.Progress)
+	if r.Res != nil {
+		if r.Res.Progress != "" {
+			status += "  " + st.chartLabel.Render(r.Res.Progress)
 		}
-		if !r.running && r.res.Summary != "" {
-			status += "  " + r.res.Summary
+		if !r.Running && r.Res.Summary != "" {
+			status += "  " + r.Res.Summary
 		}
 	}
 	b.WriteString(status + "\n\n")
-	if r.res != nil && len(r.res.Bars) > 0 {
-		b.WriteString(chartView(st, r.res, w) + "\n")
-	} else if r.running {
+	if r.Res != nil && len(r.Res.Bars) > 0 {
+		b.WriteString(chartView(st, r.Res, w) + "\n")
+	} else if r.Running {
 		b.WriteString(st.subtle.Render("waiting for the first responses…") + "\n")
 	}
 	b.WriteString("\n" + st.subtle.Render("esc: back to the lesson · t: run again · d: details"))

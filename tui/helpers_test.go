@@ -346,3 +346,10 @@ func press(t testing.TB, m *Model, keys ...string) {
 }
 
 func view(m *Model) string { return m.View().Content }
+
+func verdictOf(ok bool) checks.Verdict {
+	if ok {
+		return checks.Pass
+	}
+	return checks.Fail
+}

@@ -31,16 +31,16 @@ func internalLinks(md string) []link {
 
 // stepLinks are the links in what the reader can see of the step.
 func (m *Model) stepLinks() []link {
-	s, ui := m.step(), m.stepState()
+	s, shown := m.ses.Step(), m.ses.Shown()
 	src := []string{s.Body}
-	if m.si == 0 {
-		src = append([]string{m.lesson().Intro}, src...)
+	if m.place().si == 0 {
+		src = append([]string{m.ses.Lesson().Intro}, src...)
 	}
-	src = append(src, s.Hints[:min(ui.hints, len(s.Hints))]...)
-	if ui.solution {
+	src = append(src, s.Hints[:min(shown.Hints, len(s.Hints))]...)
+	if shown.Solution {
 		src = append(src, s.Solution)
 	}
-	if s.Question != nil && ui.ans.judged && ui.ans.right {
+	if s.Question != nil && shown.Ans.Judged && shown.Ans.Right {
 		src = append(src, s.Question.Explain)
 	}
 	return internalLinks(strings.Join(src, "\n\n"))
@@ -48,12 +48,13 @@ func (m *Model) stepLinks() []link {
 
 // resolveLink finds where a link leads: a lesson index and step index.
 func (m *Model) resolveLink(l link) (li, si int, err error) {
-	les, si, err := lessons.Resolve(m.all, m.lesson(), l.target)
+	all := m.ses.Lessons()
+	les, si, err := lessons.Resolve(all, m.ses.Lesson(), l.target)
 	if err != nil {
 		return 0, 0, err
 	}
-	for i := range m.all {
-		if m.all[i] == les {
+	for i := range all {
+		if all[i] == les {
 			li = i
 		}
 	}
@@ -65,7 +66,7 @@ func (m *Model) resolveLink(l link) (li, si int, err error) {
 func (m *Model) linkKey() {
 	ls := m.stepLinks()
 	if len(ls) == 0 {
-		m.say(lvInfo, "This step has no links to other steps.")
+		m.msg.say(lvInfo, "This step has no links to other steps.")
 		return
 	}
 	m.links, m.linkAt = ls, 0
@@ -76,14 +77,14 @@ func (m *Model) askLink() {
 	l := m.links[m.linkAt]
 	where := l.target
 	if li, si, err := m.resolveLink(l); err == nil {
-		les := m.all[li]
+		les := m.ses.Lessons()[li]
 		where = fmt.Sprintf("lesson %s, step %d: %s", strings.ToUpper(les.ID), si+1, les.Steps[si].Title)
 	}
 	title := "Follow this link?"
 	if len(m.links) > 1 {
 		title = fmt.Sprintf("Follow link %d of %d?", m.linkAt+1, len(m.links))
 	}
-	m.ask("link", title, fmt.Sprintf("%q leads to %s.", l.text, where))
+	m.dlg = &dialog{kind: dlgLink, title: title, body: fmt.Sprintf("%q leads to %s.", l.text, where), moreLinks: len(m.links) > 1}
 }
 
 // followLink opens the step the offered link leads to.
@@ -93,11 +94,11 @@ func (m *Model) followLink() tea.Cmd {
 	}
 	li, si, err := m.resolveLink(m.links[m.linkAt])
 	if err != nil {
-		m.say(lvWarn, "Cannot follow the link: "+err.Error()+".")
+		m.msg.say(lvWarn, "Cannot follow the link: "+err.Error()+".")
 		return nil
 	}
-	from := fmt.Sprintf("lesson %s step %d", strings.ToUpper(m.lesson().ID), m.si+1)
+	from := fmt.Sprintf("lesson %s step %d", strings.ToUpper(m.ses.Lesson().ID), m.place().si+1)
 	cmd := m.enterStep(li, si)
-	m.say(lvInfo, "Followed the link from "+from+"; / lists every lesson to go back.")
+	m.msg.say(lvInfo, "Followed the link from "+from+"; / lists every lesson to go back.")
 	return cmd
 }

@@ -292,8 +292,8 @@ func TestJapaneseWraps(t *testing.T) {
 		}
 		// The paragraph is wrapped, not cut: every character is on screen
 		// once the viewport is scrolled to the end.
-		m.vp.GotoBottom()
-		all := ansi.Strip(m.vp.GetContent())
+		m.lesson.vp.GotoBottom()
+		all := ansi.Strip(m.lesson.vp.GetContent())
 		flat := strings.NewReplacer("\n", "", " ", "", "│", "").Replace(all)
 		for _, want := range []string{"Istioのサイドカープロキシは", "自動でローテーションされます。", "最後の文末マーカーは終端です。"} {
 			if !strings.Contains(flat, want) {
@@ -350,39 +350,39 @@ func TestAutoThemeFollowsBackground(t *testing.T) {
 
 func TestKeypressDoesNotReRenderMarkdown(t *testing.T) {
 	m := direct(t, options(t, nil, 2, nil), 80, 24)
-	before := m.md.renders
+	before := m.lesson.md.renders
 	if before == 0 {
 		t.Fatal("nothing rendered")
 	}
 	press(t, m, "j", "k", "pgdown", "n", "x", "n", "?", "esc", "d", "esc", "r", "c", "esc")
 	view(m)
-	if got := m.md.renders; got != before {
+	if got := m.lesson.md.renders; got != before {
 		t.Errorf("keys that change no text rendered Markdown %d times", got-before)
 	}
 	press(t, m, "h")
-	if got := m.md.renders; got != before+1 {
+	if got := m.lesson.md.renders; got != before+1 {
 		t.Errorf("a hint rendered %d pieces, want exactly 1 (the hint)", got-before)
 	}
 	// Back and forth between steps uses the cache.
 	press(t, m, "p", "right")
-	n := m.md.renders
+	n := m.lesson.md.renders
 	press(t, m, "p", "right", "p", "right")
-	if m.md.renders != n {
-		t.Errorf("revisiting steps re-rendered %d times", m.md.renders-n)
+	if m.lesson.md.renders != n {
+		t.Errorf("revisiting steps re-rendered %d times", m.lesson.md.renders-n)
 	}
 	// The next step was rendered in the background, so moving on renders
 	// nothing on the UI goroutine.
-	n = m.md.renders
+	n = m.lesson.md.renders
 	press(t, m, "x", "y")
-	if m.si != 2 || m.md.renders != n || m.md.prefetch == 0 {
-		t.Errorf("moving to a prefetched step: step %d, %d renders, %d prefetched", m.si+1, m.md.renders-n, m.md.prefetch)
+	if m.place().si != 2 || m.lesson.md.renders != n || m.lesson.md.prefetch == 0 {
+		t.Errorf("moving to a prefetched step: step %d, %d renders, %d prefetched", m.place().si+1, m.lesson.md.renders-n, m.lesson.md.prefetch)
 	}
 	// A new width renders again, once.
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
-	n = m.md.renders
+	n = m.lesson.md.renders
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	view(m)
-	if m.md.renders != n {
+	if m.lesson.md.renders != n {
 		t.Errorf("same size re-rendered")
 	}
 }
@@ -415,21 +415,21 @@ func TestResumeWhereLeftOff(t *testing.T) {
 	o := options(t, nil, 0, nil)
 	o.Lesson, o.Progress = "", p
 	m := direct(t, o, 80, 24)
-	if m.li != 0 || m.si != 2 {
-		t.Errorf("resumed at lesson %d step %d, want lesson 6 step 3", m.li, m.si+1)
+	if m.place().li != 0 || m.place().si != 2 {
+		t.Errorf("resumed at lesson %d step %d, want lesson 6 step 3", m.place().li, m.place().si+1)
 	}
 	// --lesson without --step resumes inside that lesson too.
 	p.SetCurrent("10", "retry", time.Now())
 	o.Lesson = "6"
 	m = direct(t, o, 80, 24)
-	if m.si != 2 {
-		t.Errorf("--lesson 6 opened step %d, want 3", m.si+1)
+	if m.place().si != 2 {
+		t.Errorf("--lesson 6 opened step %d, want 3", m.place().si+1)
 	}
 	// A step that no longer exists falls back to the first.
 	p.SetCurrent("6", "gone", time.Now())
 	m = direct(t, o, 80, 24)
-	if m.si != 0 {
-		t.Errorf("unknown anchor opened step %d", m.si+1)
+	if m.place().si != 0 {
+		t.Errorf("unknown anchor opened step %d", m.place().si+1)
 	}
 }
 

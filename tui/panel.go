@@ -4,33 +4,60 @@ import (
 	"fmt"
 	"strings"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/session"
 	"github.com/meshdojo/meshdojo/lessons"
 )
 
-// The check panel sits under the lesson and lists the step's checks with
-// their live state, one line each. Its detail view (d) explains every
-// condition: what was seen, what was expected, and how to fix it.
+// checkPanel sits under the lesson and lists the step's checks with
+// their live state, one line each. It owns the check keys: r re-checks,
+// t runs (or shows) a traffic test, d opens the detail view, which
+// explains every condition: what was seen, what was expected, and how
+// to fix it. Its state is the session's; it keeps none of its own.
+type checkPanel struct{}
+
+// update turns the panel's keys into intents; nil for other keys.
+func (checkPanel) update(k tea.KeyPressMsg, ks keyMap) tea.Msg {
+	switch {
+	case keyIs(k, ks.Recheck):
+		return recheckMsg{}
+	case keyIs(k, ks.Probe):
+		return probeKeyMsg{}
+	case keyIs(k, ks.Details):
+		return detailsMsg{}
+	}
+	return nil
+}
+
+// height is the panel's wanted height, within max.
+func (checkPanel) height(ses *session.Session, most int) int {
+	return min(panelLines(ses.Rows(), ses.Step().Question), most)
+}
+
+func (checkPanel) view(st *styles, ses *session.Session, w, h int) string {
+	return panelView(st, ses.Rows(), ses.Step().Question, ses.Shown().Ans, ses.Conn(), w, h)
+}
 
 // rowState is a row's mark, word and style.
-func rowState(st *styles, r *row, online bool) (string, string, lipgloss.Style) {
+func rowState(st *styles, r *session.Row, online bool) (string, string, lipgloss.Style) {
 	switch {
-	case r.problem != "":
+	case r.Problem != "":
 		return markError, "BROKEN", st.fail
-	case r.running:
+	case r.Running:
 		return markPending, "RUNNING", st.pending
-	case r.verdict() == checks.Pass:
+	case r.Verdict() == checks.Pass:
 		return markDone, "PASS", st.pass
-	case r.verdict() == checks.Fail:
+	case r.Verdict() == checks.Fail:
 		return markFailed, "FAIL", st.fail
-	case r.verdict() == checks.Error:
+	case r.Verdict() == checks.Error:
 		return markError, "ERROR", st.fail
 	case !online:
 		return markNone, "NOT CHECKED", st.offline
-	case r.acts() && r.res == nil:
+	case r.Acts() && r.Res == nil:
 		return markNone, "NOT RUN", st.offline
 	default:
 		return markPending, "CHECKING", st.pending
@@ -38,7 +65,7 @@ func rowState(st *styles, r *row, online bool) (string, string, lipgloss.Style) 
 }
 
 // panelLines is the panel's wanted height for the rows and question.
-func panelLines(rows []row, q *lessons.Question) int {
+func panelLines(rows []session.Row, q *lessons.Question) int {
 	n := len(rows)
 	if q != nil {
 		n++
@@ -49,16 +76,16 @@ func panelLines(rows []row, q *lessons.Question) int {
 	return n + 1 // a header line
 }
 
-func panelView(st *styles, rows []row, q *lessons.Question, a answer, conn connState, w, h int) string {
-	on := conn == online
+func panelView(st *styles, rows []session.Row, q *lessons.Question, a session.Answer, conn session.Conn, w, h int) string {
+	on := conn == session.Online
 	if h <= 0 {
 		return ""
 	}
 	head := "Checks"
 	switch conn {
-	case connecting:
+	case session.Connecting:
 		head += " (connecting to the cluster…)"
-	case offline:
+	case session.Offline:
 		head += " (offline: not checked)"
 	}
 	lines := []string{st.subtle.Render(ansi.Truncate("── "+head+" "+strings.Repeat("─", w), w, ""))}
@@ -67,16 +94,16 @@ func panelView(st *styles, rows []row, q *lessons.Question, a answer, conn connS
 		mark, word, ms := rowState(st, r, on)
 		detail := ""
 		switch {
-		case r.problem != "":
-			detail = r.problem
-		case r.res != nil && r.res.Progress != "" && r.running:
-			detail = r.res.Progress
-		case r.res != nil && r.verdict() != checks.Pass:
-			detail = failing(r.res)
-		case r.acts() && r.res == nil && on:
+		case r.Problem != "":
+			detail = r.Problem
+		case r.Res != nil && r.Res.Progress != "" && r.Running:
+			detail = r.Res.Progress
+		case r.Res != nil && r.Verdict() != checks.Pass:
+			detail = session.Failing(r.Res)
+		case r.Acts() && r.Res == nil && on:
 			detail = "press t to run"
 		}
-		left := ms.Render(fmt.Sprintf("%s %-7s", mark, word)) + " " + st.text.Render(r.b.Title)
+		left := ms.Render(fmt.Sprintf("%s %-7s", mark, word)) + " " + st.text.Render(r.Bound.Title)
 		if detail != "" {
 			left += st.subtle.Render(" — " + detail)
 		}
@@ -85,16 +112,16 @@ func panelView(st *styles, rows []row, q *lessons.Question, a answer, conn connS
 	if q != nil {
 		mark, word, ms := markNone, "QUESTION", st.pending
 		switch {
-		case a.judging:
+		case a.Judging:
 			mark, word = markPending, "JUDGING"
-		case a.judged && a.right:
+		case a.Judged && a.Right:
 			mark, word, ms = markDone, "RIGHT", st.pass
-		case a.judged:
+		case a.Judged:
 			mark, word, ms = markFailed, "NOT YET", st.fail
 		}
 		text := fmt.Sprintf("answer with 1-%d", len(q.Choices))
-		if a.note != "" {
-			text = a.note
+		if a.Note != "" {
+			text = a.Note
 		}
 		lines = append(lines, ansi.Truncate(ms.Render(fmt.Sprintf("%s %-7s", mark, word))+" "+st.text.Render(text), w, "…"))
 	}
@@ -108,7 +135,7 @@ func panelView(st *styles, rows []row, q *lessons.Question, a answer, conn connS
 }
 
 // detailView explains every check of the step in full.
-func detailView(st *styles, rows []row, online bool, w int) string {
+func detailView(st *styles, rows []session.Row, online bool, w int) string {
 	var b strings.Builder
 	b.WriteString(st.title.Render("Check details") + "\n")
 	b.WriteString(st.subtle.Render("esc or d to go back · r re-checks") + "\n\n")
@@ -120,43 +147,43 @@ func detailView(st *styles, rows []row, online bool, w int) string {
 	for i := range rows {
 		r := &rows[i]
 		mark, word, ms := rowState(st, r, online)
-		b.WriteString(wrap.Render(ms.Render(mark+" "+word)+" "+st.title.Render(r.b.Title)) + "\n")
+		b.WriteString(wrap.Render(ms.Render(mark+" "+word)+" "+st.title.Render(r.Bound.Title)) + "\n")
 		name := "?"
-		if r.b.Check != nil {
-			name = r.b.Check.Name
+		if r.Bound.Check != nil {
+			name = r.Bound.Check.Name
 		}
-		b.WriteString(ind.Render(st.subtle.Render("check "+name+paramString(r.b.Params))) + "\n")
-		if r.b.Check != nil && r.b.Check.Acts != "" {
-			b.WriteString(ind.Render(st.warn.Render("Acts on your cluster: ")+r.b.Check.Acts) + "\n")
+		b.WriteString(ind.Render(st.subtle.Render("check "+name+paramString(r.Bound.Params))) + "\n")
+		if r.Bound.Check != nil && r.Bound.Check.Acts != "" {
+			b.WriteString(ind.Render(st.warn.Render("Acts on your cluster: ")+r.Bound.Check.Acts) + "\n")
 		}
 		switch {
-		case r.problem != "":
-			b.WriteString(ind.Render(st.errMsg.Render("Cannot run: ")+r.problem) + "\n")
-		case r.res == nil && !online:
+		case r.Problem != "":
+			b.WriteString(ind.Render(st.errMsg.Render("Cannot run: ")+r.Problem) + "\n")
+		case r.Res == nil && !online:
 			b.WriteString(ind.Render("Not checked: no cluster is connected.") + "\n")
-		case r.res == nil:
+		case r.Res == nil:
 			b.WriteString(ind.Render("No result yet.") + "\n")
 		default:
 			code := ""
-			if r.res.Code != "" {
-				code = " [" + r.res.Code + "]"
+			if r.Res.Code != "" {
+				code = " [" + r.Res.Code + "]"
 			}
-			b.WriteString(ind.Render(r.res.Summary+st.subtle.Render(code)) + "\n")
-			for _, c := range r.res.Conditions {
+			b.WriteString(ind.Render(r.Res.Summary+st.subtle.Render(code)) + "\n")
+			for _, c := range r.Res.Conditions {
 				cm, cs := markDone, st.pass
 				if !c.OK {
 					cm, cs = markFailed, st.fail
 				}
 				b.WriteString(ind.Render(cs.Render(cm)+" "+c.Name) + "\n")
-				b.WriteString(hang(st.text, "        seen:     ", orNone(c.Observed), w) + "\n")
+				b.WriteString(hang(st.text, "        seen:     ", session.OrNone(c.Observed), w) + "\n")
 				b.WriteString(hang(st.text, "        expected: ", c.Expected, w) + "\n")
 				if !c.OK && c.Fix != "" {
 					fix := strings.ReplaceAll(c.Fix, checks.Again, checks.Again+" with r")
 					b.WriteString(hang(st.accent, "        fix:      ", fix, w) + "\n")
 				}
 			}
-			if len(r.res.Bars) > 0 {
-				b.WriteString("\n" + chartView(st, r.res, max(10, w-4)) + "\n")
+			if len(r.Res.Bars) > 0 {
+				b.WriteString("\n" + chartView(st, r.Res, max(10, w-4)) + "\n")
 			}
 		}
 		b.WriteString("\n")

@@ -4,19 +4,40 @@ import (
 	"strconv"
 	"strings"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshdojo/meshdojo/internal/progress"
+	"github.com/meshdojo/meshdojo/internal/session"
 	"github.com/meshdojo/meshdojo/lessons"
 )
 
 // sidebar lists the lessons, with the open lesson's steps and their
-// marks. It owns nothing but its region: the root model tells it what is
-// current and it draws.
+// marks. It owns its region and the key that shows or hides it (tab);
+// what it lists is the session's.
 type sidebar struct {
 	shown    bool
 	explicit bool // the reader toggled it; otherwise it follows the width
+}
+
+// visible reports whether the sidebar is wanted on a screen w wide: as
+// the reader last chose, or when there is room.
+func (sb sidebar) visible(w int) bool {
+	if sb.explicit {
+		return sb.shown
+	}
+	return w >= 72
+}
+
+// update handles tab on a screen w wide; it reports whether the key was
+// the sidebar's.
+func (sb *sidebar) update(k tea.KeyPressMsg, ks keyMap, w int) bool {
+	if !keyIs(k, ks.Sidebar) {
+		return false
+	}
+	sb.shown, sb.explicit = !sb.visible(w), true
+	return true
 }
 
 // stepMark returns the mark and style for a step.
@@ -35,10 +56,12 @@ func stepMark(st *styles, prog *progress.State, l *lessons.Lesson, i int, curren
 	return markNone, st.offline
 }
 
-func (sb sidebar) view(st *styles, all []*lessons.Lesson, prog *progress.State, li, si, w, h int) string {
+func (sb sidebar) view(st *styles, ses *session.Session, w, h int) string {
 	if w <= 0 || h <= 0 {
 		return ""
 	}
+	all, prog := ses.Lessons(), ses.Progress()
+	li, si := ses.Place()
 	var lines []string
 	focus := 0
 	for n, l := range all {

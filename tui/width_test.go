@@ -75,7 +75,7 @@ func TestReadingMeasureOnBigScreens(t *testing.T) {
 	}
 	m := direct(t, Options{Lessons: all, Lesson: "6", Step: 1, Theme: ThemeDark}, 200, 60)
 	longest := 0
-	for _, l := range strings.Split(ansi.Strip(m.vp.View()), "\n") {
+	for _, l := range strings.Split(ansi.Strip(m.lesson.vp.View()), "\n") {
 		longest = max(longest, ansi.StringWidth(strings.TrimRight(l, " ")))
 	}
 	if longest > readW+2 || longest < readW-20 {
