@@ -33,8 +33,7 @@ func catalogue() []*Check {
 var registry struct {
 	once   sync.Once
 	mu     sync.Mutex
-	byName map[string]*Check
-	extra  []*Check // added by tests of other packages
+	byName map[string]*Check // the catalogue, and checks tests registered
 }
 
 func loadRegistry() {
@@ -83,7 +82,6 @@ func Register(c *Check) {
 		panic("checks: duplicate check " + c.Name)
 	}
 	registry.byName[c.Name] = c
-	registry.extra = append(registry.extra, c)
 }
 
 // Builtin says whether c is one of meshdojo's own checks, not one a test

@@ -506,12 +506,11 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 		case apierrors.IsForbidden(err):
 			// Before "no ready pod": a refused pod list says nothing
 			// about the pods.
-			code = CodeForbidden
 			summary = "not allowed to port-forward to the ingress gateway"
-			cond.Fix = fmt.Sprintf("Your credentials may not list pods or create pods/portforward in %s. Ask for the "+
-				"meshdojo-prober role (meshdojo doctor --rbac), or run kubectl port-forward -n %s svc/%s %d:%d yourself and "+
+			cond.Fix = fmt.Sprintf("Your credentials may not create pods/portforward (or list pods) in %s. An admin can "+
+				"grant it (the meshdojo-prober role) with %s; or run kubectl port-forward -n %s svc/%s %d:%d yourself and "+
 				"start meshdojo with --ingress http://localhost:%d.",
-				in.Namespace, in.Namespace, in.Service, in.Port, in.Port, in.Port)
+				in.Namespace, GrantRBAC, in.Namespace, in.Service, in.Port, in.Port, in.Port)
 		case errors.Is(err, traffic.ErrNoGatewayPod):
 			code, summary = CodeNoGatewayPod, "the ingress gateway has no ready pod"
 			cond.Fix = fmt.Sprintf("See why with kubectl get pods -n %s and kubectl describe pod; gateway pods need the "+

@@ -400,15 +400,3 @@ func httpHandlerFunc(report func(map[string]string)) http.HandlerFunc {
 		report(h)
 	}
 }
-
-// Credentials that may not look for the ingress get a refusal, told by
-// the API's Forbidden status (not by the words of the error), with the
-// role that allows it.
-func TestHTTPProbeForbiddenIngress(t *testing.T) {
-	c := testcluster.Shared(t)
-	env := newEmitEnv(trafficClients(t, c.Impersonate("traffic-nobody@example.com")))
-	r := runTraffic(t, env, "http-probe", map[string]string{"count": "1"})
-	if r.Verdict != Error || r.Code != CodeForbidden || !strings.Contains(explain(r), "meshdojo doctor --rbac") {
-		t.Fatal(explain(r))
-	}
-}
