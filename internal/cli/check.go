@@ -60,15 +60,18 @@ const (
 const CheckReportSchema = "meshdojo.check/v1"
 
 type checkReport struct {
-	Schema  string       `json:"schema"`
-	Context string       `json:"context,omitempty"`
-	Server  string       `json:"server,omitempty"`
-	Lesson  string       `json:"lesson,omitempty"`
-	Step    int          `json:"step,omitempty"`
-	Error   string       `json:"error,omitempty"`
-	Exit    int          `json:"exit"`
-	Counts  checkCounts  `json:"counts"`
-	Checks  []checkEntry `json:"checks"`
+	Schema  string `json:"schema"`
+	Context string `json:"context,omitempty"`
+	Server  string `json:"server,omitempty"`
+	// Participant names whose cluster this is, when one run checks a
+	// room's kubeconfigs (one document per participant).
+	Participant string       `json:"participant,omitempty"`
+	Lesson      string       `json:"lesson,omitempty"`
+	Step        int          `json:"step,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	Exit        int          `json:"exit"`
+	Counts      checkCounts  `json:"counts"`
+	Checks      []checkEntry `json:"checks"`
 }
 
 type checkCounts struct {
@@ -100,20 +103,28 @@ func runCheck(args []string, io IO) int {
 	runF := fs.String("run", "", "evaluate one check by its registry name, with parameters given as key=value arguments")
 	listF := fs.Bool("list", false, "print every check with its parameters (names after it narrow the list)")
 	var out string
-	fs.StringVar(&out, "o", "text", "output: text or json")
-	fs.StringVar(&out, "output", "text", "output: text or json (same as -o)")
+	fs.StringVar(&out, "o", "text", "output: text, json or junit")
+	fs.StringVar(&out, "output", "text", "output: text, json or junit (same as -o)")
 	yesF := fs.Bool("yes", false, "let checks that act on the cluster (send requests, start a probe pod) run without asking")
 	timeoutF := fs.Duration("timeout", cluster.DefaultTimeout, "give up on each request to the API server after this long")
-	ctxF, kcF := clusterFlags(fs)
+	ctxF := fs.String("context", "", "kube context to use (default: the kubeconfig's current context; with several kubeconfigs, this context in each)")
+	var kcs stringList
+	fs.Var(&kcs, "kubeconfig", "kubeconfig file (default: $KUBECONFIG or ~/.kube/config); give it once per participant, or a directory of them, to check a room")
 	trafficF := trafficFlags(fs)
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintln(w, "Usage:")
-		fmt.Fprintln(w, "  meshdojo check --lesson N [--step M] [-o text|json] [--yes]")
-		fmt.Fprintln(w, "  meshdojo check --run NAME [key=value ...] [-o text|json] [--yes]")
+		fmt.Fprintln(w, "  meshdojo check --lesson N [--step M] [-o text|json|junit] [--yes]")
+		fmt.Fprintln(w, "  meshdojo check --run NAME [key=value ...] [-o text|json|junit] [--yes]")
 		fmt.Fprintln(w, "  meshdojo check --list [NAME ...] [-o text|json]")
+		fmt.Fprintln(w, "  meshdojo check --lesson N --kubeconfig DIR|FILE [--kubeconfig FILE ...] [-o text|json|junit]")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Exit status: 0 when every check passes, 1 when one fails (or was not allowed to run), 2 on error.")
+		fmt.Fprintln(w, "With a directory of kubeconfigs or several --kubeconfig, every participant's cluster is checked")
+		fmt.Fprintln(w, "(named after the file, or the context when a file has several): a table, one JSON document")
+		fmt.Fprintln(w, "per participant, or one JUnit testsuite per participant.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Exit status: 0 when every check passes, 1 when one fails (or was not allowed to run), 2 on error;")
+		fmt.Fprintln(w, "over several participants, the worst of them.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Flags:")
 		fs.PrintDefaults()
@@ -122,8 +133,8 @@ func runCheck(args []string, io IO) int {
 	if !ok {
 		return code
 	}
-	if out != "text" && out != "json" {
-		fmt.Fprintf(io.Err, "meshdojo check: -o %q is not text or json\n", out)
+	if out != "text" && out != "json" && out != "junit" {
+		fmt.Fprintf(io.Err, "meshdojo check: -o %q is not text, json or junit\n", out)
 		return exitError
 	}
 	settings, err := trafficF()
@@ -158,6 +169,9 @@ func runCheck(args []string, io IO) int {
 	case modes > 1:
 		return fail(rep, "--lesson, --run and --list do not go together; pick one")
 	case *listF:
+		if out == "junit" {
+			return fail(rep, "--list prints text or json, not junit")
+		}
 		return listChecks(io, pos, asJSON)
 	case *lessonF != "" && len(pos) > 0:
 		return fail(rep, "unexpected argument %q: --lesson takes no key=value parameters (use --run for one check)", pos[0])
@@ -209,6 +223,13 @@ func runCheck(args []string, io IO) int {
 			return fail(rep, "%v", err)
 		}
 	}
+	room, err := roomOf(kcs, *ctxF, out == "junit")
+	if err != nil {
+		return fail(rep, "%v", err)
+	}
+	if room != nil {
+		return checkRoom(io, room, jobs, rep, out, *yesF, *timeoutF, settings)
+	}
 	if len(jobs) == 0 {
 		if asJSON {
 			writeJSON(io.Out, rep)
@@ -222,7 +243,7 @@ func runCheck(args []string, io IO) int {
 	// deleted when the run is stopped from outside.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	conn, err := cluster.Connect(ctx, cluster.Options{Kubeconfig: *kcF, Context: *ctxF, Timeout: *timeoutF})
+	conn, err := cluster.Connect(ctx, cluster.Options{Kubeconfig: kcs.one(), Context: *ctxF, Timeout: *timeoutF})
 	if err != nil {
 		return fail(rep, "%v", err)
 	}
@@ -259,17 +280,7 @@ func runCheck(args []string, io IO) int {
 			rerun = fmt.Sprintf("meshdojo check --lesson %s --step %d", e.Lesson, e.Step)
 		}
 		e.Result = sayRerun(r, rerun)
-		rep.Checks = append(rep.Checks, e)
-		switch r.Verdict {
-		case checks.Pass:
-			rep.Counts.Pass++
-		case checks.Fail:
-			rep.Counts.Fail++
-		case checks.Error:
-			rep.Counts.Error++
-		default:
-			rep.Counts.Pending++
-		}
+		rep.add(e)
 		if !asJSON {
 			if e.Step != lastStep && e.Step != 0 {
 				fmt.Fprintf(io.Out, "\nStep %d: %s\n", e.Step, e.StepTitle)
@@ -280,13 +291,7 @@ func runCheck(args []string, io IO) int {
 			printResult(io.Out, e)
 		}
 	}
-	rep.Exit = exitPass
-	switch {
-	case rep.Counts.Error > 0:
-		rep.Exit = exitError
-	case rep.Counts.Fail > 0 || rep.Counts.Pending > 0:
-		rep.Exit = exitFail
-	}
+	rep.settle()
 	if asJSON {
 		writeJSON(io.Out, rep)
 	} else {
@@ -294,6 +299,32 @@ func runCheck(args []string, io IO) int {
 		fmt.Fprintf(io.Out, "\n%d passed, %d failed, %d errors, %d not run\n", c.Pass, c.Fail, c.Error, c.Pending)
 	}
 	return rep.Exit
+}
+
+// add counts a result into the report.
+func (rep *checkReport) add(e checkEntry) {
+	rep.Checks = append(rep.Checks, e)
+	switch e.Verdict {
+	case checks.Pass:
+		rep.Counts.Pass++
+	case checks.Fail:
+		rep.Counts.Fail++
+	case checks.Error:
+		rep.Counts.Error++
+	default:
+		rep.Counts.Pending++
+	}
+}
+
+// settle sets the report's exit code from its counts.
+func (rep *checkReport) settle() {
+	rep.Exit = exitPass
+	switch {
+	case rep.Error != "" || rep.Counts.Error > 0:
+		rep.Exit = exitError
+	case rep.Counts.Fail > 0 || rep.Counts.Pending > 0:
+		rep.Exit = exitFail
+	}
 }
 
 // lessonJobs binds the checks of a lesson (or of one step, from 1).

@@ -106,7 +106,7 @@ func TestCheckBadInput(t *testing.T) {
 		{[]string{"check", "--run", "http-probe", "count=5000"}, `parameter "count": "5000" is not 1 to 1000`},
 		{[]string{"check", "--run", "mtls-mode", "bookinfo"}, `"bookinfo" is not key=value`},
 		{[]string{"check", "--lesson", "6", "extra=1"}, "takes no key=value"},
-		{[]string{"check", "--lesson", "6", "-o", "yaml"}, `-o "yaml" is not text or json`},
+		{[]string{"check", "--lesson", "6", "-o", "yaml"}, `-o "yaml" is not text, json or junit`},
 		{[]string{"check", "--run", "mtls-mode", "namespace=a", "namespace=b"}, `parameter "namespace" is given twice`},
 		{[]string{"check", "--lesson", "6", "--timeout", "-5s"}, "--timeout -5s is not a positive duration"},
 		{[]string{"check", "--run", "mtls-mode", "namespace=a", "--timeout", "0s"}, "--timeout 0s is not a positive duration"},
