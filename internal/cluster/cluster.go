@@ -261,7 +261,7 @@ func reachError(err error, t *Target) error {
 	}
 	switch reachProblem(err, t.Config.ExecProvider != nil) {
 	case problemUnauthorized:
-		return fmt.Errorf("%s did not accept your credentials (401 Unauthorized); the token may have expired, log in again and check with `%s`", who, try)
+		return &quiet{fmt.Sprintf("%s did not accept your credentials (401 Unauthorized); the token may have expired, log in again and check with `%s`", who, try), err}
 	case problemForbidden:
 		// /version is readable by everyone by default; a refusal means an
 		// unusual RBAC set-up, but the server is there.
@@ -278,6 +278,23 @@ func reachError(err error, t *Target) error {
 		return fmt.Errorf("cannot get credentials for %s: %w; run `%s` once to log in", who, err, try)
 	}
 	return fmt.Errorf("cannot reach %s: %w; check with `%s`", who, err, try)
+}
+
+// quiet is an error that says msg and keeps its cause for errors.Is and
+// errors.As, without repeating the cause's own text.
+type quiet struct {
+	msg string
+	err error
+}
+
+func (q *quiet) Error() string { return q.msg }
+func (q *quiet) Unwrap() error { return q.err }
+
+// Refused reports whether err, from Connect, says the API server answered
+// and refused the credentials (401 Unauthorized, or 403 Forbidden even
+// for the version), rather than not answering.
+func Refused(err error) bool {
+	return apierrors.IsUnauthorized(err) || apierrors.IsForbidden(err)
 }
 
 // What stopped a first request.

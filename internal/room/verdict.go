@@ -1,6 +1,8 @@
 package room
 
 import (
+	"strings"
+
 	"github.com/meshdojo/meshdojo/checks"
 )
 
@@ -36,3 +38,5 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
