@@ -5,8 +5,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,12 +153,12 @@ func checkParticipant(ctx context.Context, p room.Participant, jobs []job, base 
 	}
 	for i, r := range eng.Once(ctx, bounds, ask) {
 		e := jobs[i].entry
-		rerun := "meshdojo check " + who + " --run " + e.Result.Check
-		switch {
-		case e.Lesson != "":
-			rerun = fmt.Sprintf("meshdojo check %s --lesson %s --step %d", who, e.Lesson, e.Step)
-		case r.Check != "":
+		rerun := fmt.Sprintf("meshdojo check %s --lesson %s --step %d", who, e.Lesson, e.Step)
+		if e.Lesson == "" {
 			rerun = "meshdojo check " + who + " --run " + r.Check
+			for _, k := range slices.Sorted(maps.Keys(r.Params)) {
+				rerun += " " + shellJoin([]string{k + "=" + r.Params[k]})
+			}
 		}
 		e.Result = sayRerun(r, rerun)
 		rep.add(e)

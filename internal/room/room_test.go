@@ -76,6 +76,8 @@ type watcher struct {
 
 func (w *watcher) until(what string, ok func(*Board) bool) {
 	w.t.Helper()
+	start := time.Now()
+	defer func() { w.t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond)) }()
 	deadline := time.After(90 * time.Second)
 	for !ok(w.b) {
 		select {
