@@ -20,6 +20,7 @@ const (
 	CodeMetricNoData    = "MD0842" // no series (yet)
 	CodePromUnavailable = "MD0843" // Prometheus cannot be reached or rejected the query
 	CodeStatsUnreadable = "MD0844" // no pod's Envoy stats could be read
+	CodePromMissing     = "MD0845" // Prometheus is not installed (no Service)
 )
 
 var metricOps = []string{"equals", "not-equals", "gt", "gte", "lt", "lte", "exists", "absent"}
@@ -49,8 +50,9 @@ var prometheusQuery = &Check{
 	},
 	Inputs: func(p Params) []Input { return []Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}} },
 	Uses:   []*Capability{ServiceProxy},
-	Codes:  append(slices.Clip(metricCodes), Code{CodePromUnavailable, Error, "Prometheus cannot be reached or rejected the query"}),
-	Eval:   evalPromQuery,
+	Codes: append(slices.Clip(metricCodes), Code{CodePromUnavailable, Error, "Prometheus cannot be reached or rejected the query"},
+		Code{CodePromMissing, Fail, "Prometheus is not installed (its Service does not exist)"}),
+	Eval: evalPromQuery,
 }
 
 var envoyStat = &Check{
@@ -99,6 +101,15 @@ func evalPromQuery(ctx context.Context, env Env, p Params) Result {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	series, err := traffic.Query(ctx, c.Kube, t, p.Str("query"))
+	if errors.Is(err, traffic.ErrNoPrometheus) {
+		// Not installed yet is a state the lesson changes, not a failure
+		// to look: the gate is shut, and the fix says what to do.
+		return result(Fail, CodePromMissing, "Prometheus is not installed", Condition{
+			Name: "Prometheus " + t.Namespace + "/" + t.Service, Observed: err.Error(), Expected: "Prometheus running",
+			Fix: fmt.Sprintf("Install Prometheus as the lab does (the prometheus release of its helmfile), then check that "+
+				"kubectl get svc -n %s %s shows it.", t.Namespace, t.Service),
+		})
+	}
 	if err != nil {
 		return result(Error, CodePromUnavailable, "Prometheus did not answer the query", Condition{
 			Name: "Prometheus " + t.Namespace + "/" + t.Service, Observed: err.Error(), Expected: "an answer",

@@ -34,6 +34,11 @@ type PromTarget struct {
 // ErrPrometheus wraps failures to reach or ask Prometheus.
 var ErrPrometheus = errors.New("prometheus unavailable")
 
+// ErrNoPrometheus is ErrPrometheus when its Service does not exist:
+// Prometheus is not installed (yet), a state of the cluster rather than
+// a failure to look.
+var ErrNoPrometheus = fmt.Errorf("%w: not installed", ErrPrometheus)
+
 // Query runs an instant PromQL query and returns its series. Scalars and
 // strings come back as one series with no labels.
 func Query(ctx context.Context, kube kubernetes.Interface, t PromTarget, query string) ([]Series, error) {
@@ -49,7 +54,7 @@ func Query(ctx context.Context, kube kubernetes.Interface, t PromTarget, query s
 			return nil, fmt.Errorf("Prometheus rejected the query: %s", msg)
 		}
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: there is no Service %s/%s (port %d)", ErrPrometheus, t.Namespace, t.Service, t.Port)
+			return nil, fmt.Errorf("%w: there is no Service %s/%s (port %d)", ErrNoPrometheus, t.Namespace, t.Service, t.Port)
 		}
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("%w: your credentials may not use the service proxy (services/proxy) in %s: %v", ErrPrometheus, t.Namespace, apiMessage(err))

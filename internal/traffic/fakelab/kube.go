@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -33,12 +34,20 @@ var Read = []schema.GroupVersionResource{
 
 // Live is a Source kept up to date from an API server.
 type Live struct {
+	dyn       dynamic.Interface
 	informers []cache.SharedIndexInformer
 	dirty     atomic.Bool
 	mu        sync.Mutex
 	world     *World
 	err       error
+	// failed is when each kind's watch last failed (a CRD deleted and
+	// re-created): its informer then waits up to 30 s before listing
+	// again, so for a minute the kind is listed directly instead.
+	failed map[int]time.Time
 }
+
+// trustAfter is how long after a watch failure a kind is listed directly.
+const trustAfter = time.Minute
 
 // Watch starts informers on the resources in Read and returns a Source
 // that follows them, once their first lists are in (or ctx ends). A kind
@@ -50,7 +59,7 @@ func Watch(ctx context.Context, rc *rest.Config) (*Live, error) {
 		return nil, err
 	}
 	f := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 10*time.Minute)
-	l := &Live{}
+	l := &Live{dyn: dyn, failed: map[int]time.Time{}}
 	l.dirty.Store(true)
 	mark := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { l.dirty.Store(true) },
@@ -58,9 +67,15 @@ func Watch(ctx context.Context, rc *rest.Config) (*Live, error) {
 		DeleteFunc: func(any) { l.dirty.Store(true) },
 	}
 	var core []cache.InformerSynced
-	for _, gvr := range Read {
+	for i, gvr := range Read {
 		inf := f.ForResource(gvr).Informer()
 		inf.AddEventHandler(mark)
+		inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) {
+			l.mu.Lock()
+			l.failed[i] = time.Now()
+			l.mu.Unlock()
+			l.dirty.Store(true)
+		})
 		l.informers = append(l.informers, inf)
 		if gvr.Group == "" {
 			core = append(core, inf.HasSynced)
@@ -78,9 +93,24 @@ func (l *Live) Source() Source {
 	return func() (*World, error) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if l.dirty.Swap(false) || l.world == nil {
+		direct := false
+		for _, at := range l.failed {
+			direct = direct || time.Since(at) < trustAfter
+		}
+		if l.dirty.Swap(false) || l.world == nil || direct {
 			var objs []*unstructured.Unstructured
-			for _, inf := range l.informers {
+			for i, inf := range l.informers {
+				if at, ok := l.failed[i]; ok && time.Since(at) < trustAfter {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					list, err := l.dyn.Resource(Read[i]).List(ctx, metav1.ListOptions{})
+					cancel()
+					if err == nil {
+						for j := range list.Items {
+							objs = append(objs, &list.Items[j])
+						}
+					}
+					continue
+				}
 				for _, o := range inf.GetStore().List() {
 					if u, ok := o.(*unstructured.Unstructured); ok {
 						objs = append(objs, u)

@@ -224,6 +224,20 @@ func (s *Sim) EnvoyStats(p *Pod) (text string, ok bool) {
 	return b.String(), true
 }
 
+// MergedStats is what istio-agent serves on :15020/stats/prometheus: the
+// proxy's stats merged with its own, among them
+// istio_agent_cert_expiry_seconds, the seconds the workload certificate
+// has left (security/pkg/nodeagent/cache/monitoring.go, exported with
+// the agent's istio_agent_ prefix, labelled resource_name="default").
+func (s *Sim) MergedStats(p *Pod) (string, bool) {
+	text, ok := s.EnvoyStats(p)
+	if !ok {
+		return "", false
+	}
+	left := s.CertExpiry(p).Sub(s.opts.Now()).Seconds()
+	return text + fmt.Sprintf("# TYPE istio_agent_cert_expiry_seconds gauge\nistio_agent_cert_expiry_seconds{resource_name=\"default\"} %s\n", num(math.Floor(left))), true
+}
+
 // Workload certificates live 24 hours and istio-agent renews them at
 // half their life, so a pod's current certificate was issued at its
 // start plus a multiple of 12 hours.

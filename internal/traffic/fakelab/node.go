@@ -5,7 +5,8 @@ package fakelab
 //
 //   - a kubelet: every pod gets an IP in a test pod network (the API
 //     server's pod proxy dials it), a sidecar's Envoy stats are served on
-//     :15090 and a Prometheus pod's query API on :9090; a probe pod (label
+//     :15090 and, merged with istio-agent's, on :15020, and a Prometheus
+//     pod's query API on :9090; a probe pod (label
 //     app.kubernetes.io/managed-by=meshdojo) runs its curl through the
 //     simulator and ends with curl's exit code;
 //   - an endpoints controller: an EndpointSlice per Service, from the
@@ -46,7 +47,8 @@ type Node struct {
 	mu      sync.Mutex
 	pods    map[types.UID]*podState
 	probing map[types.UID]bool
-	slices  map[string]string // namespace/name -> last EndpointSlice written
+	slices  map[string]string // namespace/name@uid -> last EndpointSlice written
+	ready   chan struct{}     // closed when Run has its caches
 }
 
 type podState struct {
@@ -56,7 +58,13 @@ type podState struct {
 
 // Run works until ctx ends, then closes every listener it opened.
 func (n *Node) Run(ctx context.Context) {
+	n.mu.Lock()
 	n.pods, n.probing, n.slices = map[types.UID]*podState{}, map[types.UID]bool{}, map[string]string{}
+	if n.ready == nil {
+		n.ready = make(chan struct{})
+	}
+	ready := n.ready
+	n.mu.Unlock()
 	f := informers.NewSharedInformerFactory(n.Kube, 10*time.Minute)
 	pods := f.Core().V1().Pods().Informer()
 	svcs := f.Core().V1().Services().Informer()
@@ -86,6 +94,7 @@ func (n *Node) Run(ctx context.Context) {
 	})
 	f.Start(ctx.Done())
 	f.WaitForCacheSync(ctx.Done())
+	close(ready)
 	for {
 		select {
 		case <-ctx.Done():
@@ -182,6 +191,15 @@ func (n *Node) pod(ctx context.Context, p *corev1.Pod) {
 	if hasSidecar(p) {
 		serve(15090, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			text, ok := n.Sim.EnvoyStats(n.Sim.pod(key))
+			if !ok || r.URL.Path != "/stats/prometheus" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+			fmt.Fprint(w, text)
+		}))
+		serve(15020, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			text, ok := n.Sim.MergedStats(n.Sim.pod(key))
 			if !ok || r.URL.Path != "/stats/prometheus" {
 				http.NotFound(w, r)
 				return
@@ -367,7 +385,10 @@ func (n *Node) endpoints(ctx context.Context, podObjs, svcObjs []any) {
 			"addressType": "IPv4", "endpoints": eps, "ports": ports}
 		b, _ := json.Marshal(slice)
 		key := svc.Namespace + "/" + svc.Name + "@" + string(svc.UID)
-		if n.slices[key] == string(b) {
+		n.mu.Lock()
+		same := n.slices[key] == string(b)
+		n.mu.Unlock()
+		if same {
 			continue
 		}
 		force := true
@@ -375,9 +396,85 @@ func (n *Node) endpoints(ctx context.Context, podObjs, svcObjs []any) {
 			metav1.PatchOptions{FieldManager: "fakelab", Force: &force})
 		switch {
 		case err == nil:
+			n.mu.Lock()
 			n.slices[key] = string(b)
+			n.mu.Unlock()
 		case ctx.Err() == nil && !strings.Contains(err.Error(), "being terminated") && !strings.Contains(err.Error(), "not found"):
 			n.errorf("fakelab node: EndpointSlice for %s/%s: %v", svc.Namespace, svc.Name, err)
+		}
+	}
+}
+
+// Settle waits until the node has caught up with the API server: every
+// pod there has its IP and every Service its EndpointSlice, as a
+// reader's cluster has a moment after an apply. Checks run after Settle
+// see the simulated lab as the objects describe it.
+func (n *Node) Settle(ctx context.Context) error {
+	n.mu.Lock()
+	if n.ready == nil {
+		n.ready = make(chan struct{})
+	}
+	ready := n.ready
+	n.mu.Unlock()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	wrote := false
+	for {
+		pods, err := n.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		svcs, err := n.Kube.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		done := true
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && !isProbe(&p) && p.Status.PodIP == "" {
+				done = false
+			}
+		}
+		n.mu.Lock()
+		for _, svc := range svcs.Items {
+			if len(svc.Spec.Selector) == 0 {
+				continue
+			}
+			last, ok := n.slices[svc.Namespace+"/"+svc.Name+"@"+string(svc.UID)]
+			if !ok {
+				done = false
+				continue
+			}
+			for _, p := range pods.Items {
+				if p.Namespace == svc.Namespace && p.Status.PodIP != "" && p.DeletionTimestamp == nil && labelsMatch(svc.Spec.Selector, p.Labels) &&
+					!strings.Contains(last, `"`+p.Status.PodIP+`"`) {
+					done = false
+				}
+			}
+		}
+		n.mu.Unlock()
+		if done {
+			if wrote {
+				// The API server's service proxy reads EndpointSlices
+				// from its own cache, a moment behind.
+				t := time.NewTimer(100 * time.Millisecond)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				}
+			}
+			return ctx.Err()
+		}
+		wrote = true
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
 		}
 	}
 }

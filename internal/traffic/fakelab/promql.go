@@ -4,9 +4,11 @@ package fakelab
 // istio_requests_total and Envoy counters, answered through the HTTP API
 // prometheus-query uses (/api/v1/query). The query language is the subset
 // lessons use: a selector with =, !=, =~ and !~ matchers, an optional
-// range [5m] under rate() or increase(), and sum, count, min, max (each
-// with an optional by (...)) and absent around them. Anything else is
-// refused with Prometheus's bad_data error naming what is not simulated.
+// range [5m] under rate() or increase(), sum, count, min, max (each with
+// an optional by (...)) and absent around them, and, or, unless (with
+// on (...) or ignoring (...)) between them, and comparisons with a
+// number (> 0). Anything else is refused with Prometheus's bad_data error
+// naming what is simulated.
 
 import (
 	"encoding/json"
@@ -105,12 +107,165 @@ func (p *pq) eat(tok string) bool {
 }
 
 func (p *pq) fail(format string, a ...any) error {
-	return fmt.Errorf("fakelab's Prometheus: %s at position %d of %q (it simulates selectors, rate, increase, sum, count, min, max with by, and absent)",
+	return fmt.Errorf("fakelab's Prometheus: %s at position %d of %q (it simulates selectors, rate, increase, sum, count, min, max with by, absent, and, or, unless with on or ignoring, and comparisons with a number)",
 		fmt.Sprintf(format, a...), p.pos, p.src)
 }
 
-// eval parses and evaluates one expression.
+// eval parses and evaluates an expression: operands joined by or,
+// and/unless (with on or ignoring) and comparisons.
 func (s *Sim) eval(p *pq) ([]Sample, error) {
+	left, err := s.andExpr(p)
+	if err != nil {
+		return nil, err
+	}
+	for p.word("or") {
+		right, err := s.andExpr(p)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, l := range left {
+			seen[labelText(l.Labels)] = true
+		}
+		for _, r := range right {
+			if !seen[labelText(r.Labels)] {
+				left = append(left, r)
+			}
+		}
+	}
+	return left, nil
+}
+
+func (s *Sim) andExpr(p *pq) ([]Sample, error) {
+	left, err := s.cmpExpr(p)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		op := ""
+		switch {
+		case p.word("and"):
+			op = "and"
+		case p.word("unless"):
+			op = "unless"
+		default:
+			return left, nil
+		}
+		var on []string
+		onSet, ignoring := false, false
+		if p.word("on") || func() bool { ignoring = p.word("ignoring"); return ignoring }() {
+			onSet = true
+			if !p.eat("(") {
+				return nil, p.fail("expected ( after on")
+			}
+			for !p.eat(")") {
+				l := p.ident()
+				if l == "" {
+					return nil, p.fail("expected a label name")
+				}
+				on = append(on, l)
+				p.eat(",")
+			}
+		}
+		right, err := s.cmpExpr(p)
+		if err != nil {
+			return nil, err
+		}
+		key := func(l map[string]string) string {
+			if !onSet {
+				return labelText(l)
+			}
+			k := map[string]string{}
+			if ignoring {
+				k = clone(l)
+				for _, n := range on {
+					delete(k, n)
+				}
+			} else {
+				for _, n := range on {
+					if v, ok := l[n]; ok {
+						k[n] = v
+					}
+				}
+			}
+			return labelText(k)
+		}
+		in := map[string]bool{}
+		for _, r := range right {
+			in[key(r.Labels)] = true
+		}
+		var out []Sample
+		for _, l := range left {
+			if in[key(l.Labels)] == (op == "and") {
+				out = append(out, l)
+			}
+		}
+		left = out
+	}
+}
+
+// cmpExpr is an operand, optionally compared with a number: the series
+// for which the comparison holds.
+func (s *Sim) cmpExpr(p *pq) ([]Sample, error) {
+	left, err := s.primary(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, op := range []string{"==", "!=", ">=", "<=", ">", "<"} {
+		if !p.eat(op) {
+			continue
+		}
+		p.skip()
+		start := p.pos
+		for p.pos < len(p.src) && strings.ContainsRune("0123456789.eE+-", rune(p.src[p.pos])) {
+			p.pos++
+		}
+		n, err := strconv.ParseFloat(p.src[start:p.pos], 64)
+		if err != nil {
+			return nil, p.fail("comparisons are simulated with a number on the right")
+		}
+		var out []Sample
+		for _, smp := range left {
+			v := smp.Value
+			if op == "==" && v == n || op == "!=" && v != n || op == ">=" && v >= n || op == "<=" && v <= n || op == ">" && v > n || op == "<" && v < n {
+				out = append(out, smp)
+			}
+		}
+		return out, nil
+	}
+	return left, nil
+}
+
+// word eats a keyword that is not the start of a longer name.
+func (p *pq) word(w string) bool {
+	p.skip()
+	if !strings.HasPrefix(p.src[p.pos:], w) {
+		return false
+	}
+	end := p.pos + len(w)
+	if end < len(p.src) {
+		c := rune(p.src[end])
+		if c == '_' || unicode.IsLetter(c) || unicode.IsDigit(c) {
+			return false
+		}
+	}
+	p.pos = end
+	return true
+}
+
+// primary is one operand: a parenthesised expression, an aggregation, a
+// function or a selector.
+func (s *Sim) primary(p *pq) ([]Sample, error) {
+	if p.eat("(") {
+		out, err := s.eval(p)
+		if err != nil {
+			return nil, err
+		}
+		if !p.eat(")") {
+			return nil, p.fail("expected )")
+		}
+		return out, nil
+	}
 	name := p.ident()
 	if name == "" {
 		return nil, p.fail("expected a metric name or function")
@@ -118,7 +273,7 @@ func (s *Sim) eval(p *pq) ([]Sample, error) {
 	switch name {
 	case "sum", "count", "min", "max":
 		var by []string
-		if p.eat("by") {
+		if p.word("by") {
 			if !p.eat("(") {
 				return nil, p.fail("expected ( after by")
 			}
@@ -141,7 +296,7 @@ func (s *Sim) eval(p *pq) ([]Sample, error) {
 		if !p.eat(")") {
 			return nil, p.fail("expected )")
 		}
-		if p.eat("by") && by == nil {
+		if by == nil && p.word("by") {
 			if !p.eat("(") {
 				return nil, p.fail("expected ( after by")
 			}

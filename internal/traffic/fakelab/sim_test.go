@@ -582,6 +582,14 @@ func TestRequestMetricsAndCerts(t *testing.T) {
 	if st, _ := s2.EnvoyStats(p); !strings.Contains(st, "envoy_server_days_until_first_cert_expiring{} 0") {
 		t.Errorf("days until expiry:\n%s", st)
 	}
+	// istio-agent's count-down: 18 hours left at 30 hours, 24 hours for a
+	// pod started now.
+	if st, _ := s2.MergedStats(p); !strings.Contains(st, `istio_agent_cert_expiry_seconds{resource_name="default"} 64800`) {
+		t.Errorf("agent metrics of an old pod:\n%s", st)
+	}
+	if st, _ := s2.MergedStats(&Pod{Start: now, Sidecar: true}); !strings.Contains(st, `istio_agent_cert_expiry_seconds{resource_name="default"} 86400`) {
+		t.Errorf("agent metrics of a new pod:\n%s", st)
+	}
 	// The caller's proxy reports the same call as its source.
 	st, _ = s.EnvoyStats(podOf(s, "productpage"))
 	if !strings.Contains(st, `reporter="source"`) || !strings.Contains(st, `destination_workload="ratings-v3"`) {
@@ -632,6 +640,11 @@ func TestPrometheusQueries(t *testing.T) {
 		{`count(istio_requests_total{reporter!="source"})`, 2}, // productpage and ratings
 		{`absent(istio_requests_total)`, -1},
 		{`sum by (reporter) (istio_requests_total{destination_workload="ratings-v3"})`, 4},
+		{`sum(istio_requests_total{destination_workload="ratings-v3"}) > 5`, 8},
+		{`sum(istio_requests_total{destination_workload="ratings-v3"}) > 8`, -1},
+		{`sum(istio_requests_total{destination_workload="ratings-v3"}) and on() sum(istio_requests_total{destination_workload="productpage-v2"}) > 0`, 8},
+		{`sum(istio_requests_total{destination_workload="ratings-v3"}) and on() sum(istio_requests_total{destination_workload="details-v3"}) > 0`, -1},
+		{`sum(istio_requests_total{destination_workload="details-v3"}) or sum(istio_requests_total{destination_workload="ratings-v3"})`, 8},
 	}
 	for _, c := range cases {
 		got, err := s.Query(c.q)
