@@ -28,8 +28,9 @@ var liveTests = map[string][]string{
 // TestCatalogue holds every check to the contract, naming what is
 // missing: listed in the registry, documented parameters and codes,
 // declared inputs, capabilities for what it does beyond reading, and
-// fixtures with at least one passing and one failing cluster state (or,
-// for a check that needs a live mesh, tests against a simulated one).
+// fixtures with at least one passing and one failing cluster state and a
+// case for each of its codes (or, for a check that needs a live mesh,
+// tests against a simulated one).
 func TestCatalogue(t *testing.T) {
 	defined, tests := definedChecks(t)
 	listed := map[string]bool{}
@@ -41,7 +42,7 @@ func TestCatalogue(t *testing.T) {
 			t.Errorf("check %s is defined but not listed in catalogue (registry.go): add it there", name)
 		}
 	}
-	verdicts := fixtureVerdicts(t)
+	verdicts, codes := fixtureVerdicts(t)
 	for _, c := range catalogue() {
 		name := c.Name
 		if c.Summary == "" || c.Eval == nil {
@@ -74,14 +75,14 @@ func TestCatalogue(t *testing.T) {
 				t.Errorf("%s: a rule between parameters lacks its Doc or Check", name)
 			}
 		}
-		codes := map[Verdict]bool{}
+		kinds := map[Verdict]bool{}
 		for _, code := range c.Codes {
 			if code.ID == "" || code.Doc == "" || code.Verdict == "" {
 				t.Errorf("%s: code %+v lacks an ID, a verdict or a Doc", name, code)
 			}
-			codes[code.Verdict] = true
+			kinds[code.Verdict] = true
 		}
-		if !codes[Pass] || !codes[Fail] && !codes[Error] {
+		if !kinds[Pass] || !kinds[Fail] && !kinds[Error] {
 			t.Errorf("%s: declare its codes (Codes), with the passing one and at least one other (have %v)", name, c.Codes)
 		}
 		if c.NeedsMesh() {
@@ -97,6 +98,11 @@ func TestCatalogue(t *testing.T) {
 		}
 		if !verdicts[name][Pass] || !verdicts[name][Fail] {
 			t.Errorf("%s: add fixtures under testdata/%s/ with at least one passing and one failing case (have %v)", name, name, verdicts[name])
+		}
+		for _, code := range c.Codes {
+			if !codes[code.ID] {
+				t.Errorf("%s: no fixture expects its code %s (%s): add a case with code: %s under testdata/%s/", name, code.ID, code.Doc, code.ID, name)
+			}
 		}
 	}
 	for name := range liveTests {
@@ -165,10 +171,12 @@ func definedChecks(t *testing.T) (names []string, tests map[string]bool) {
 	return names, tests
 }
 
-// fixtureVerdicts reads which verdicts the fixtures expect of each check.
-func fixtureVerdicts(t *testing.T) map[string]map[Verdict]bool {
+// fixtureVerdicts reads which verdicts the fixtures expect of each
+// check, and which codes.
+func fixtureVerdicts(t *testing.T) (map[string]map[Verdict]bool, map[string]bool) {
 	t.Helper()
 	verdicts := map[string]map[Verdict]bool{}
+	codes := map[string]bool{}
 	files, _ := filepath.Glob("testdata/*/*.yaml")
 	for _, f := range files {
 		if strings.HasPrefix(f, "testdata/common/") {
@@ -194,7 +202,8 @@ func fixtureVerdicts(t *testing.T) map[string]map[Verdict]bool {
 				verdicts[name] = map[Verdict]bool{}
 			}
 			verdicts[name][c.Want] = true
+			codes[c.Code] = true
 		}
 	}
-	return verdicts
+	return verdicts, codes
 }
