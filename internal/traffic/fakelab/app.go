@@ -40,8 +40,8 @@ func (s *Sim) inbound(ctx context.Context, w *World, from *caller, ep *Pod, svc 
 		}
 		s.recordRequest(from, ep, svc, r, sec, true)
 		if ep.Sidecar {
-			s.metrics.accessLog(ep.Key(), fmt.Sprintf(`{"direction":"inbound","method":%q,"path":%q,"response_code":%d,"response_flags":"-","trace_id":%q}`,
-				method(req), req.Path, r.Status, from.trace))
+			s.metrics.accessLog(ep.Key(), fmt.Sprintf(`{"start_time":%q,"direction":"inbound","method":%q,"path":%q,"response_code":%d,"response_flags":"-","trace_id":%q}`,
+				s.opts.Now().UTC().Format(time.RFC3339Nano), method(req), req.Path, r.Status, from.trace))
 		}
 	}
 	return r

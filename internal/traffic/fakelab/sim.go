@@ -236,8 +236,10 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 	} else {
 		r, cluster = s.forward(ctx, w, from, rule, vs, svc, req)
 	}
-	s.metrics.accessLog(from.key(), fmt.Sprintf(`{"method":%q,"path":%q,"response_code":%d,"response_flags":%q,"upstream_cluster":%q,"duration":%d,"trace_id":%q}`,
-		method(req), req.Path, r.Status, r.Flags, cluster, time.Since(start).Milliseconds(), from.trace))
+	if from.sidecar {
+		s.metrics.accessLog(from.key(), fmt.Sprintf(`{"start_time":%q,"method":%q,"path":%q,"response_code":%d,"response_flags":%q,"upstream_cluster":%q,"duration":%d,"trace_id":%q}`,
+			s.opts.Now().UTC().Format(time.RFC3339Nano), method(req), req.Path, r.Status, r.Flags, cluster, time.Since(start).Milliseconds(), from.trace))
+	}
 	return r
 }
 
