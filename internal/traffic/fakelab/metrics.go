@@ -174,6 +174,20 @@ func labelText(l map[string]string) string {
 	return b.String()
 }
 
+// Age moves every request counted so far d into the past, as if d had
+// passed since: windowed queries (increase(...[2m])) then see only what
+// was counted afterwards. The lesson walk, which does in a second what a
+// reader does in minutes, ages the counts between steps.
+func (s *Sim) Age(d time.Duration) {
+	s.metrics.mu.Lock()
+	defer s.metrics.mu.Unlock()
+	for _, sr := range s.metrics.requests {
+		for i := range sr.points {
+			sr.points[i].t = sr.points[i].t.Add(-d)
+		}
+	}
+}
+
 // EnvoyStats is the text a pod's proxy serves on :15090/stats/prometheus:
 // its cluster counters, the ejections active now, istio_requests_total as
 // it reported it, and the days until its workload certificate expires.

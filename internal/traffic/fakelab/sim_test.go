@@ -657,6 +657,14 @@ func TestPrometheusQueries(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.q, got, c.want)
 		}
 	}
+	// Counted ten minutes ago: outside a 5-minute window, still in the total.
+	s.Age(10 * time.Minute)
+	if got, _ := s.Query(`sum(increase(istio_requests_total{destination_workload=~"ratings.*",reporter="source"}[5m]))`); len(got) != 1 || got[0].Value != 0 {
+		t.Errorf("aged counts in a 5m window: %v", got)
+	}
+	if got, _ := s.Query(`sum(istio_requests_total{destination_workload=~"ratings.*",reporter="source"})`); len(got) != 1 || got[0].Value != 4 {
+		t.Errorf("aged counts in total: %v", got)
+	}
 	if _, err := s.Query(`histogram_quantile(0.9, x)`); err == nil || !strings.Contains(err.Error(), "simulates") {
 		t.Errorf("an unsupported query: %v", err)
 	}
