@@ -26,12 +26,15 @@ const (
 var mtlsMode = &Check{
 	Name: "mtls-mode",
 	Summary: "every workload in a namespace, on every port, has the effective mTLS mode Istio computes from its PeerAuthentications " +
-		"(workload over namespace over mesh, UNSET inherits, port-level overrides, oldest wins) and a proxy that enforces it",
+		"(workload over namespace over mesh, UNSET inherits, port-level overrides, oldest wins; policies in namespaces the mesh " +
+		"config's discoverySelectors do not select are ignored) and a proxy that enforces it",
 	Params: []ParamSpec{
 		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace whose workloads are judged"},
 		{Name: "mode", Type: Enum, Enum: []string{"STRICT", "PERMISSIVE", "DISABLE"}, Default: "STRICT",
 			Doc: "mode every port must end up with; a pod without a proxy accepts only plain text, which counts as DISABLE"},
 		{Name: "selector", Type: Selector, Doc: "label selector limiting the pods judged (default: every running pod of the namespace)"},
+		{Name: "mesh-namespace", Type: Namespace, Default: "istio-system", Doc: "namespace of istiod's mesh config (ConfigMap istio-<revision>), " +
+			"whose discoverySelectors decide which namespaces' policies istiod reads at all"},
 	},
 	Watch:  true,
 	Inputs: mtlsInputs,
@@ -47,10 +50,14 @@ var mtlsMode = &Check{
 // mtlsInputs reads PeerAuthentications of every namespace (there are
 // few) so that the check does not depend on knowing the root namespace
 // before it runs; Eval keeps the namespace's and the root namespace's.
+// The mesh configs and the namespaces' labels say which of those istiod
+// reads at all (discoverySelectors).
 func mtlsInputs(p Params) []Input {
 	return []Input{
 		{GVR: gvrPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")},
 		{GVR: gvrPeerAuth},
+		{GVR: gvrConfigMaps, Namespace: p.Str("mesh-namespace")},
+		{GVR: gvrNamespaces},
 	}
 }
 
@@ -105,6 +112,13 @@ type policySet struct {
 	mesh, ns *paPolicy
 	workload []*paPolicy // selector policies of the namespace, oldest first
 	notes    []string    // policies Istio ignores, and why
+	// unseen are the policies istiod never reads because the discovery
+	// selectors leave their namespace out, with the reason and the fix.
+	unseen          []*paPolicy
+	unseenWhy       map[string]string // namespace -> why
+	unseenFix       map[string]string // namespace -> fix
+	scope           discoveryScope
+	meshUnseenModes string // what the ignored mesh-wide policy would have set
 }
 
 // buildPolicySet mirrors Istio's ComposePeerAuthentication input: the
@@ -112,10 +126,32 @@ type policySet struct {
 // oldest selector-less policy of the namespace is namespace-wide, and
 // selector policies count only outside the root namespace. A selector
 // with no labels is no selector.
-func buildPolicySet(ns, root string, nsPolicies, rootPolicies []*paPolicy) policySet {
-	var s policySet
+//
+// Policies in a namespace the discovery selectors leave out are dropped
+// first: istiod never reads them (see discovery.go).
+func buildPolicySet(ns, root string, nsPolicies, rootPolicies []*paPolicy, scope discoveryScope) policySet {
+	s := policySet{scope: scope, unseenWhy: map[string]string{}, unseenFix: map[string]string{}}
 	sort.Slice(nsPolicies, func(i, j int) bool { return older(nsPolicies[i], nsPolicies[j]) })
 	sort.Slice(rootPolicies, func(i, j int) bool { return older(rootPolicies[i], rootPolicies[j]) })
+	drop := func(where string, ps []*paPolicy) []*paPolicy {
+		if scope.selects(where) || len(ps) == 0 {
+			return ps
+		}
+		s.unseen = append(s.unseen, ps...)
+		s.unseenWhy[where], s.unseenFix[where] = scope.ignoredWhy(where), scope.ignoredFix(where)
+		for _, p := range ps {
+			if where == root && len(p.Selector) == 0 && s.meshUnseenModes == "" {
+				s.meshUnseenModes = p.Mode
+			}
+		}
+		return nil
+	}
+	rootPolicies = drop(root, rootPolicies)
+	if ns == root {
+		nsPolicies = rootPolicies
+	} else {
+		nsPolicies = drop(ns, nsPolicies)
+	}
 	for _, p := range rootPolicies {
 		switch {
 		case len(p.Selector) > 0 && ns != root:
@@ -172,6 +208,13 @@ type effective struct {
 // compose applies Istio's rules to one workload's labels.
 func (s policySet) compose(podLabels map[string]string) effective {
 	e := effective{Base: modeSource{Mode: "PERMISSIVE", Level: "default", Why: "Istio's default: no PeerAuthentication sets a mode"}}
+	if len(s.unseen) > 0 {
+		var names []string
+		for _, p := range s.unseen {
+			names = append(names, p.ref())
+		}
+		e.Base.Why = "Istio's default: no PeerAuthentication istiod reads sets a mode (it ignores " + strings.Join(names, ", ") + ": not in a namespace the discoverySelectors select)"
+	}
 	inherit := func(p *paPolicy, level string) {
 		if p == nil {
 			return
@@ -259,6 +302,8 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 	l := &lister{ctx: ctx, env: env}
 	podObjs := l.list(ins[0])
 	allPAs := l.list(ins[1])
+	cms := l.list(ins[2])
+	nss := l.list(ins[3])
 	if l.err != nil {
 		return errResult(l.err)
 	}
@@ -293,13 +338,39 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 	if err != nil {
 		return errResult(err)
 	}
-	set := buildPolicySet(ns, root, nsPol, rootPol)
+	scopes := readDiscoveryScopes(cms, nss)
+	// The policy set depends on the mesh config of the revision serving
+	// each pod (its discoverySelectors); usually there is one.
+	sets := map[string]policySet{}
+	var setOrder []string
+	setFor := func(pod *corev1.Pod) policySet {
+		sc := scopes.forRevision(podRevision(pod))
+		if set, ok := sets[sc.config]; ok {
+			return set
+		}
+		set := buildPolicySet(ns, root, slices.Clone(nsPol), slices.Clone(rootPol), sc)
+		sets[sc.config] = set
+		setOrder = append(setOrder, sc.config)
+		return set
+	}
 	pods, err := livePods(podObjs)
 	if err != nil {
 		return errResult(err)
 	}
-
-	conds := []Condition{policiesCondition(set, ns, root)}
+	if len(pods) == 0 {
+		setFor(&corev1.Pod{})
+	}
+	for _, pod := range pods {
+		setFor(pod)
+	}
+	var conds []Condition
+	for _, k := range setOrder {
+		conds = append(conds, policiesCondition(sets[k], ns, root))
+	}
+	for _, pr := range scopes.problems {
+		conds = append(conds, Condition{Name: "mesh config", OK: true, Observed: pr + "; its discoverySelectors were not applied",
+			Expected: "valid discoverySelectors"})
+	}
 	scope := "in " + ns
 	if p.Str("selector") != "" {
 		scope += " matching " + p.Str("selector")
@@ -327,6 +398,7 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 			order = append(order, w)
 		}
 		kind, why := podProxy(pod)
+		set := setFor(pod)
 		eff := set.compose(pod.Labels)
 		var verdicts []portVerdict
 		for _, port := range podPorts(pod) {
@@ -394,7 +466,7 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 						o.first = fmt.Sprintf("%s %s is %s, not %s (%s)", w, v.label(), v.Mode, want, v.Why)
 					}
 				}
-				f := modeFix(v, eff, want, ns, root)
+				f := modeFix(v, eff, set, want, ns, root)
 				if v.Level == levelBypass {
 					f = fmt.Sprintf("Remove the port from the %s annotation (or set %s to \"*\") in %s's pod template, then restart it: kubectl rollout restart deployment/%s -n %s.",
 						annExcludeInbound, annIncludeInbound, w, w, ns)
@@ -602,9 +674,23 @@ func policiesCondition(s policySet, ns, root string) Condition {
 		}
 		parts = append(parts, d+")")
 	}
+	for _, p := range s.unseen {
+		parts = append(parts, fmt.Sprintf("%s %s is ignored: %s", p.ref(), modeOrUnset(p.Mode), s.unseenWhy[p.Namespace]))
+	}
 	parts = append(parts, s.notes...)
-	return Condition{Name: "PeerAuthentications that apply", OK: true, Observed: strings.Join(parts, "; "),
+	name := "PeerAuthentications that apply"
+	if s.scope.config != "" && len(s.scope.selectors) > 0 {
+		name += " (discoverySelectors of " + s.scope.config + ")"
+	}
+	return Condition{Name: name, OK: true, Observed: strings.Join(parts, "; "),
 		Expected: "workload over namespace-wide over mesh-wide; UNSET inherits; the oldest wins among equals"}
+}
+
+func modeOrUnset(m string) string {
+	if m == "" {
+		return "UNSET"
+	}
+	return m
 }
 
 func noProxyFix(p *corev1.Pod, ns, w string) string {
@@ -617,7 +703,7 @@ func noProxyFix(p *corev1.Pod, ns, w string) string {
 
 // modeFix says how to give v's port the wanted mode, changing the
 // policy closest to the workload.
-func modeFix(v portVerdict, eff effective, want, ns, root string) string {
+func modeFix(v portVerdict, eff effective, set policySet, want, ns, root string) string {
 	edit := func(p *paPolicy) string {
 		return fmt.Sprintf("kubectl edit peerauthentication %s -n %s", p.Name, p.Namespace)
 	}
@@ -644,6 +730,19 @@ func modeFix(v portVerdict, eff effective, want, ns, root string) string {
 		return fmt.Sprintf("Set spec.mtls.mode: %s in PeerAuthentication %s (%s).", want, v.Policy.ref(), edit(v.Policy))
 	case "mesh-wide":
 		return fmt.Sprintf("Create a namespace-wide PeerAuthentication in %s with spec.mtls.mode: %s (no selector), or change the mesh-wide %s.", ns, want, v.Policy.ref())
+	}
+	if len(set.unseen) > 0 {
+		var parts []string
+		for _, where := range []string{root, ns} {
+			if why := set.unseenWhy[where]; why != "" {
+				parts = append(parts, why+"; to change that, "+set.unseenFix[where])
+			}
+		}
+		return fmt.Sprintf("No PeerAuthentication istiod reads sets a mode, so Istio's default PERMISSIVE applies. %s. The simplest fix: create a PeerAuthentication in %s with spec.mtls.mode: %s and no selector.",
+			strings.Join(parts, ". "), ns, want)
+	}
+	if !set.scope.selects(root) {
+		return fmt.Sprintf("No PeerAuthentication that applies sets a mode (UNSET inherits), so Istio's default PERMISSIVE applies: create one in %s with spec.mtls.mode: %s and no selector. (A policy in the root namespace %s would be ignored: %s.)", ns, want, root, set.scope.ignoredWhy(root))
 	}
 	return fmt.Sprintf("No PeerAuthentication that applies sets a mode (UNSET inherits), so Istio's default PERMISSIVE applies: create one in %s with spec.mtls.mode: %s and no selector (for the namespace), or one in %s for the whole mesh.", ns, want, root)
 }

@@ -19,16 +19,20 @@ const (
 	CodeVSMissing       = "MD0612" // no such VirtualService
 	CodeSubsetUndefined = "MD0613" // a weighted subset has no DestinationRule subset
 	CodeNoDefaultRoute  = "MD0614" // no route to judge
+	CodeVSIgnored       = "MD0615" // istiod does not read the VirtualService's namespace
 )
 
 var routeWeights = &Check{
 	Name: "route-weights",
 	Summary: "a VirtualService's default route splits traffic in the wanted shares (weights are relative; a lone destination gets 100), " +
-		"and every subset that gets traffic is defined by a DestinationRule",
+		"and every subset that gets traffic is defined by a DestinationRule; objects in namespaces the mesh config's " +
+		"discoverySelectors do not select are ignored, as istiod ignores them",
 	Params: []ParamSpec{
 		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace of the VirtualService"},
 		{Name: "name", Type: ObjectName, Required: true, Doc: "VirtualService name"},
 		{Name: "weights", Type: Weights, Required: true, Doc: "wanted weights by subset (or by host when destinations have no subset), e.g. v1=0,v2=0,v4=100; compared as shares of the total, so v1=1,v2=1 equals v1=50,v2=50"},
+		{Name: "mesh-namespace", Type: Namespace, Default: "istio-system", Doc: "namespace of istiod's mesh config (ConfigMap istio-<revision>), " +
+			"whose discoverySelectors decide which namespaces' routing istiod reads at all"},
 	},
 	Rules:  []Rule{weightsRule("weights")},
 	Watch:  true,
@@ -39,6 +43,7 @@ var routeWeights = &Check{
 		{CodeVSMissing, Fail, "no such VirtualService"},
 		{CodeSubsetUndefined, Fail, "a subset that gets traffic is defined by no DestinationRule"},
 		{CodeNoDefaultRoute, Fail, "the VirtualService has no default route to judge"},
+		{CodeVSIgnored, Fail, "the VirtualService is in a namespace the mesh config's discoverySelectors leave out, so istiod ignores it"},
 	},
 	Eval: evalRouteWeights,
 }
@@ -47,6 +52,8 @@ func routeInputs(p Params) []Input {
 	return []Input{
 		{GVR: gvrVirtualSvc, Namespace: p.Str("namespace")},
 		{GVR: gvrDestRule}, // subsets may be defined in the host's or the root namespace
+		{GVR: gvrConfigMaps, Namespace: p.Str("mesh-namespace")},
+		{GVR: gvrNamespaces},
 	}
 }
 
@@ -67,6 +74,7 @@ func evalRouteWeights(ctx context.Context, env Env, p Params) Result {
 	l := &lister{ctx: ctx, env: env}
 	vss := l.list(ins[0])
 	drs := l.list(ins[1])
+	scope := readDiscoveryScopes(l.list(ins[2]), l.list(ins[3])).forRevision("")
 	if l.err != nil {
 		return errResult(l.err)
 	}
@@ -87,6 +95,10 @@ func evalRouteWeights(ctx context.Context, env Env, p Params) Result {
 		}
 		return result(Fail, CodeVSMissing, ref+" does not exist", Condition{Name: ref, Observed: obs, Expected: "exists",
 			Fix: "Apply the lesson's routing manifest (the chapter's helmfile variant for " + name + ")."})
+	}
+	if !scope.selects(ns) {
+		return result(Fail, CodeVSIgnored, ref+" is ignored: "+scope.ignoredWhy(ns), Condition{Name: ref, Observed: "exists, but " + scope.ignoredWhy(ns),
+			Expected: "in a namespace istiod reads", Fix: "To make istiod read it, " + scope.ignoredFix(ns) + "."})
 	}
 	var vs networkingv1.VirtualService
 	if err := fromUnstructured(vsObj, &vs); err != nil {
@@ -167,7 +179,7 @@ func evalRouteWeights(ctx context.Context, env Env, p Params) Result {
 		if d.subset == "" || (d.weight == 0 && len(dests) > 1) {
 			continue
 		}
-		ok, where := subsetDefined(drs, d.host, d.subset, ns, root)
+		ok, where := subsetDefined(drs, d.host, d.subset, ns, root, scope)
 		c := Condition{Name: "subset " + d.subset + " of " + shortHost(d.host, ns), OK: ok, Observed: where,
 			Expected: "defined by a DestinationRule for " + shortHost(d.host, ns)}
 		if !ok {
@@ -278,7 +290,7 @@ func shortHost(host, ns string) string {
 // subsetDefined looks for the subset in DestinationRules for the host in
 // the VirtualService's namespace, the host's namespace and the root
 // namespace, where a caller's proxy would find them.
-func subsetDefined(drs []*unstructured.Unstructured, host, subset, vsNS, root string) (bool, string) {
+func subsetDefined(drs []*unstructured.Unstructured, host, subset, vsNS, root string, scope discoveryScope) (bool, string) {
 	h := fqdn(host, vsNS)
 	hostNS := ""
 	if parts := strings.Split(h, "."); len(parts) >= 3 && parts[2] == "svc" {
@@ -295,6 +307,10 @@ func subsetDefined(drs []*unstructured.Unstructured, host, subset, vsNS, root st
 			continue
 		}
 		if fqdn(dr.Spec.Host, dns) != h {
+			continue
+		}
+		if !scope.selects(dns) {
+			found = append(found, fmt.Sprintf("DestinationRule %s is ignored: %s", nsName(u), scope.ignoredWhy(dns)))
 			continue
 		}
 		var subsets []string

@@ -4,12 +4,16 @@ package lessons_test
 // by step, against a real API server whose contents stand in for the
 // reader's cluster (see testdata/README.md for the fixture format).
 //
-// For every step with checks it applies the step's failing state and
-// confirms, on the screen a reader sees, that the failing checks show
-// FAIL and that "next" is refused; then it applies the passing state,
-// waits for every watched check to show PASS, answers the step's question
-// and runs the step's traffic checks the way a reader does (t, then y),
-// and confirms that the step is recorded as done and "next" moves on.
+// It starts from the lesson's entry state. For every step the cluster
+// gates, it first looks at the state the reader arrives in, which is the
+// previous step's passing state and nothing else, and confirms there, on
+// the screen a reader sees, that every check of the step shows FAIL and
+// that "next" is refused (unless the step only observes the cluster and
+// is gated by a question about it). Then it applies the step's wrong
+// states, each of which must fail too, then the passing state, waits for
+// every watched check to show PASS, answers the step's question and runs
+// the step's traffic checks the way a reader does (t, then y), and
+// confirms that the step is recorded as done and "next" moves on.
 //
 // Four checks need a live mesh behind the API server: http-probe and
 // pod-probe send traffic (and so act on the cluster, with the reader's
@@ -69,7 +73,7 @@ func TestWalk(t *testing.T) {
 	var walk []*lessons.Lesson
 	for _, l := range all {
 		if fi, err := os.Stat(fixtureDir(l)); err != nil || !fi.IsDir() {
-			t.Errorf("lesson %s (%s) has no fixtures: add the directory lessons/%s/ with NN.fail.yaml and NN.pass.yaml for every step with a check or a question (see testdata/README.md)", l.ID, l.File, fixtureDir(l))
+			t.Errorf("lesson %s (%s) has no fixtures: add the directory lessons/%s/ with entry.yaml and an NN.pass.yaml (or NN.observe.yaml) for every step the cluster gates (see testdata/README.md)", l.ID, l.File, fixtureDir(l))
 			continue
 		}
 		walk = append(walk, l)
@@ -97,10 +101,17 @@ func fixtureDir(l *lessons.Lesson) string { return filepath.Join("testdata", l.I
 // gated reports whether a step has anything that holds the gate.
 func gated(s *lessons.Step) bool { return len(s.Checks) > 0 || s.Question != nil }
 
+// onCluster reports whether the cluster decides a step's gate: it has
+// checks, or a question judged by a check. A step gated only by a
+// question with a fixed answer has no fixtures.
+func onCluster(s *lessons.Step) bool {
+	return len(s.Checks) > 0 || (s.Question != nil && s.Question.Check != nil)
+}
+
 func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*lessons.Lesson, l *lessons.Lesson, dir string) {
 	w := newWalker(t, c, dir)
 	defer w.reset()
-	w.checkFiles(l)
+	files := w.checkFiles(l)
 
 	first := -1
 	for i := range l.Steps {
@@ -112,9 +123,9 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 	if first < 0 {
 		t.Fatalf("lesson %s has no step with a check or a question", l.ID)
 	}
-	// The first step's failing state is there before the tutorial
-	// starts, as when a reader opens the lesson on a fresh cluster.
-	failSpec := w.apply(l, first, "fail")
+	// The entry state is there before the tutorial starts, as when a
+	// reader opens the lesson on the cluster the introduction asks for.
+	w.applyFile(filepath.Join(dir, entryFile))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
@@ -141,22 +152,25 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		if !gated(step) {
 			continue // a closing summary: nothing holds the gate
 		}
-		if i > first {
-			failSpec = w.apply(l, i, "fail")
-		}
+		sf := files[i]
 		rows := bind(t, l, i)
+
+		// The before-state: the cluster exactly as the previous step's
+		// passing state (or the entry state) left it, which is where the
+		// reader arrives. Unless the step only observes the cluster, the
+		// gate must be shut here by every check of the step: a check
+		// that already passes proves nothing about what the reader did.
 		run.set(checks.Fail)
-		// The failing state, as the engine sees it.
-		for n, b := range rows {
-			if simulated[b.Check.Name] {
-				continue
-			}
-			r := run.Runner.Run(ctx, b, nil)
-			seen.note(b, r.Verdict)
-			switch {
-			case r.Verdict == checks.Pass && failSpec.mayPass[n+1]:
-			case r.Verdict != checks.Fail:
-				t.Errorf("%s, failing state: check %d %q is %s, want fail: %s%s", name, n+1, b.Title, r.Verdict, r.Summary, conds(r))
+		before := evaluate(ctx, t, run.Runner, l, i, rows, seen)
+		if !sf.observe {
+			for n, b := range rows {
+				v := before.checks[n]
+				switch {
+				case v.Verdict == checks.Fail:
+				case v.Verdict == checks.Pass && sf.guards[n+1] != "":
+				default:
+					t.Errorf("%s, before-state (the state the reader arrives in): check %d %q is %s, want fail: %s%s", name, n+1, b.Title, v.Verdict, v.Summary, conds(v))
+				}
 			}
 		}
 		if t.Failed() {
@@ -165,14 +179,14 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		// ... and as the reader sees it: the failing rows say so and the
 		// gate stays shut, traffic tests included.
 		for n, b := range rows {
-			if b.Check.Acts == "" && !failSpec.mayPass[n+1] {
+			if b.Check.Acts == "" && before.checks[n].Verdict == checks.Fail {
 				s.waitRow(b.Title, "FAIL")
 			}
 		}
 		// One traffic test is enough to see a failed probe hold the gate
 		// (t keeps offering the first one that has not passed).
-		for _, b := range rows {
-			if b.Check.Acts != "" {
+		for n, b := range rows {
+			if b.Check.Acts != "" && before.checks[n].Verdict == checks.Fail {
 				s.probe(b.Title, "FAIL")
 				break
 			}
@@ -180,25 +194,74 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		s.press("n")
 		s.waitText("Not yet")
 		if sv.current(l.ID) != step.Anchor {
-			t.Fatalf("%s, failing state: next moved the reader to %q", name, sv.current(l.ID))
+			t.Fatalf("%s, before-state: next moved the reader to %q", name, sv.current(l.ID))
+		}
+
+		// The wrong states: what a reader who acted wrongly has (a wrong
+		// value, a typo'd name, a known trap). The gate must stay shut in
+		// each: some check fails (or, for a step gated by a question
+		// alone, its right answer is wrong), and each guard fails in one.
+		var wrong []stepState
+		guardFailed := map[int]bool{}
+		for _, f := range sf.wrong {
+			w.applyFile(f)
+			run.set(checks.Fail)
+			st := evaluate(ctx, t, run.Runner, l, i, rows, seen)
+			st.file = f
+			shut := len(rows) == 0
+			for n, b := range rows {
+				switch v := st.checks[n]; v.Verdict {
+				case checks.Fail:
+					shut = true
+					guardFailed[n+1] = true
+				case checks.Pass:
+				default:
+					t.Errorf("%s, wrong state %s: check %d %q is %s, want fail or pass: %s%s", name, filepath.Base(f), n+1, b.Title, v.Verdict, v.Summary, conds(v))
+				}
+			}
+			if !shut {
+				t.Errorf("%s, wrong state %s: every check passes; a wrong state must keep the gate shut", name, filepath.Base(f))
+			}
+			wrong = append(wrong, st)
+		}
+		for n, why := range sf.guards {
+			if n < 1 || n > len(rows) {
+				t.Errorf("%s: %s names guard %d, but the step has %d checks", name, sf.pass, n, len(rows))
+				continue
+			}
+			if !guardFailed[n] {
+				t.Errorf("%s: check %d %q is a guard (%s) that fails in none of the step's wrong states; add one where it fails (NN.fail.yaml), or remove the check", name, n, rows[n-1].Title, why)
+			}
+		}
+		if t.Failed() {
+			t.FailNow()
 		}
 
 		// The passing state.
-		w.apply(l, i, "pass")
+		if !sf.observe {
+			w.applyFile(sf.pass)
+		}
 		run.set(checks.Pass)
+		after := evaluate(ctx, t, run.Runner, l, i, rows, seen)
 		for n, b := range rows {
-			if simulated[b.Check.Name] {
-				continue
-			}
-			r := run.Runner.Run(ctx, b, nil)
-			seen.note(b, r.Verdict)
-			if r.Verdict != checks.Pass {
-				t.Errorf("%s, passing state: check %d %q is %s, want pass: %s%s", name, n+1, b.Title, r.Verdict, r.Summary, conds(r))
+			if v := after.checks[n]; v.Verdict != checks.Pass {
+				t.Errorf("%s, passing state: check %d %q is %s, want pass: %s%s", name, n+1, b.Title, v.Verdict, v.Summary, conds(v))
 			}
 		}
-		right := -1
-		if q := step.Question; q != nil {
-			right = judge(ctx, t, run.Runner, l, i, name)
+		right := judge(t, step, after, name)
+		if q := step.Question; q != nil && q.Check != nil && right >= 0 {
+			// A question judged on the cluster holds the gate only if its
+			// right answer is wrong before the reader acts (an observation
+			// step asks about what is already there) and in every wrong
+			// state.
+			if !sf.observe && before.choices[right].Verdict == checks.Pass {
+				t.Errorf("%s: the question's answer %q is already right in the before-state; the step changes nothing it asks about (name it NN.observe.yaml if it only observes)", name, q.Choices[right])
+			}
+			for _, st := range wrong {
+				if st.choices[right].Verdict == checks.Pass {
+					t.Errorf("%s, wrong state %s: the question's answer %q is right here too", name, filepath.Base(st.file), q.Choices[right])
+				}
+			}
 		}
 		if t.Failed() {
 			t.FailNow()
@@ -230,11 +293,48 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 	}
 }
 
+// stepState is what the engine says about a step in one cluster state:
+// each check's result and, for a question judged on the cluster, each
+// choice's.
+type stepState struct {
+	file    string
+	checks  []checks.Result
+	choices []checks.Result
+}
+
+// evaluate runs every check of step i, and every choice of its question
+// if the cluster judges it, through the engine.
+func evaluate(ctx context.Context, t *testing.T, r checks.Runner, l *lessons.Lesson, i int, rows []checks.Bound, seen coverage) stepState {
+	t.Helper()
+	var st stepState
+	for _, b := range rows {
+		res := r.Run(ctx, b, nil)
+		seen.note(b, res.Verdict)
+		st.checks = append(st.checks, res)
+	}
+	q := l.Steps[i].Question
+	if q == nil || q.Check == nil {
+		return st
+	}
+	for n := range q.Choices {
+		b, err := q.Bind(n)
+		if err != nil {
+			t.Fatalf("step %d: question: %v", i+1, err)
+		}
+		st.choices = append(st.choices, r.Run(ctx, b, nil))
+	}
+	return st
+}
+
 // judge finds the right answer to a step's question: the lesson's own,
 // or, for a question judged on the cluster, the one choice whose check
 // passes in the passing state (and every other choice must fail).
-func judge(ctx context.Context, t *testing.T, r checks.Runner, l *lessons.Lesson, i int, name string) int {
-	q := l.Steps[i].Question
+func judge(t *testing.T, step *lessons.Step, st stepState, name string) int {
+	t.Helper()
+	q := step.Question
+	if q == nil {
+		return -1
+	}
 	if q.Check == nil {
 		for n, ch := range q.Choices {
 			if ch == q.Answer {
@@ -245,22 +345,16 @@ func judge(ctx context.Context, t *testing.T, r checks.Runner, l *lessons.Lesson
 		return -1
 	}
 	right := -1
-	for n, ch := range q.Choices {
-		b, err := q.Bind(n)
-		if err != nil {
-			t.Errorf("%s: question: %v", name, err)
-			return -1
-		}
-		res := r.Run(ctx, b, nil)
+	for n, res := range st.choices {
 		switch res.Verdict {
 		case checks.Pass:
 			if right >= 0 {
-				t.Errorf("%s: choices %q and %q both pass; a question needs one right answer", name, q.Choices[right], ch)
+				t.Errorf("%s: choices %q and %q both pass; a question needs one right answer", name, q.Choices[right], q.Choices[n])
 			}
 			right = n
 		case checks.Fail:
 		default:
-			t.Errorf("%s: choice %q: %s: %s%s", name, ch, res.Verdict, res.Summary, conds(res))
+			t.Errorf("%s: choice %q: %s: %s%s", name, q.Choices[n], res.Verdict, res.Summary, conds(res))
 		}
 	}
 	if right < 0 {
@@ -655,43 +749,91 @@ type spec struct {
 	objects  string
 	deletes  []ref
 	restores []ref
-	mayPass  map[int]bool
+	guards   map[int]string // check number -> why it may pass before the step
 }
 
 var (
 	includeRe = regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
 	deleteRe  = regexp.MustCompile(`(?m)^# (delete|restore): (\S+) (\S+) (\S+)\s*$`)
-	mayPassRe = regexp.MustCompile(`(?m)^# may-pass: ([0-9, ]+)$`)
+	guardRe   = regexp.MustCompile(`(?m)^# guard: ([0-9]+) (.*\S)\s*$`)
+	// The fixture names: entry.yaml, NN.pass.yaml or NN.observe.yaml,
+	// and any number of NN.fail.yaml / NN.fail-WORD.yaml.
+	stepFileRe = regexp.MustCompile(`^([0-9]{2})\.(pass|observe|fail|fail-[a-z0-9-]+)\.yaml$`)
 )
 
-func (w *walker) file(l *lessons.Lesson, i int, phase string) string {
-	return filepath.Join(w.dir, fmt.Sprintf("%02d.%s.yaml", i+1, phase))
+// entryFile is the state a reader opens the lesson with.
+const entryFile = "entry.yaml"
+
+// stepFiles are a step's fixtures.
+type stepFiles struct {
+	pass    string // NN.pass.yaml; empty for an observation step
+	observe bool   // NN.observe.yaml: the step only reads the cluster
+	wrong   []string
+	guards  map[int]string
 }
 
-// checkFiles insists on both states for every step with checks, and on
-// no stray files.
-func (w *walker) checkFiles(l *lessons.Lesson) {
-	want := map[string]bool{}
-	for i := range l.Steps {
-		if gated(&l.Steps[i]) {
-			for _, ph := range []string{"fail", "pass"} {
-				f := w.file(l, i, ph)
-				want[filepath.Base(f)] = true
-				if _, err := os.Stat(f); err != nil {
-					w.t.Errorf("step %d (%s) needs %s", i+1, l.Steps[i].Title, f)
-				}
-			}
-		}
+// checkFiles insists on an entry state, on a passing state or an
+// observation note for every step the cluster gates, and on no stray
+// files.
+func (w *walker) checkFiles(l *lessons.Lesson) map[int]stepFiles {
+	out := map[int]stepFiles{}
+	if _, err := os.Stat(filepath.Join(w.dir, entryFile)); err != nil {
+		w.t.Errorf("%s: missing: the cluster the reader opens lesson %s with (see testdata/README.md)", filepath.Join(w.dir, entryFile), l.ID)
 	}
 	ents, _ := os.ReadDir(w.dir)
 	for _, e := range ents {
-		if !want[e.Name()] {
-			w.t.Errorf("%s: no step of lesson %s uses this file (steps are numbered from 1; a step without checks has no fixtures)", filepath.Join(w.dir, e.Name()), l.ID)
+		if e.Name() == entryFile {
+			continue
+		}
+		m := stepFileRe.FindStringSubmatch(e.Name())
+		if m == nil {
+			w.t.Errorf("%s: not a fixture name (entry.yaml, NN.pass.yaml, NN.observe.yaml, NN.fail.yaml, NN.fail-WORD.yaml)", filepath.Join(w.dir, e.Name()))
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		i := n - 1
+		path := filepath.Join(w.dir, e.Name())
+		if i < 0 || i >= len(l.Steps) || !onCluster(&l.Steps[i]) {
+			w.t.Errorf("%s: no step %d of lesson %s is gated by the cluster (steps are numbered from 1; a step without checks or a question judged on the cluster has no fixtures)", path, n, l.ID)
+			continue
+		}
+		sf := out[i]
+		switch m[2] {
+		case "pass":
+			sf.pass = path
+			sf.guards = w.load(path).guards
+		case "observe":
+			sf.observe = true
+			sp := w.load(path)
+			if obs, _ := testcluster.Decode(sp.objects); len(obs) > 0 || len(sp.deletes)+len(sp.restores)+len(sp.guards) > 0 {
+				w.t.Errorf("%s: an observation step changes nothing: comments only", path)
+			}
+			q := l.Steps[i].Question
+			if q == nil || q.Check == nil {
+				w.t.Errorf("%s: step %d (%s) is no observation step: only a step whose gate is a question judged on the cluster may observe; make its checks fail before the reader acts", path, n, l.Steps[i].Title)
+			}
+		default:
+			sf.wrong = append(sf.wrong, path) // ReadDir sorts by name
+		}
+		out[i] = sf
+	}
+	for i := range l.Steps {
+		if !onCluster(&l.Steps[i]) {
+			continue
+		}
+		sf := out[i]
+		switch {
+		case sf.pass == "" && !sf.observe:
+			w.t.Errorf("step %d (%s) needs %s (or %s if it only observes the cluster)", i+1, l.Steps[i].Title,
+				filepath.Join(w.dir, fmt.Sprintf("%02d.pass.yaml", i+1)), filepath.Join(w.dir, fmt.Sprintf("%02d.observe.yaml", i+1)))
+		case sf.pass != "" && sf.observe:
+			w.t.Errorf("step %d (%s) has both a passing state and an observation note; keep one", i+1, l.Steps[i].Title)
 		}
 	}
 	if w.t.Failed() {
 		w.t.FailNow()
 	}
+	return out
 }
 
 func (w *walker) load(path string) spec {
@@ -699,8 +841,11 @@ func (w *walker) load(path string) spec {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	if strings.Contains(string(raw), "# may-pass:") {
+		w.t.Fatalf("%s: may-pass is gone: every check fails before the step; a guard that legitimately passes there is named in the step's pass file with # guard: N why (see testdata/README.md)", path)
+	}
 	text := w.expand(string(raw), 0)
-	sp := spec{objects: text, mayPass: map[int]bool{}}
+	sp := spec{objects: text, guards: map[int]string{}}
 	for _, m := range deleteRe.FindAllStringSubmatch(text, -1) {
 		r := ref{apiVersion: m[2], kind: m[3], name: m[4]}
 		if ns, name, ok := strings.Cut(m[4], "/"); ok {
@@ -712,14 +857,12 @@ func (w *walker) load(path string) spec {
 			sp.restores = append(sp.restores, r)
 		}
 	}
-	for _, m := range mayPassRe.FindAllStringSubmatch(text, -1) {
-		for _, f := range strings.Split(m[1], ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				w.t.Fatalf("%s: may-pass: %v", path, err)
-			}
-			sp.mayPass[n] = true
+	for _, m := range guardRe.FindAllStringSubmatch(string(raw), -1) {
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			w.t.Fatalf("%s: guard: %v", path, err)
 		}
+		sp.guards[n] = m[2]
 	}
 	return sp
 }
@@ -738,11 +881,10 @@ func (w *walker) expand(text string, depth int) string {
 	})
 }
 
-// apply brings the cluster to a step's failing or passing state: the
+// applyFile brings the cluster to the state a fixture describes: the
 // file's deletions, then its restorations, then its objects.
-func (w *walker) apply(l *lessons.Lesson, i int, phase string) spec {
+func (w *walker) applyFile(path string) spec {
 	w.t.Helper()
-	path := w.file(l, i, phase)
 	sp := w.load(path)
 	ctx, cancel := context.WithTimeout(w.t.Context(), 2*time.Minute)
 	defer cancel()
