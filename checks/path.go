@@ -318,7 +318,14 @@ func compare(l lookup, op, want string) (ok bool, observed string, err error) {
 		case "contains":
 			pass = containsValue(v, want)
 		case "matches":
-			pass = re.MatchString(scalarString(v))
+			// The string itself: scalarString quotes and shortens
+			// multi-line text for display, which a pattern must not see
+			// (PROXY_CONFIG ends in a newline).
+			text, isString := v.(string)
+			if !isString {
+				text = scalarString(v)
+			}
+			pass = re.MatchString(text)
 		case "gte", "lte":
 			c, cerr := orderValue(v, want)
 			if cerr != nil {

@@ -23,6 +23,8 @@ spec:
   subsets:
   - {name: v1, labels: {version: v1}}
   - {name: v3, labels: {version: v3}}
+  proxyConfig: |
+    {"drainDuration":"30s","proxyMetadata":{"EXIT_ON_ZERO_ACTIVE_CONNECTIONS":"true","MINIMUM_DRAIN_DURATION":"10s"},"controlPlaneAuthPolicy":"MUTUAL_TLS","discoveryAddress":"istiod-1-29-0.istio-system.svc:15012","statusPort":15020}
 `
 
 func TestPath(t *testing.T) {
@@ -55,6 +57,10 @@ func TestPath(t *testing.T) {
 		{"spec.http[*].route[*].weight", "gte", "0", true, ""},
 		{"spec.http[*].route[*].weight", "equals", "100", false, "spec.http[0].route[0].weight = 0"},
 		{"spec.hosts[0]", "matches", "^rev", true, ""},
+		// A multi-line string is matched as it is, not as the quoted and
+		// shortened text the reader is shown.
+		{"spec.proxyConfig", "matches", `"statusPort"\s*:\s*15020`, true, ""},
+		{"spec.proxyConfig", "matches", `"drainDuration"\s*:\s*"15s"`, false, ""},
 		{"spec.hosts.x", "exists", "", false, "is a list of 1, so it has no field x"},
 		{"spec.hosts[0][1]", "exists", "", false, "not a list"},
 	}

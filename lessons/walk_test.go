@@ -161,7 +161,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		// gate must be shut here by every check of the step: a check
 		// that already passes proves nothing about what the reader did.
 		run.set(checks.Fail)
-		before := evaluate(ctx, t, run.Runner, l, i, rows, seen)
+		before := evaluate(ctx, t, run, l, i, rows, seen)
 		if !sf.observe {
 			for n, b := range rows {
 				v := before.checks[n]
@@ -206,7 +206,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		for _, f := range sf.wrong {
 			w.applyFile(f)
 			run.set(checks.Fail)
-			st := evaluate(ctx, t, run.Runner, l, i, rows, seen)
+			st := evaluate(ctx, t, run, l, i, rows, seen)
 			st.file = f
 			shut := len(rows) == 0
 			for n, b := range rows {
@@ -238,11 +238,11 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		}
 
 		// The passing state.
-		if !sf.observe {
+		if sf.pass != "" {
 			w.applyFile(sf.pass)
 		}
 		run.set(checks.Pass)
-		after := evaluate(ctx, t, run.Runner, l, i, rows, seen)
+		after := evaluate(ctx, t, run, l, i, rows, seen)
 		for n, b := range rows {
 			if v := after.checks[n]; v.Verdict != checks.Pass {
 				t.Errorf("%s, passing state: check %d %q is %s, want pass: %s%s", name, n+1, b.Title, v.Verdict, v.Summary, conds(v))
@@ -252,14 +252,14 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		if q := step.Question; q != nil && q.Check != nil && right >= 0 {
 			// A question judged on the cluster holds the gate only if its
 			// right answer is wrong before the reader acts (an observation
-			// step asks about what is already there) and in every wrong
-			// state.
+			// step asks about what is already there), and, when it is the
+			// step's only gate, in every wrong state.
 			if !sf.observe && before.choices[right].Verdict == checks.Pass {
 				t.Errorf("%s: the question's answer %q is already right in the before-state; the step changes nothing it asks about (name it NN.observe.yaml if it only observes)", name, q.Choices[right])
 			}
 			for _, st := range wrong {
-				if st.choices[right].Verdict == checks.Pass {
-					t.Errorf("%s, wrong state %s: the question's answer %q is right here too", name, filepath.Base(st.file), q.Choices[right])
+				if len(rows) == 0 && st.choices[right].Verdict == checks.Pass {
+					t.Errorf("%s, wrong state %s: the question alone holds the gate, and its answer %q is right here too", name, filepath.Base(st.file), q.Choices[right])
 				}
 			}
 		}
