@@ -13,7 +13,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test vet fmt-check testbins bench clean
+.PHONY: help build run test vet fmt-check testbins bench bench-room clean
 
 help: ## list the targets
 	@echo "make <target>:"
@@ -40,6 +40,9 @@ test: testbins fmt-check vet ## every test, with a real API server (what CI runs
 
 bench: testbins ## benchmarks only (BENCHTIME=200ms)
 	MESHDOJO_TESTBINS=$$(.ci/testbins.sh --dir) $(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+bench-room: testbins ## the room's benchmark: 30 participants over 6 API servers (MESHDOJO_ROOM_SERVERS, _PARTICIPANTS, _FLIPS)
+	MESHDOJO_TESTBINS=$$(.ci/testbins.sh --dir) $(GO) test -run='^$$' -bench=BenchmarkRoom -benchtime=1x -timeout 30m ./internal/room
 
 clean: ## remove build output
 	rm -rf bin
