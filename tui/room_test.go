@@ -55,7 +55,9 @@ var missingWidgets = checks.Condition{Name: "widgets.example.com installed", Obs
 // feed applies events as the room's engines would send them.
 func feed(m *RoomModel, evs ...room.Event) { m.Update(roomEventsMsg(evs)) }
 
-func live(i int) room.Event { return room.Event{Participant: i, State: room.Live, Context: "ctx", Server: "https://x"} }
+func live(i int) room.Event {
+	return room.Event{Participant: i, State: room.Live, Context: "ctx", Server: "https://x"}
+}
 
 func res(i int, key string, r checks.Result) room.Event {
 	return room.Event{Participant: i, Key: key, Result: r}
