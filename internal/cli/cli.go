@@ -51,8 +51,13 @@ func Main(args []string, io IO) int {
 		}
 		c, ok := commands[args[0]]
 		if !ok {
-			fmt.Fprintf(io.Err, "meshdojo: unknown command %q\n\n", args[0])
-			usage(io.Err)
+			// One line, as for a bad flag: what was wrong, what exists.
+			var names []string
+			for n := range commands {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			fmt.Fprintf(io.Err, "meshdojo: unknown command %q; the commands are %s (see: meshdojo --help)\n", args[0], strings.Join(names, ", "))
 			return 2
 		}
 		return c.run(args[1:], io)

@@ -160,6 +160,11 @@ func TestBadFlagIsOneLine(t *testing.T) {
 			}
 		}
 	}
+	code, out, errs := plain(t, "", "lst")
+	if code != 2 || out != "" || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, `meshdojo: unknown command "lst"; the commands are `) ||
+		!strings.Contains(errs, " list, ") || !strings.HasSuffix(errs, "(see: meshdojo --help)\n") {
+		t.Errorf("unknown command: exit %d, stderr %q; want one line naming it and the commands", code, errs)
+	}
 	// -h still prints the usage, and succeeds.
 	if code, _, errs := plain(t, "", "list", "-h"); code != 0 || !strings.Contains(errs, "-context") {
 		t.Errorf("list -h: %d %q", code, errs)
