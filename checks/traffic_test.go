@@ -42,7 +42,8 @@ func newEmitEnv(clients *Clients) *emitEnv {
 }
 
 // runTraffic validates raw as a lesson's check block would be and runs
-// the check once, as the engine's Run does after the reader's consent.
+// the check once, as the engine's Run does after the reader's consent,
+// holding it to the codes it declares.
 func runTraffic(t *testing.T, env Env, name string, raw map[string]string) Result {
 	t.Helper()
 	c, ok := Lookup(name)
@@ -53,7 +54,11 @@ func runTraffic(t *testing.T, env Env, name string, raw map[string]string) Resul
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Evaluate(context.Background(), env, Bound{Key: "t", Check: c, Params: p})
+	r := Evaluate(context.Background(), env, Bound{Key: "t", Check: c, Params: p})
+	if !c.Declares(r.Code) {
+		t.Errorf("%s reported code %s, which it does not declare (Codes)", name, r.Code)
+	}
+	return r
 }
 
 func trafficClients(t testing.TB, rc *rest.Config) *Clients {
