@@ -19,9 +19,11 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed *.md
@@ -119,25 +121,46 @@ func Load() ([]*Lesson, error) {
 }
 
 // LoadFS parses every *.md file (except README.md) at the root of fsys.
+// The files are parsed side by side, one goroutine per core: this is
+// the start-up's share of the lessons, done once.
 func LoadFS(fsys fs.FS) ([]*Lesson, error) {
-	names, err := fs.Glob(fsys, "*.md")
+	all, err := fs.Glob(fsys, "*.md")
 	if err != nil {
 		return nil, err
 	}
+	var names []string
+	for _, name := range all {
+		if !strings.EqualFold(name, "README.md") {
+			names = append(names, name)
+		}
+	}
+	parsed := make([]*Lesson, len(names))
+	errs := make([]error, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				data, err := fs.ReadFile(fsys, names[i])
+				if err == nil {
+					parsed[i], err = Parse(names[i], string(data))
+				}
+				errs[i] = err
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	var out []*Lesson
 	seen := map[string]string{}
-	for _, name := range names {
-		if strings.EqualFold(name, "README.md") {
-			continue
+	for i, name := range names {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		l, err := Parse(name, string(data))
-		if err != nil {
-			return nil, err
-		}
+		l := parsed[i]
 		if prev, dup := seen[l.ID]; dup {
 			return nil, fmt.Errorf("%s: lesson id %q is already used by %s", name, l.ID, prev)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -173,7 +174,11 @@ func (p *parse) body(l *Lesson, fmEnd int) {
 	// goldmark sees the front matter as blank lines, so that its offsets
 	// are the file's (and the --- lines are not read as Markdown).
 	src := bytes.Clone(p.src)
-	for i := range src[:p.starts[fmEnd-1]] {
+	fm := len(src)
+	if fmEnd < len(p.starts) {
+		fm = p.starts[fmEnd]
+	}
+	for i := range src[:fm] {
 		if src[i] != '\n' {
 			src[i] = ' '
 		}
@@ -341,10 +346,13 @@ func (p *parse) block(s *Step, b fenced) {
 		if q, ok := p.question(b); ok {
 			s.Question = q.Question
 			for _, k := range []string{"prompt", "explain"} {
-				for _, lk := range Links(q.kv[k]) {
-					lk.Line, lk.Part = q.Lines[k], k
-					s.Links = append(s.Links, lk)
+				// One line of Markdown, at the key's line.
+				md := []byte(q.kv[k])
+				if !mayLink(md) {
+					continue
 				}
+				at := func(int) int { return q.Lines[k] }
+				s.Links = append(s.Links, linksOf(p.md.Parse(text.NewReader(md)), md, k, at)...)
 			}
 		}
 	case KindShell:
@@ -480,6 +488,9 @@ func (p *parse) links(nodes []ast.Node, src []byte, part string) []Link {
 // mapped back to the file.
 func (p *parse) linksIn(b fenced, part string) []Link {
 	md := []byte(strings.Join(b.text, "\n"))
+	if !mayLink(md) {
+		return nil
+	}
 	starts := []int{0}
 	for i, c := range md {
 		if c == '\n' {
@@ -496,6 +507,9 @@ func (p *parse) linksIn(b fenced, part string) []Link {
 // shellIn are the shell blocks of a solution's Markdown.
 func (p *parse) shellIn(b fenced) []string {
 	md := []byte(strings.Join(b.text, "\n"))
+	if !bytes.Contains(md, []byte("```")) && !bytes.Contains(md, []byte("~~~")) {
+		return nil // no fence, no block: most solutions are one command
+	}
 	var out []string
 	_ = ast.Walk(p.md.Parse(text.NewReader(md)), func(n ast.Node, entering bool) (ast.WalkStatus, error) {
 		fc, ok := n.(*ast.FencedCodeBlock)
@@ -523,6 +537,10 @@ func kindOf(word string) string {
 	}
 	return KindCode
 }
+
+// mayLink is false for Markdown that cannot hold a link (no [ or <),
+// which is most hints: parsing it would only cost time at start-up.
+func mayLink(md []byte) bool { return bytes.ContainsAny(md, "[<") }
 
 // linksOf walks a Markdown tree for links; lineOf maps a byte offset of
 // src to a line.
@@ -601,17 +619,27 @@ func newTracker() *tracker {
 	return &tracker{open: map[ast.Node]int{}, closed: map[ast.Node]int{}}
 }
 
-// parser is goldmark's CommonMark parser with every block parser
-// wrapped by t.
+// parser is goldmark's CommonMark parser with the parsers of the blocks
+// whose lines matter (headings and fenced code) wrapped by t.
 func (t *tracker) parser() parser.Parser {
 	var bps []util.PrioritizedValue
 	for _, v := range parser.DefaultBlockParsers() {
-		v.Value = &tracked{BlockParser: v.Value.(parser.BlockParser), t: t}
+		bp := v.Value.(parser.BlockParser)
+		if tracks[reflect.TypeOf(bp)] {
+			v.Value = &tracked{BlockParser: bp, t: t}
+		}
 		bps = append(bps, v)
 	}
 	return parser.NewParser(parser.WithBlockParsers(bps...),
 		parser.WithInlineParsers(parser.DefaultInlineParsers()...),
 		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...))
+}
+
+// tracks are the block parsers whose blocks' lines the lessons use.
+var tracks = map[reflect.Type]bool{
+	reflect.TypeOf(parser.NewATXHeadingParser()):      true,
+	reflect.TypeOf(parser.NewSetextHeadingParser()):   true,
+	reflect.TypeOf(parser.NewFencedCodeBlockParser()): true,
 }
 
 type tracked struct {

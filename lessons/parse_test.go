@@ -297,3 +297,16 @@ func TestParseSolutionCommands(t *testing.T) {
 		t.Errorf("solution %q / body %q", s.Solution, s.Body)
 	}
 }
+
+// TestLinks: links as Markdown has them, not inside code, with lines.
+func TestLinks(t *testing.T) {
+	md := "Text\nand [a step](#one) and `[code](#not)`,\n\n```sh\necho [no](#link)\n```\n\n[ref][r] <https://istio.io>\n\n[r]: lesson:10#two\n"
+	want := []lessons.Link{
+		{Text: "a step", Target: "#one", Line: 2},
+		{Text: "ref", Target: "lesson:10#two", Line: 8},
+		{Text: "https://istio.io", Target: "https://istio.io", Line: 8},
+	}
+	if got := lessons.Links(md); !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
