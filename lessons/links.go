@@ -13,12 +13,22 @@ import (
 type Link struct {
 	Text, Target string
 	Line         int // in the lesson file; for Links, in the Markdown given
-	// Part is where a lesson's link is: intro, body, hint (Hint says
-	// which, from 1), solution, prompt or explain (a question's), so the
-	// UI can offer only the links the reader can see.
+	// Part is where a lesson's link is (PartIntro, PartBody, ...), so the
+	// UI can offer only the links the reader can see; Hint says which
+	// hint, from 1.
 	Part string
 	Hint int
 }
+
+// Where a link is (Link.Part).
+const (
+	PartIntro    = "intro"
+	PartBody     = "body"
+	PartHint     = "hint"
+	PartSolution = "solution"
+	PartPrompt   = "prompt"  // a question's prompt
+	PartExplain  = "explain" // a question's explanation, shown after a right answer
+)
 
 // Internal reports whether the link leads within the tutorial:
 // #step-anchor in the same lesson or lesson:ID#step-anchor.

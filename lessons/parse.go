@@ -251,11 +251,11 @@ func (p *parse) body(l *Lesson, fmEnd int) {
 			}
 		}
 		text := strings.TrimSpace(strings.Join(lines, "\n"))
-		links := p.links(sec.nodes, src, "body")
+		links := p.links(sec.nodes, src, PartBody)
 		if sec.step == nil {
 			l.Intro = text
 			for i := range links {
-				links[i].Part = "intro"
+				links[i].Part = PartIntro
 			}
 			l.Links = links
 			continue
@@ -326,7 +326,7 @@ func (p *parse) block(s *Step, b fenced) {
 		}
 	case KindHint:
 		s.Hints = append(s.Hints, content)
-		for _, lk := range p.linksIn(b, "hint") {
+		for _, lk := range p.linksIn(b, PartHint) {
 			lk.Hint = len(s.Hints)
 			s.Links = append(s.Links, lk)
 		}
@@ -336,7 +336,7 @@ func (p *parse) block(s *Step, b fenced) {
 			return
 		}
 		s.Solution = content
-		s.Links = append(s.Links, p.linksIn(b, "solution")...)
+		s.Links = append(s.Links, p.linksIn(b, PartSolution)...)
 		s.SolutionCommands = p.shellIn(b)
 	case KindQuestion:
 		if s.Question != nil {
@@ -345,7 +345,7 @@ func (p *parse) block(s *Step, b fenced) {
 		}
 		if q, ok := p.question(b); ok {
 			s.Question = q.Question
-			for _, k := range []string{"prompt", "explain"} {
+			for _, k := range []string{PartPrompt, PartExplain} { // the keys are the parts
 				// One line of Markdown, at the key's line.
 				md := []byte(q.kv[k])
 				if !mayLink(md) {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -15,12 +16,11 @@ type link struct {
 	text, target string
 }
 
-// internalLinks finds the internal links in Markdown, in order, once
-// each; links inside code are not links.
-func internalLinks(md string) []link {
+// internalLinks keeps the internal links, in order, once each.
+func internalLinks(ls []lessons.Link) []link {
 	var out []link
 	seen := map[string]bool{}
-	for _, l := range lessons.Links(md) {
+	for _, l := range ls {
 		if l.Internal() && !seen[l.Target] {
 			seen[l.Target] = true
 			out = append(out, link{text: l.Text, target: l.Target})
@@ -29,21 +29,39 @@ func internalLinks(md string) []link {
 	return out
 }
 
-// stepLinks are the links in what the reader can see of the step.
+// linkOrder is the order the step's parts are read in.
+var linkOrder = map[string]int{lessons.PartIntro: 0, lessons.PartBody: 1, lessons.PartHint: 2, lessons.PartSolution: 3, lessons.PartExplain: 4}
+
+// stepLinks are the links in what the reader can see of the step (the
+// lesson parsed them once, with where each is).
 func (m *Model) stepLinks() []link {
 	s, shown := m.ses.Step(), m.ses.Shown()
-	src := []string{s.Body}
+	var ls []lessons.Link
 	if m.place().si == 0 {
-		src = append([]string{m.ses.Lesson().Intro}, src...)
+		ls = append(ls, m.ses.Lesson().Links...)
 	}
-	src = append(src, s.Hints[:min(shown.Hints, len(s.Hints))]...)
-	if shown.Solution {
-		src = append(src, s.Solution)
+	for _, l := range s.Links {
+		switch l.Part {
+		case lessons.PartBody:
+		case lessons.PartHint:
+			if l.Hint > shown.Hints {
+				continue
+			}
+		case lessons.PartSolution:
+			if !shown.Solution {
+				continue
+			}
+		case lessons.PartExplain:
+			if s.Question == nil || !shown.Ans.Judged || !shown.Ans.Right {
+				continue
+			}
+		default:
+			continue // the prompt's: not offered
+		}
+		ls = append(ls, l)
 	}
-	if s.Question != nil && shown.Ans.Judged && shown.Ans.Right {
-		src = append(src, s.Question.Explain)
-	}
-	return internalLinks(strings.Join(src, "\n\n"))
+	sort.SliceStable(ls, func(i, j int) bool { return linkOrder[ls[i].Part] < linkOrder[ls[j].Part] })
+	return internalLinks(ls)
 }
 
 // resolveLink finds where a link leads: a lesson index and step index.

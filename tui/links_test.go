@@ -4,14 +4,17 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshdojo/meshdojo/lessons"
 )
 
 func TestInternalLinks(t *testing.T) {
 	md := "See [a](#one), [web](https://istio.io), `[code](#no)` and [b](lesson:10#two).\n\n```sh\necho [x](#fenced)\n```\n\n[a again](#one)"
 	want := []link{{"a", "#one"}, {"b", "lesson:10#two"}}
-	if got := internalLinks(md); !reflect.DeepEqual(got, want) {
+	if got := internalLinks(lessons.Links(md)); !reflect.DeepEqual(got, want) {
 		t.Errorf("internalLinks = %v, want %v", got, want)
 	}
 }
@@ -47,5 +50,27 @@ func TestPickerNamesUnwrittenChapters(t *testing.T) {
 	press(t, m, "o", "b", "s", "e", "r", "v")
 	if v := ansi.Strip(view(m)); !strings.Contains(v, "8 (not written yet) Observability") {
 		t.Fatalf("search by words does not name the unwritten chapter:\n%s", v)
+	}
+}
+
+// TestHintLinkOfferedOnceShown: a link in a hint is offered only once
+// the hint is shown, as the reader cannot see it before.
+func TestHintLinkOfferedOnceShown(t *testing.T) {
+	src := "---\nid: 6\nchapter: 6\ntitle: T\nsummary: s\nmode: sidecar\nlab: chapter-06\nminutes: 5\n---\n\n" +
+		"## One\n\nNo link in the text.\n\n```hint\nSee [the next step](#two).\n```\n\n## Two\n\nText.\n"
+	all, err := lessons.LoadFS(fstest.MapFS{"06.md": {Data: []byte(src)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, nil, 1, nil)
+	o.Lessons = all
+	m := direct(t, o, 100, 30)
+	press(t, m, "o")
+	if v := ansi.Strip(view(m)); !strings.Contains(v, "This step has no links") {
+		t.Fatalf("a hidden hint's link is offered:\n%s", v)
+	}
+	press(t, m, "h", "o")
+	if v := ansi.Strip(view(m)); !strings.Contains(v, "lesson 6, step 2: Two") {
+		t.Fatalf("the shown hint's link is not offered:\n%s", v)
 	}
 }

@@ -418,7 +418,7 @@ func (s *Session) RevealSolution() bool {
 func (s *Session) Commands() []string {
 	out := append([]string(nil), s.Step().Commands...)
 	if s.Shown().Solution {
-		out = append(out, ShellBlocks(s.Step().Solution)...)
+		out = append(out, s.Step().SolutionCommands...)
 	}
 	return out
 }
@@ -434,34 +434,6 @@ func (s *Session) NextCommand() (cmd string, i, n int) {
 	i = r.CopyNext % len(cmds)
 	r.CopyNext++
 	return cmds[i], i, len(cmds)
-}
-
-// ShellBlocks finds sh/bash/shell/console fences in Markdown.
-func ShellBlocks(md string) []string {
-	var out, cur []string
-	fence := ""
-	for _, line := range strings.Split(md, "\n") {
-		t := strings.TrimSpace(line)
-		if fence == "" {
-			for _, f := range []string{"```", "~~~"} {
-				if strings.HasPrefix(t, f) {
-					info := strings.ToLower(strings.TrimSpace(strings.TrimLeft(t, f[:1])))
-					switch strings.Fields(info + " x")[0] {
-					case "sh", "bash", "shell", "console":
-						fence, cur = t[:strings.LastIndex(t, f[:1])+1], nil
-					}
-				}
-			}
-			continue
-		}
-		if strings.HasPrefix(t, fence[:3]) && strings.Trim(t, fence[:1]) == "" {
-			out = append(out, strings.TrimSpace(strings.Join(cur, "\n")))
-			fence = ""
-			continue
-		}
-		cur = append(cur, line)
-	}
-	return out
 }
 
 // Errors for a probe (a check that acts on the cluster) that cannot run.
