@@ -30,7 +30,8 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line,
 // Bind looks the block's check up in the registry and validates its
 // parameters. The Bound's Check is set whenever the check exists, even
 // if its parameters are wrong (the UI still shows what it would do);
-// Params is set only when they are valid. The error, an *Error, names
+// Params is set only when they are valid. The error is an *Error, or
+// one per bad parameter joined (errors.Join) in line order, each naming
 // the line of the offending parameter, or of the block when no single
 // parameter is to blame.
 func (r *CheckRef) Bind() (checks.Bound, error) {
@@ -64,7 +65,8 @@ func (q *Question) Bind(choice int) (checks.Bound, error) {
 		return b, r.errorf(r.lineOf("check"), "question check with choice %q: unknown check %q (registered: %s)", q.Choices[choice], r.Name, registered())
 	}
 	b.Check = c
-	raw := maps.Clone(r.Params)
+	raw := map[string]string{}
+	maps.Copy(raw, r.Params)
 	raw["value"] = q.Choices[choice]
 	p, err := c.Validate(raw)
 	if err != nil {
