@@ -109,6 +109,8 @@ var httpProbe = &Check{
 	Params: httpProbeParams,
 	Rules: []Rule{
 		onlyGivenWith("namespace", "service"),
+		onlyGivenWith("slow-after", "slow-share"),
+		onlyGivenWith("slow-share", "slow-after"),
 		weightsRule("versions"),
 		weightsRule("status-split"),
 		notBelowDuration("max-latency", "min-latency"),
@@ -222,6 +224,10 @@ var httpProbeParams = []ParamSpec{
 	{Name: "confidence", Type: Float, Default: "0.99", Rule: confidence, Doc: "confidence of the version and status splits as a whole"},
 	{Name: "max-latency", Type: Duration, Min: "0s", Doc: "no response may take longer, e.g. 5.5s when a 5s route timeout cuts the 7s delay (ch. 10)"},
 	{Name: "min-latency", Type: Duration, Min: "0s", Doc: "no response may be faster, e.g. 6.5s for the injected 7s delay (ch. 9)"},
+	{Name: "slow-after", Type: Duration, Min: "1ms", Doc: "with slow-share: the latency from which a response counts as slow, " +
+		"e.g. 6.5s for the lab's 7s delays (ch. 10 baseline)"},
+	{Name: "slow-share", Type: Int, Min: "0", Max: "100", Doc: "with slow-after: the percentage of responses expected to be that " +
+		"slow, judged like a split (a Wilson interval at the probe's confidence), e.g. 50 for ratings-v-delayed-50percent-delayof7s"},
 	{Name: "header-present", Type: List, Doc: "response headers that must appear on at least one response: a name or name=value, e.g. " +
 		"x-envoy-overloaded=true when the overflowing pool is the one the ingress calls. The lab's productpage passes its backends' " +
 		"status and JSON through but not their headers, so for the ch. 10 pool on ratings pair min-status: 503=1 with envoy-stat " +
@@ -419,7 +425,8 @@ func httpPlan(p Params) (traffic.Plan, traffic.Expect, error) {
 	e = traffic.Expect{
 		Status: p.List("expect-status"), StatusSplit: paramWeights(p, "status-split"), MinStatus: paramWeights(p, "min-status"),
 		MaxStatusShare: paramWeights(p, "max-status-share"), Versions: paramWeights(p, "versions"), Confidence: p.Float("confidence"),
-		MaxLatency: p.Duration("max-latency"), MinLatency: p.Duration("min-latency"), Headers: p.List("header-present"),
+		MaxLatency: p.Duration("max-latency"), MinLatency: p.Duration("min-latency"), SlowAfter: p.Duration("slow-after"),
+		SlowShare: p.Int("slow-share"), Headers: p.List("header-present"),
 		Fields: p.List("body-field"), BodyContains: p.Str("body-contains"),
 	}
 	if len(e.Status) == 0 && len(e.StatusSplit) == 0 && len(e.MinStatus) == 0 && len(e.MaxStatusShare) == 0 {
@@ -531,3 +538,9 @@ func reachIngress(ctx context.Context, env Env, p Params) (*traffic.Reached, Con
 	}
 	return reached, cond, nil
 }
+
+// ProbePlan turns http-probe's validated parameters into the plan and
+// the expectations the check itself would use. Tests judge simulated
+// traffic with it, so that a lesson's probe sizes are measured against
+// the check's own rules (see lessons/probes_test.go).
+func ProbePlan(p Params) (traffic.Plan, traffic.Expect, error) { return httpPlan(p) }

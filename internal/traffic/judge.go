@@ -28,6 +28,13 @@ type Expect struct {
 	Confidence float64 // for the Wilson intervals, default 0.99
 	MaxLatency time.Duration
 	MinLatency time.Duration
+	// SlowAfter and SlowShare expect SlowShare percent of the responses
+	// to take SlowAfter or longer, judged like a split (a Wilson interval
+	// at Confidence): half of the lab's delayed ratings calls take 7 s,
+	// so SlowAfter 6.5s with SlowShare 50. Zero SlowAfter means no
+	// expectation.
+	SlowAfter time.Duration
+	SlowShare int
 	// Headers must each appear on at least one response: a name, or
 	// name=value (compared case-insensitively).
 	Headers []string
@@ -156,6 +163,9 @@ func Judge(r *Report, e Expect) []Finding {
 			Expected: "at least " + e.MinLatency.String(),
 		})
 	}
+	if e.SlowAfter > 0 {
+		out = append(out, judgeSlow(r, e, conf))
+	}
 	for _, h := range e.Headers {
 		name, val, hasVal := strings.Cut(h, "=")
 		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
@@ -216,6 +226,31 @@ func judgeVersions(r *Report, t Tally, e Expect, conf float64) Finding {
 	}
 	if !ok {
 		f.Fix = "compare the route's weights with the expected split; a share outside its interval is very unlikely to be chance"
+	}
+	return f
+}
+
+// judgeSlow judges the share of responses that took SlowAfter or more.
+func judgeSlow(r *Report, e Expect, conf float64) Finding {
+	slow, fast := "at least "+e.SlowAfter.String(), "faster"
+	seen := map[string]int{}
+	for _, s := range r.Samples {
+		if s.Latency >= e.SlowAfter {
+			seen[slow]++
+		} else {
+			seen[fast]++
+		}
+	}
+	want := map[string]int{slow: e.SlowShare, fast: 100 - e.SlowShare}
+	ok, shares := JudgeSplit(seen, want, conf)
+	f := Finding{Name: "share of slow responses", OK: ok && len(r.Samples) > 0, Expected: weightsText(want, conf)}
+	if len(r.Samples) == 0 {
+		f.Observed = "no responses"
+		return f
+	}
+	f.Observed = sharesText(shares)
+	if !ok {
+		f.Fix = fmt.Sprintf("compare the latency chart with the %d%% of responses expected to take %s or more", e.SlowShare, e.SlowAfter)
 	}
 	return f
 }

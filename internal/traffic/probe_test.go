@@ -100,6 +100,20 @@ func TestProbeAssertions(t *testing.T) {
 		fakelab.Config{Seed: 7, AbortStatus: 504, AbortPercent: 100},
 		Plan{Count: 4, Concurrency: 4, Timeout: 5 * time.Second}, Expect{Status: []string{"504"}, MinLatency: 250 * time.Millisecond})
 
+	// ch.10 baseline: half the calls are slow (300 ms standing in for
+	// 7 s). The share of slow answers tells it from a lab where a route
+	// timeout cuts them short, and from one where nothing is slow.
+	expectVerdict(t, "half the calls slow",
+		fakelab.Config{Seed: 14, SlowDelay: 300 * time.Millisecond, SlowPercent: 50},
+		fakelab.Config{Seed: 14, SlowDelay: 300 * time.Millisecond, SlowPercent: 50, Timeout: 200 * time.Millisecond},
+		Plan{Count: 40, Concurrency: 20, Timeout: 5 * time.Second},
+		Expect{SlowAfter: 280 * time.Millisecond, SlowShare: 50})
+	expectVerdict(t, "nothing slow",
+		fakelab.Config{Seed: 15, SlowDelay: 300 * time.Millisecond, SlowPercent: 50},
+		fakelab.Config{Seed: 15},
+		Plan{Count: 40, Concurrency: 20, Timeout: 5 * time.Second},
+		Expect{SlowAfter: 280 * time.Millisecond, SlowShare: 50})
+
 	// ch.10 timeout: half the calls are slow; a 200 ms route timeout
 	// turns them into 504s, so nothing waits for the full 300 ms delay.
 	expectVerdict(t, "route timeout",
