@@ -181,7 +181,7 @@ var probes = []probe{
 	{lesson: "10", title: "at most a fifth of the answers fail", right: faulty(503, 4),
 		wrong: map[string]lab{"retries without 5xx": faulty(503, 1)}},
 	{lesson: "10", title: "a concurrent burst gets some 503s", right: delayed(0, overflowFloor),
-		wrong: map[string]lab{"pool of 100": delayed(0, 0), "no pool": delayed(0, 0), "retries with 5xx (arrival)": faulty(503, 4)},
+		wrong:   map[string]lab{"pool of 100": delayed(0, 0), "no pool": delayed(0, 0), "retries with 5xx (arrival)": faulty(503, 4)},
 		mayPass: "retries with 5xx (arrival)"},
 	{lesson: "10", title: "once ratings is ejected, calls get 503", right: ejecting(5),
 		wrong: map[string]lab{"no outlier detection": ejecting(0), "pool of 3 on the delayed version (arrival)": delayed(0, 0)}},
