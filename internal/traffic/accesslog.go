@@ -1,0 +1,180 @@
+package traffic
+
+// Reading Envoy access logs: a proxy writes one line per request to its
+// standard output when the mesh config turns access logging on, in
+// Istio's default text format or, when a provider gives a JSON format
+// (the lab's envoy-stdout provider does), as one JSON object per line.
+// The proxy's own log lines are mixed in; they are neither and are
+// skipped.
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LogEntry is one access-log line, reduced to what checks judge.
+type LogEntry struct {
+	Time     time.Time // zero when the line has no start time that parses
+	Method   string
+	Path     string
+	Code     int      // response code; 0 when there was none (a reset, a TCP connection)
+	Flags    []string // Envoy response flags, e.g. FI, DI, UO, UH, UT; none when "-"
+	Upstream string   // upstream cluster, e.g. outbound|9080|v3|ratings.bookinfo.svc.cluster.local
+	Raw      string
+}
+
+// HasFlag reports whether the entry carries a response flag (compared
+// case-sensitively, as Envoy writes them).
+func (e LogEntry) HasFlag(f string) bool {
+	for _, x := range e.Flags {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAccessLog parses one line. ok is false for lines that are not
+// access-log entries.
+func ParseAccessLog(line string) (LogEntry, bool) {
+	line = strings.TrimSpace(line)
+	switch {
+	case strings.HasPrefix(line, "{"):
+		return parseJSONLog(line)
+	case strings.HasPrefix(line, "["):
+		return parseTextLog(line)
+	}
+	return LogEntry{}, false
+}
+
+// jsonKeys are the keys a JSON access log may use for each field: Istio's
+// default JSON format first, then the names the lab's envoy-stdout
+// provider gives its labels.
+var jsonKeys = struct{ time, method, path, code, flags, upstream []string }{
+	time:     []string{"start_time", "timestamp"},
+	method:   []string{"method"},
+	path:     []string{"path"},
+	code:     []string{"response_code"},
+	flags:    []string{"response_flags"},
+	upstream: []string{"upstream_cluster", "destination"},
+}
+
+func parseJSONLog(line string) (LogEntry, bool) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		return LogEntry{}, false
+	}
+	pick := func(keys []string) (string, bool) {
+		for _, k := range keys {
+			switch v := m[k].(type) {
+			case string:
+				return v, true
+			case float64:
+				return strconv.FormatFloat(v, 'f', -1, 64), true
+			}
+		}
+		return "", false
+	}
+	codeText, hasCode := pick(jsonKeys.code)
+	flagText, hasFlags := pick(jsonKeys.flags)
+	if !hasCode && !hasFlags {
+		return LogEntry{}, false // some other JSON, such as the proxy's own log
+	}
+	e := LogEntry{Raw: line, Flags: splitFlags(flagText)}
+	e.Code, _ = strconv.Atoi(codeText)
+	e.Method, _ = pick(jsonKeys.method)
+	e.Path, _ = pick(jsonKeys.path)
+	e.Upstream, _ = pick(jsonKeys.upstream)
+	if t, ok := pick(jsonKeys.time); ok {
+		e.Time = parseLogTime(t)
+	}
+	return e, true
+}
+
+// parseTextLog reads Istio's default text format (EnvoyTextLogFormat in
+// pilot/pkg/model/telemetry_logging.go):
+//
+//	[START_TIME] "METHOD PATH PROTOCOL" CODE FLAGS DETAILS TERMINATION "FAILURE"
+//	RECEIVED SENT DURATION UPSTREAM_TIME "XFF" "UA" "REQUEST_ID" "AUTHORITY"
+//	"UPSTREAM_HOST" UPSTREAM_CLUSTER ...
+func parseTextLog(line string) (LogEntry, bool) {
+	end := strings.IndexByte(line, ']')
+	if end < 0 {
+		return LogEntry{}, false
+	}
+	e := LogEntry{Raw: line, Time: parseLogTime(line[1:end])}
+	f := logFields(line[end+1:])
+	// The request field, the code and the flags are the least a line
+	// must have to be an access-log entry.
+	if len(f) < 3 {
+		return LogEntry{}, false
+	}
+	if req := strings.Fields(f[0]); len(req) >= 2 {
+		e.Method, e.Path = req[0], req[1]
+	}
+	code, err := strconv.Atoi(f[1])
+	if err != nil {
+		return LogEntry{}, false
+	}
+	e.Code = code
+	e.Flags = splitFlags(f[2])
+	// The upstream cluster follows the quoted upstream host, the 15th
+	// field after the start time.
+	if len(f) > 15 {
+		e.Upstream = f[15]
+	}
+	return e, true
+}
+
+// logFields splits on spaces, keeping "quoted fields" whole (without the
+// quotes).
+func logFields(s string) []string {
+	var out []string
+	for {
+		s = strings.TrimLeft(s, " ")
+		if s == "" {
+			return out
+		}
+		if s[0] == '"' {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				return append(out, s[1:])
+			}
+			out = append(out, s[1:end+1])
+			s = s[end+2:]
+			continue
+		}
+		end := strings.IndexByte(s, ' ')
+		if end < 0 {
+			return append(out, s)
+		}
+		out = append(out, s[:end])
+		s = s[end:]
+	}
+}
+
+func splitFlags(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "-" {
+		return nil
+	}
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// parseLogTime reads Envoy's START_TIME (RFC 3339 with milliseconds) or
+// the lab's %Y-%m-%dT%H:%M:%S.%fZ, whose fraction has nine digits.
+func parseLogTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}
