@@ -8,10 +8,18 @@ package traffic
 // skipped.
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // LogEntry is one access-log line, reduced to what checks judge.
@@ -177,4 +185,93 @@ func parseLogTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// LogQuery says whose access log to read and how much of it.
+type LogQuery struct {
+	Namespace string
+	Selector  string        // label selector of the pods
+	Container string        // the proxy's container, istio-proxy by default
+	Since     time.Duration // only lines from this long ago; 0: no limit
+	Tail      int           // at most this many last lines per pod; 0: no limit
+}
+
+// PodLog is the access-log entries one pod's proxy wrote, oldest first,
+// and how many lines were read in all (access log or not).
+type PodLog struct {
+	Pod     string
+	Entries []LogEntry
+	Lines   int
+}
+
+// AccessLogs reads the proxy log of every running pod the query selects
+// through the API server (pods/log, which the API server fetches from the
+// pod's kubelet) and keeps the access-log entries. A pod whose log cannot
+// be read is reported in problems; err is set only when no pod could be
+// read at all.
+func AccessLogs(ctx context.Context, kube kubernetes.Interface, q LogQuery) (logs []PodLog, problems []string, err error) {
+	if q.Container == "" {
+		q.Container = "istio-proxy"
+	}
+	pods, err := kube.CoreV1().Pods(q.Namespace).List(ctx, metav1.ListOptions{LabelSelector: q.Selector})
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, nil, fmt.Errorf("your credentials may not list pods in %s: %v", q.Namespace, apiMessage(err))
+		}
+		return nil, nil, fmt.Errorf("listing pods %s in %s: %v", q.Selector, q.Namespace, apiMessage(err))
+	}
+	opts := &corev1.PodLogOptions{Container: q.Container}
+	if q.Since > 0 {
+		s := int64((q.Since + time.Second - 1) / time.Second)
+		opts.SinceSeconds = &s
+	}
+	if q.Tail > 0 {
+		n := int64(q.Tail)
+		opts.TailLines = &n
+	}
+	asked := 0
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		asked++
+		pl, err := podLog(ctx, kube, p.Namespace, p.Name, opts)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", p.Name, err))
+			continue
+		}
+		logs = append(logs, pl)
+	}
+	if asked == 0 {
+		return nil, nil, fmt.Errorf("no running pod in %s matches %q", q.Namespace, q.Selector)
+	}
+	if len(logs) == 0 {
+		return nil, problems, fmt.Errorf("could not read the %s log of any pod: %s", q.Container, strings.Join(problems, "; "))
+	}
+	return logs, problems, nil
+}
+
+func podLog(ctx context.Context, kube kubernetes.Interface, ns, pod string, opts *corev1.PodLogOptions) (PodLog, error) {
+	pl := PodLog{Pod: pod}
+	rc, err := kube.CoreV1().Pods(ns).GetLogs(pod, opts).Stream(ctx)
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return pl, fmt.Errorf("your credentials may not read pods/log in %s: %v", ns, apiMessage(err))
+		}
+		return pl, fmt.Errorf("%v", apiMessage(err))
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		pl.Lines++
+		if e, ok := ParseAccessLog(sc.Text()); ok {
+			pl.Entries = append(pl.Entries, e)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return pl, fmt.Errorf("reading the log: %v", err)
+	}
+	return pl, nil
 }

@@ -1,9 +1,13 @@
 package traffic
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
 func TestParseAccessLog(t *testing.T) {
@@ -62,5 +66,73 @@ func TestParseAccessLog(t *testing.T) {
 	e, _ := ParseAccessLog(`{"response_code":504,"response_flags":"DI,FI"}`)
 	if !e.HasFlag("DI") || !e.HasFlag("FI") || e.HasFlag("UO") {
 		t.Errorf("HasFlag on %v", e.Flags)
+	}
+}
+
+// TestAccessLogsThroughAPIServer reads proxies' access logs the way the
+// checks do, through pods/log, served by the test cluster's fake kubelet:
+// only running pods the selector picks, only the proxy container, only the
+// lines of the time window, and a pod whose log cannot be read reported
+// without hiding the others.
+func TestAccessLogsThroughAPIServer(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	k := c.Kubelet(t, testcluster.SharedPodNet(t), "accesslog-node")
+	pod := func(name, phase string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  namespace: %s
+  labels:
+    app: productpage
+spec:
+  nodeName: %s
+  initContainers:
+  - name: istio-proxy
+    image: istio/proxyv2:1.29.0
+    restartPolicy: Always
+  containers:
+  - name: productpage
+    image: productpage
+status:
+  phase: %s
+`, name, ns, k.Node, phase)
+	}
+	c.ApplyT(t, pod("productpage-a", "Running")+"---\n"+pod("productpage-b", "Running")+"---\n"+pod("productpage-old", "Succeeded"))
+	now := time.Now()
+	abort := `{"response_code":500,"response_flags":"FI","destination":"outbound|9080|v3|ratings.bookinfo.svc.cluster.local"}`
+	ok := `{"response_code":200,"response_flags":"-","destination":"outbound|9080|v3|ratings.bookinfo.svc.cluster.local"}`
+	k.SetLog(ns, "productpage-a", "istio-proxy",
+		testcluster.LogLine{At: now.Add(-time.Hour), Text: abort},
+		testcluster.LogLine{At: now.Add(-3 * time.Second), Text: "2026-11-29T21:04:05.123456Z\tinfo\tEnvoy proxy is ready"},
+		testcluster.LogLine{At: now.Add(-2 * time.Second), Text: ok},
+		testcluster.LogLine{At: now.Add(-1 * time.Second), Text: abort})
+	k.SetLog(ns, "productpage-a", "productpage", testcluster.LogLine{At: now, Text: abort})
+	// productpage-b's log is unknown to the kubelet: a read that fails.
+	kube, _ := clients(t, c.Config)
+
+	logs, problems, err := AccessLogs(t.Context(), kube, LogQuery{Namespace: ns, Selector: "app=productpage", Since: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) != 1 || logs[0].Pod != "productpage-a" {
+		t.Fatalf("read %+v, want productpage-a only", logs)
+	}
+	if got := logs[0]; got.Lines != 3 || len(got.Entries) != 2 || got.Entries[0].Code != 200 || !got.Entries[1].HasFlag("FI") {
+		t.Errorf("productpage-a: %d lines, entries %+v; want 3 lines, a 200 then a 500 FI", got.Lines, got.Entries)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "productpage-b") {
+		t.Errorf("problems %q, want one naming productpage-b", problems)
+	}
+	logs, _, err = AccessLogs(t.Context(), kube, LogQuery{Namespace: ns, Selector: "app=productpage", Tail: 1})
+	if err != nil || len(logs) != 1 || len(logs[0].Entries) != 1 || logs[0].Entries[0].Code != 500 {
+		t.Errorf("tail 1: %+v, %v; want the last entry only", logs, err)
+	}
+	if _, _, err := AccessLogs(t.Context(), kube, LogQuery{Namespace: ns, Selector: "app=nothing"}); err == nil || !strings.Contains(err.Error(), "no running pod") {
+		t.Errorf("no pods: %v", err)
+	}
+	if _, _, err := AccessLogs(t.Context(), kube, LogQuery{Namespace: ns, Selector: "app=productpage", Container: "missing"}); err == nil {
+		t.Error("a container no pod has: no error")
 	}
 }
