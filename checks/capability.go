@@ -85,5 +85,5 @@ var (
 
 // Capabilities is every capability a check may declare.
 func Capabilities() []*Capability {
-	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy}
+	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs}
 }

@@ -23,6 +23,7 @@ var liveTests = map[string][]string{
 	"pod-probe":        {"TestPodProbeLessons", "TestPodProbeErrors"},
 	"prometheus-query": {"TestMetricChecksOnCluster"},
 	"envoy-stat":       {"TestMetricChecksOnCluster"},
+	"access-log":       {"TestAccessLogOnCluster"},
 }
 
 // TestCatalogue holds every check to the contract, naming what is

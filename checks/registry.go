@@ -24,9 +24,10 @@ func catalogue() []*Check {
 		resourceField, resourceCount, crdServed, meshConfig,
 		// Gateway API and routing (gateway.go, route.go).
 		gatewayCondition, routeWeights,
-		// What the mesh does: traffic and metrics (traffic.go,
-		// probe_pod.go, traffic_metrics.go).
-		httpProbe, podProbe, prometheusQuery, envoyStat,
+		// What the mesh does: traffic, metrics and the proxies' own
+		// logs (traffic.go, probe_pod.go, traffic_metrics.go,
+		// access_log.go).
+		httpProbe, podProbe, prometheusQuery, envoyStat, accessLog,
 	}
 }
 

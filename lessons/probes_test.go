@@ -158,6 +158,8 @@ var probes = []probe{
 		wrong: map[string]lab{"no fault": always(200), "abort on half the calls": fault(500, 0, 0.5), "abort with 503": always(503)}},
 	{lesson: "9", title: "every reviews answer is 500", right: always(500),
 		wrong: map[string]lab{"no fault": always(200), "abort on half the calls": fault(500, 0, 0.5)}},
+	{lesson: "9", title: "the product page answers 200", right: always(200),
+		wrong: map[string]lab{"productpage failing": always(500)}},
 	{lesson: "9", title: "the product page still answers 200", right: always(200),
 		wrong: map[string]lab{"productpage failing": always(500)}},
 	{lesson: "9", title: "every ratings answer is 503", right: always(503),
