@@ -63,7 +63,8 @@ var accessLog = &Check{
 	},
 	Rules: []Rule{{Doc: "flag or status (or both)", Check: func(p Params) *ParamError {
 		if p["flag"] == "" && p["status"] == "" {
-			return &ParamError{Param: "flag", Want: "a response flag such as FI, or a status (give flag, status or both)"}
+			return &ParamError{Param: "status", Problem: Missing,
+				Want: "a status such as 500 or a response flag such as FI: give flag, status or both"}
 		}
 		return nil
 	}}},
