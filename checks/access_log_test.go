@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,13 @@ import (
 // labLine is one entry of the lab's envoy-stdout access log (JSON labels),
 // as productpage's proxy writes it for a call to ratings.
 func labLine(code int, flags string) string {
-	return fmt.Sprintf(`{"access_log_type":"-","bytes_received":0,"bytes_sent":18,"destination":"outbound|9080|v3|ratings.bookinfo.svc.cluster.local",`+
-		`"duration":3,"method":"GET","path":"/ratings/0","protocol":"HTTP/1.1","response_code":%d,"response_flags":%q,"timestamp":"2026-11-29T21:04:05.123456789Z"}`, code, flags)
+	return subsetLine("v3", code, flags)
+}
+
+// subsetLine is labLine for a call to a subset of ratings.
+func subsetLine(subset string, code int, flags string) string {
+	return fmt.Sprintf(`{"access_log_type":"-","bytes_received":0,"bytes_sent":18,"destination":"outbound|9080|%s|ratings.bookinfo.svc.cluster.local",`+
+		`"duration":3,"method":"GET","path":"/ratings/0","protocol":"HTTP/1.1","response_code":%d,"response_flags":%q,"timestamp":"2026-11-29T21:04:05.123456789Z"}`, subset, code, flags)
 }
 
 // TestAccessLogOnCluster runs access-log against proxies' logs served by
@@ -126,6 +132,33 @@ status:
 	}
 	if r := run(map[string]string{"selector": "app=details", "flag": "FI"}); r.Verdict != Error || r.Code != CodeLogUnreadable {
 		t.Errorf("no pod readable: %s", explain(r))
+	}
+	// Lesson 10's gates, each on the log of the state the reader arrives
+	// in (the previous step's) and of the step's own.
+	const delayed, faulty, e500 = "v-delayed-50percent-delayof7s", "v-faulty-50percent-503", "v-50percent-internal-server-error-500"
+	for _, tc := range []struct {
+		name         string
+		raw          map[string]string
+		arrive, pass []string
+	}{
+		{"timeout (UT, 504)", map[string]string{"upstream": "|v-delayed", "flag": "UT", "status": "504"},
+			[]string{subsetLine(delayed, 200, "-"), subsetLine(delayed, 200, "-")},
+			[]string{subsetLine(delayed, 200, "-"), subsetLine(delayed, 504, "UT")}},
+		{"pool (UO, 503)", map[string]string{"upstream": "|" + delayed + "|", "flag": "UO", "status": "503"},
+			[]string{subsetLine(faulty, 200, "-"), subsetLine(faulty, 503, "URX")},
+			[]string{subsetLine(delayed, 200, "-"), subsetLine(delayed, 503, "UO")}},
+		{"outlier detection (UH, 503)", map[string]string{"upstream": "|v-50percent", "flag": "UH", "status": "503"},
+			[]string{subsetLine(delayed, 200, "-"), subsetLine(delayed, 503, "UO")},
+			[]string{subsetLine(e500, 500, "-"), subsetLine(e500, 503, "UH")}},
+	} {
+		setLog(pp, tc.arrive...)
+		if r := run(maps.Clone(tc.raw)); r.Verdict != Fail || r.Code != CodeLogNoMatch {
+			t.Errorf("lesson 10 %s, arrival: %s", tc.name, explain(r))
+		}
+		setLog(pp, tc.pass...)
+		if r := run(maps.Clone(tc.raw)); r.Verdict != Pass {
+			t.Errorf("lesson 10 %s: %s", tc.name, explain(r))
+		}
 	}
 	// Without the permission to read logs.
 	denied := newEmitEnv(trafficClients(t, c.Impersonate("meshdojo-no-logs")))

@@ -669,3 +669,32 @@ func TestPrometheusQueries(t *testing.T) {
 		t.Errorf("an unsupported query: %v", err)
 	}
 }
+
+// TestDegradedPage follows a ratings abort up to the page as the lab's
+// reviews-v4 and productpage answer it (lesson 9's 500 and 503 steps):
+// on the page, for a 500 productpage puts in its own error; for a 503
+// it keeps reviews' JSON, whose ratings carry the "temporarily unavailable" note.
+func TestDegradedPage(t *testing.T) {
+	abort := func(status string) *Sim {
+		return lab(t, ratingsVS("    fault: {abort: {httpStatus: "+status+", percentage: {value: 100}}}"), ratingsDR("v3", ""))
+	}
+	body := func(s *Sim, path string) (int, string) {
+		r := s.Ingress(context.Background(), Request{Host: "bookinfo.example", Port: 9080, Path: path})
+		return r.Status, r.Body
+	}
+	s := abort("500")
+	if st, b := body(s, "/productpage"); st != 200 || !strings.Contains(b, "Sorry, product reviews are currently unavailable") || strings.Contains(b, "temporarily") {
+		t.Errorf("500: page %d %q", st, b)
+	}
+	s = abort("503")
+	if st, b := body(s, "/api/v1/products/0/reviews"); st != 503 || !strings.Contains(b, "temporarily unavailable") || !strings.Contains(b, "Reviewer1") {
+		t.Errorf("503: reviews %d %q", st, b)
+	}
+	if st, b := body(s, "/productpage"); st != 200 || !strings.Contains(b, "temporarily unavailable") || strings.Contains(b, "Sorry, product reviews") {
+		t.Errorf("503: page %d %q", st, b)
+	}
+	s = lab(t, ratingsVS(""), ratingsDR("v3", ""))
+	if st, b := body(s, "/productpage"); st != 200 || strings.Contains(b, "unavailable") || !strings.Contains(b, `"stars"`) {
+		t.Errorf("no fault: page %d %q", st, b)
+	}
+}
