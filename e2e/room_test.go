@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,19 +27,7 @@ func TestRoomGridOnScreen(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(dir, name+".yaml"), kc, 0o600)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	os.WriteFile(filepath.Join(dir, "carol.yaml"), []byte(`apiVersion: v1
-kind: Config
-current-context: gone
-clusters: [{name: c, cluster: {server: "https://`+addr+`"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: gone, context: {cluster: c, user: u}}]
-`), 0o600)
+	testcluster.ClosedKubeconfig(t, filepath.Join(dir, "carol.yaml"), "gone")
 
 	tm := start(t, offlineEnv(t), 120, 30, "room", "--lesson", "6", "--kubeconfig", dir, "--timeout", "3s")
 	scr := tm.waitFor("a verdict for everyone", func(s string) bool {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,20 +124,8 @@ func TestCheckBadInput(t *testing.T) {
 }
 
 func TestCheckNoCluster(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-current-context: gone
-clusters: [{name: c, cluster: {server: "https://`+addr+`"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: gone, context: {cluster: c, user: u}}]
-`), 0o600)
+	testcluster.ClosedKubeconfig(t, kc, "gone")
 	code, out, _ := run(t, "", false, "check", "--run", "crd-served", "name=x.example.com", "--kubeconfig", kc, "-o", "json")
 	rep := decodeReport(t, out)
 	if code != 2 || !strings.Contains(rep.Error, "connection refused") {

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,43 +13,6 @@ import (
 	"github.com/meshdojo/meshdojo/checks"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
-
-// widgetCRD is installed on one participant's cluster only, so the same
-// check passes there and fails on the other.
-const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.room.example.com}
-spec:
-  group: room.example.com
-  names: {kind: Widget, plural: widgets, singular: widget}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`
-
-// closedKubeconfig is a kubeconfig for an address where nothing listens.
-func closedKubeconfig(t *testing.T, path, context string) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	err = os.WriteFile(path, []byte(`apiVersion: v1
-kind: Config
-current-context: `+context+`
-clusters: [{name: c, cluster: {server: "https://`+addr+`"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: `+context+`, context: {cluster: c, user: u}}]
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func writeKubeconfig(t *testing.T, c *testcluster.Cluster, path string, cfg any) {
 	t.Helper()
@@ -104,13 +66,13 @@ func TestCheckRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(other.Stop)
-	if err := other.Apply(t.Context(), widgetCRD); err != nil {
+	if err := other.Apply(t.Context(), testcluster.WidgetCRD); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	writeKubeconfig(t, shared, filepath.Join(dir, "alice.yaml"), nil)
 	writeKubeconfig(t, shared, filepath.Join(dir, "bob.kubeconfig"), "nobody")
-	closedKubeconfig(t, filepath.Join(dir, "carol"), "carol-ctx")
+	testcluster.ClosedKubeconfig(t, filepath.Join(dir, "carol"), "carol-ctx")
 	writeKubeconfig(t, other, filepath.Join(dir, "dave.yml"), nil)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("not a kubeconfig"), 0o600)
 	args := []string{"check", "--kubeconfig", dir, "--run", "crd-served", "name=widgets.room.example.com", "--timeout", "3s"}

@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
 func TestRoomBadInput(t *testing.T) {
 	dir := t.TempDir()
-	closedKubeconfig(t, filepath.Join(dir, "alice.yaml"), "alice")
+	testcluster.ClosedKubeconfig(t, filepath.Join(dir, "alice.yaml"), "alice")
 	empty := t.TempDir()
 	junk := t.TempDir()
 	os.WriteFile(filepath.Join(junk, "notes.txt"), []byte("[not yaml"), 0o600)

@@ -2,7 +2,6 @@ package room
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,20 +15,6 @@ import (
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 	"github.com/meshdojo/meshdojo/lessons"
 )
-
-const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.room.example.com}
-spec:
-  group: room.example.com
-  names: {kind: Widget, plural: widgets, singular: widget}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`
 
 // kubeconfigFile writes a kubeconfig for c with cfg's credentials
 // (admin when nil) and returns its path.
@@ -47,21 +32,8 @@ func kubeconfigFile(t *testing.T, c *testcluster.Cluster, cfg *rest.Config, name
 }
 
 func closedKubeconfig(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	p := filepath.Join(t.TempDir(), "gone.yaml")
-	os.WriteFile(p, []byte(`apiVersion: v1
-kind: Config
-current-context: gone
-clusters: [{name: c, cluster: {server: "https://`+addr+`"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: gone, context: {cluster: c, user: u}}]
-`), 0o600)
+	testcluster.ClosedKubeconfig(t, p, "gone")
 	return p
 }
 
@@ -115,7 +87,7 @@ func TestRoomOnSeveralServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(other.Stop)
-	if err := other.Apply(t.Context(), widgetCRD); err != nil {
+	if err := other.Apply(t.Context(), testcluster.WidgetCRD); err != nil {
 		t.Fatal(err)
 	}
 	sa, err := shared.ServiceAccount(t.Context(), "room-test", "no-role")
@@ -170,7 +142,7 @@ func TestRoomOnSeveralServers(t *testing.T) {
 	}
 
 	// A change in alice's cluster reaches her cell, by the watch.
-	shared.ApplyT(t, widgetCRD)
+	shared.ApplyT(t, testcluster.WidgetCRD)
 	w.until("alice passing", kindIs(alice, Pass))
 	if got := w.b.Order(BehindFirst); w.b.Rows[got[3]].Name != "alice" {
 		t.Errorf("alice passes and is not last behind-first: %v", got)
