@@ -163,8 +163,18 @@ subjects:
 `); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nobody.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err != nil {
-		t.Errorf("list pods as a member of readers: %v", err)
+	// The API server's RBAC authorizer reads bindings through its own
+	// informers, so a new binding takes effect a moment after it is
+	// stored; the time limit is only a guard against waiting forever.
+	var listErr error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, listErr = nobody.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if !apierrors.IsForbidden(listErr) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if listErr != nil {
+		t.Errorf("list pods as a member of readers: %v", listErr)
 	}
 
 	// The API server goes away and comes back with the same data and address.
