@@ -15,20 +15,22 @@ package lessons_test
 // the step's traffic checks the way a reader does (t, then y), and
 // confirms that the step is recorded as done and "next" moves on.
 //
-// Four checks need a live mesh behind the API server: http-probe and
-// pod-probe send traffic (and so act on the cluster, with the reader's
-// consent), prometheus-query and envoy-stat read Prometheus and Envoy's
-// stats endpoint. They are tested against real servers in package
-// checks. Here the runner answers them with the verdict the phase calls
-// for (fail while the step's failing state is applied, pass once its
-// passing state is), and the acting ones are still run the way a reader
-// runs them: t, then y to consent. Everything else, including questions
-// judged on the cluster, runs through the real check engine.
+// The traffic and metric checks (http-probe, pod-probe, envoy-stat,
+// prometheus-query) run for real too, against a simulated lab whose
+// behaviour follows from the objects in the API server
+// (internal/traffic/fakelab; lessons/README.md, "The simulated lab"):
+// http-probe reaches its ingress through the --ingress setting,
+// envoy-stat and prometheus-query go through the API server's pod and
+// service proxies to simulated pods in the test pod network, and a probe
+// pod's curl runs through the simulator, which ends the pod with curl's
+// exit code as a kubelet would. The acting ones are run the way a reader
+// runs them: t, then y to consent.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -50,6 +52,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
@@ -57,6 +60,7 @@ import (
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
+	"github.com/meshdojo/meshdojo/internal/traffic/fakelab"
 	"github.com/meshdojo/meshdojo/lessons"
 	"github.com/meshdojo/meshdojo/tui"
 )
@@ -87,12 +91,69 @@ func TestWalk(t *testing.T) {
 	if err := os.WriteFile(kcPath, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	lab := startLab(t, c)
 	// Lessons share namespace names (bookinfo, istio-system), so they run
 	// one after another, each starting from and returning to an empty
 	// cluster.
 	for _, l := range walk {
-		t.Run("lesson"+l.ID, func(t *testing.T) { walkLesson(t, c, kcPath, all, l, fixtureDir(l)) })
+		t.Run("lesson"+l.ID, func(t *testing.T) { walkLesson(t, c, kcPath, lab, all, l, fixtureDir(l)) })
 	}
+}
+
+// readerPace is how long a reader is taken to spend on a step.
+const readerPace = 10 * time.Minute
+
+// simLab is the simulated lab behind the test API server: the traffic
+// settings that lead to its ingress, and its node.
+type simLab struct {
+	traffic checks.TrafficSettings
+	node    *fakelab.Node
+	sim     *fakelab.Sim
+}
+
+// startLab runs the simulated lab until the test ends.
+func startLab(t *testing.T, c *testcluster.Cluster) simLab {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	live, err := fakelab.Watch(ctx, c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := fakelab.NewSim(live.Source(), fakelab.Options{Seed: 1})
+	ingress := httptest.NewServer(sim.IngressHandler(9080))
+	// The simulated node gives pods IPs in the test pod network, serves
+	// their Envoy stats and Prometheus there, writes EndpointSlices and
+	// runs probe pods' curl.
+	pn := testcluster.SharedPodNet(t)
+	kube, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	running := true
+	node := &fakelab.Node{Kube: kube, Sim: sim, NewIP: pn.AddIP, ReleaseIP: pn.ReleaseIP, Listen: pn.ListenAt,
+		Errorf: func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			if running {
+				t.Errorf(format, args...)
+			}
+		}}
+	done := make(chan struct{})
+	go func() { node.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		mu.Lock()
+		running = false
+		mu.Unlock()
+		stop()
+		<-done
+		ingress.Close()
+	})
+	s, err := checks.ParseTraffic(checks.TrafficSettings{Ingress: ingress.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return simLab{traffic: s, node: node, sim: sim}
 }
 
 // fixtureDir is where a lesson's fixtures live (see testdata/README.md).
@@ -108,7 +169,7 @@ func onCluster(s *lessons.Step) bool {
 	return len(s.Checks) > 0 || (s.Question != nil && s.Question.Check != nil)
 }
 
-func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*lessons.Lesson, l *lessons.Lesson, dir string) {
+func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab, all []*lessons.Lesson, l *lessons.Lesson, dir string) {
 	w := newWalker(t, c, dir)
 	defer w.reset()
 	files := w.checkFiles(l)
@@ -133,8 +194,11 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := &walkRunner{Runner: conn.NewRunner()}
-	run.set(checks.Fail)
+	// The engine the tutorial gets, pointed at the simulated lab's
+	// ingress as a reader's --ingress would point it.
+	eng := conn.Engine()
+	eng.Traffic = lab.traffic
+	run := settled{eng, lab.node}
 	sv := &saves{}
 	m := tui.New(tui.Options{
 		Lessons: []*lessons.Lesson{l}, Lesson: l.ID, Step: first + 1,
@@ -153,6 +217,10 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 			continue // a closing summary: nothing holds the gate
 		}
 		sf := files[i]
+		// A reader spends minutes on a step; the walk, a second. What the
+		// mesh counted during earlier steps is aged accordingly, so a
+		// windowed query sees this step's traffic only.
+		lab.sim.Age(readerPace)
 		rows := bind(t, l, i)
 
 		// The before-state: the cluster exactly as the previous step's
@@ -160,7 +228,6 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		// reader arrives. Unless the step only observes the cluster, the
 		// gate must be shut here by every check of the step: a check
 		// that already passes proves nothing about what the reader did.
-		run.set(checks.Fail)
 		before := evaluate(ctx, t, run, l, i, rows, seen)
 		if !sf.observe {
 			for n, b := range rows {
@@ -205,7 +272,6 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		guardFailed := map[int]bool{}
 		for _, f := range sf.wrong {
 			w.applyFile(f)
-			run.set(checks.Fail)
 			st := evaluate(ctx, t, run, l, i, rows, seen)
 			st.file = f
 			shut := len(rows) == 0
@@ -241,7 +307,6 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, all []*less
 		if sf.pass != "" {
 			w.applyFile(sf.pass)
 		}
-		run.set(checks.Pass)
 		after := evaluate(ctx, t, run, l, i, rows, seen)
 		for n, b := range rows {
 			if v := after.checks[n]; v.Verdict != checks.Pass {
@@ -408,72 +473,22 @@ func (c coverage) note(b checks.Bound, v checks.Verdict) {
 	c[key][v] = true
 }
 
-// simulated are the checks that need a live mesh behind the API server:
-// Envoy answering through the ingress or a probe pod, Envoy's stats
-// endpoint, Prometheus. They are tested with real traffic in package
-// checks; the walk answers them with the verdict of the current phase.
-var simulated = map[string]bool{"http-probe": true, "pod-probe": true, "prometheus-query": true, "envoy-stat": true, "access-log": true}
-
-// walkRunner is the real engine for every other check.
-type walkRunner struct {
+// settled is the engine, with each check that needs a live mesh
+// (Check.NeedsMesh: traffic, Envoy's stats, Prometheus, proxy logs) run
+// once the simulated node has caught up with the objects just applied
+// (pod IPs, EndpointSlices), as a reader's cluster has by the time they
+// check. A check that reads only objects needs no node.
+type settled struct {
 	checks.Runner
-	mu      sync.Mutex
-	verdict checks.Verdict
-	ctx     context.Context
-	sim     []checks.Bound // the simulated checks being watched
-	out     chan<- checks.Update
+	node *fakelab.Node
 }
 
-func (r *walkRunner) set(v checks.Verdict) {
-	r.mu.Lock()
-	r.verdict = v
-	r.mu.Unlock()
-	go r.sendSim() // the test's goroutine is the one that drains out
-}
-
-func (r *walkRunner) canned(b checks.Bound) checks.Result {
-	r.mu.Lock()
-	v := r.verdict
-	r.mu.Unlock()
-	return checks.Result{Check: b.Check.Name, Params: b.Params, Verdict: v, At: time.Now(),
-		Summary: "simulated in the lesson walk (" + string(v) + "); this check is tested against a live mesh in package checks"}
-}
-
-func (r *walkRunner) sendSim() {
-	r.mu.Lock()
-	ctx, sim, out := r.ctx, r.sim, r.out
-	r.mu.Unlock()
-	for _, b := range sim {
-		select {
-		case out <- checks.Update{Key: b.Key, Result: r.canned(b)}:
-		case <-ctx.Done():
-			return
-		}
+func (r settled) Run(ctx context.Context, b checks.Bound, out chan<- checks.Update) checks.Result {
+	if b.Check == nil || !b.Check.NeedsMesh() {
+		return r.Runner.Run(ctx, b, out)
 	}
-}
-
-func (r *walkRunner) Watch(ctx context.Context, set []checks.Bound, out chan<- checks.Update) {
-	var real, sim []checks.Bound
-	for _, b := range set {
-		if b.Check != nil && simulated[b.Check.Name] {
-			sim = append(sim, b)
-		} else {
-			real = append(real, b)
-		}
-	}
-	r.mu.Lock()
-	r.ctx, r.sim, r.out = ctx, sim, out
-	r.mu.Unlock()
-	go r.sendSim()
-	if len(real) > 0 {
-		r.Runner.Watch(ctx, real, out)
-	}
-	<-ctx.Done()
-}
-
-func (r *walkRunner) Run(ctx context.Context, b checks.Bound, out chan<- checks.Update) checks.Result {
-	if b.Check != nil && simulated[b.Check.Name] {
-		return r.canned(b)
+	if err := r.node.Settle(ctx); err != nil {
+		return checks.Result{Check: b.Check.Name, Params: b.Params, Verdict: checks.Error, Summary: "the simulated lab did not settle: " + err.Error(), At: time.Now()}
 	}
 	return r.Runner.Run(ctx, b, out)
 }
