@@ -30,6 +30,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -171,6 +173,7 @@ func onCluster(s *lessons.Step) bool {
 
 func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab, all []*lessons.Lesson, l *lessons.Lesson, dir string) {
 	w := newWalker(t, c, dir)
+	w.lab = lab
 	defer w.reset()
 	files := w.checkFiles(l)
 
@@ -198,7 +201,13 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 	// ingress as a reader's --ingress would point it.
 	eng := conn.Engine()
 	eng.Traffic = lab.traffic
-	run := settled{eng, lab.node}
+	var run checks.Runner = settled{eng, lab.node}
+	var cue *cued // nil: no stand-in
+	if cuedLessons[l.ID] {
+		cue = &cued{Runner: run}
+		run = cue
+	}
+	cue.set(checks.Fail)
 	sv := &saves{}
 	m := tui.New(tui.Options{
 		Lessons: []*lessons.Lesson{l}, Lesson: l.ID, Step: first + 1,
@@ -228,6 +237,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		// reader arrives. Unless the step only observes the cluster, the
 		// gate must be shut here by every check of the step: a check
 		// that already passes proves nothing about what the reader did.
+		cue.set(checks.Fail)
 		before := evaluate(ctx, t, run, l, i, rows, seen)
 		if !sf.observe {
 			for n, b := range rows {
@@ -272,6 +282,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		guardFailed := map[int]bool{}
 		for _, f := range sf.wrong {
 			w.applyFile(f)
+			cue.set(checks.Fail)
 			st := evaluate(ctx, t, run, l, i, rows, seen)
 			st.file = f
 			shut := len(rows) == 0
@@ -307,6 +318,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		if sf.pass != "" {
 			w.applyFile(sf.pass)
 		}
+		cue.set(checks.Pass)
 		after := evaluate(ctx, t, run, l, i, rows, seen)
 		for n, b := range rows {
 			if v := after.checks[n]; v.Verdict != checks.Pass {
@@ -725,6 +737,7 @@ type walker struct {
 	mapper  meta.RESTMapper
 	created []ref             // in order, for reset
 	saved   map[string]string // objects removed by "# delete:", for "# restore:"
+	lab     simLab            // where "# send:" sends the reader's requests
 }
 
 type ref struct {
@@ -765,12 +778,22 @@ type spec struct {
 	deletes  []ref
 	restores []ref
 	guards   map[int]string // check number -> why it may pass before the step
+	sends    []send         // requests the reader sends through the ingress
+}
+
+// send is a "# send: N PATH" directive: the reader sends N GET requests
+// for PATH through the ingress, as a step's text asks (a curl loop), once
+// the file's objects are applied.
+type send struct {
+	n    int
+	path string
 }
 
 var (
 	includeRe = regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
 	deleteRe  = regexp.MustCompile(`(?m)^# (delete|restore): (\S+) (\S+) (\S+)\s*$`)
 	guardRe   = regexp.MustCompile(`(?m)^# guard: ([0-9]+) (.*\S)\s*$`)
+	sendRe    = regexp.MustCompile(`(?m)^# send: ([0-9]+) (/\S*)\s*$`)
 	// The fixture names: entry.yaml, NN.pass.yaml or NN.observe.yaml,
 	// and any number of NN.fail.yaml / NN.fail-WORD.yaml.
 	stepFileRe = regexp.MustCompile(`^([0-9]{2})\.(pass|observe|fail|fail-[a-z0-9-]+)\.yaml$`)
@@ -874,6 +897,13 @@ func (w *walker) load(path string) spec {
 			sp.restores = append(sp.restores, r)
 		}
 	}
+	for _, m := range sendRe.FindAllStringSubmatch(string(raw), -1) {
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n < 1 || n > 1000 {
+			w.t.Fatalf("%s: send: %q is not a count from 1 to 1000", path, m[1])
+		}
+		sp.sends = append(sp.sends, send{n, m[2]})
+	}
 	for _, m := range guardRe.FindAllStringSubmatch(string(raw), -1) {
 		n, err := strconv.Atoi(m[1])
 		if err != nil {
@@ -935,6 +965,28 @@ func (w *walker) applyFile(path string) spec {
 	}
 	for _, o := range objs {
 		w.created = append(w.created, ref{o.GetAPIVersion(), o.GetKind(), o.GetNamespace(), o.GetName()})
+	}
+	if len(sp.sends) > 0 {
+		if err := w.lab.node.Settle(ctx); err != nil {
+			w.t.Fatalf("%s: the simulated lab did not settle: %v", path, err)
+		}
+	}
+	for _, sd := range sp.sends {
+		// What the reader's curl loop does: the answers are not judged
+		// here (the step's checks judge what the traffic left behind),
+		// but a request that gets no answer at all is a broken fixture.
+		for range sd.n {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.lab.traffic.Ingress+sd.path, nil)
+			if err != nil {
+				w.t.Fatalf("%s: send %s: %v", path, sd.path, err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				w.t.Fatalf("%s: send %s: %v", path, sd.path, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
 	}
 	return sp
 }
