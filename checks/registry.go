@@ -18,8 +18,8 @@ func catalogue() []*Check {
 		istiodReady, caRootCert,
 		// Enrolment and workloads (workload.go).
 		namespaceEnrolled, workloadsInMesh, workloadReady,
-		// Mutual TLS (mtls.go).
-		mtlsMode,
+		// Mutual TLS (mtls.go), and who may call what (authz.go).
+		mtlsMode, authzDecision,
 		// Any object, and the mesh config (resource.go, meshconfig.go).
 		resourceField, resourceCount, crdServed, meshConfig,
 		// Gateway API and routing (gateway.go, route.go).
