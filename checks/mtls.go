@@ -27,7 +27,9 @@ var mtlsMode = &Check{
 	Name: "mtls-mode",
 	Summary: "every workload in a namespace, on every port, has the effective mTLS mode Istio computes from its PeerAuthentications " +
 		"(workload over namespace over mesh, UNSET inherits, port-level overrides, oldest wins; policies in namespaces the mesh " +
-		"config's discoverySelectors do not select are ignored) and a proxy that enforces it",
+		"config's discoverySelectors do not select are ignored) and a proxy that enforces it; for ambient pods, what ztunnel enforces " +
+		"from the deny rules istiod derives (STRICT or PERMISSIVE only: DISABLE allows plain text and mTLS alike, and istiod's port-level " +
+		"exceptions for ztunnel differ from a sidecar's)",
 	Params: []ParamSpec{
 		{Name: "namespace", Type: Namespace, Required: true, Doc: "namespace whose workloads are judged"},
 		{Name: "mode", Type: Enum, Enum: []string{"STRICT", "PERMISSIVE", "DISABLE"}, Default: "STRICT",
@@ -419,16 +421,8 @@ func evalMTLS(ctx context.Context, env Env, p Params) Result {
 			bypass(pod, verdicts)
 		}
 		if kind == proxyAmbient {
-			// istiod turns PeerAuthentications into ztunnel policies that
-			// only deny plain text (STRICT) or not; ztunnel always accepts
-			// mTLS, so DISABLE acts as PERMISSIVE (pilot/pkg/serviceregistry/
-			// ambient/authorization.go).
-			for i := range verdicts {
-				if verdicts[i].Mode == "DISABLE" {
-					verdicts[i].Mode = "PERMISSIVE"
-					verdicts[i].Why += "; in ambient mode ztunnel treats DISABLE as PERMISSIVE (it still accepts mTLS)"
-				}
-			}
+			// ztunnel, not a sidecar, enforces the policies (mtls_ambient.go).
+			ambientVerdicts(set, eff, verdicts)
 		}
 
 		o := podOutcome{pod: pod, ok: true}
