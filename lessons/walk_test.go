@@ -1078,9 +1078,11 @@ func (w *walker) reset() {
 	var nss, others []string
 	for i := len(w.created) - 1; i >= 0; i-- {
 		r := w.created[i]
-		if r.ns != "" {
+		if r.ns != "" && !harnessNamespace(r.ns) {
 			// Apply creates a missing namespace, so every namespace an
-			// object went to is the fixtures' to remove.
+			// object went to is the fixtures' to remove. Objects in the
+			// cluster's own namespaces (istio-cni's DaemonSet lives in
+			// kube-system) are removed one by one instead.
 			r = ref{apiVersion: "v1", kind: "Namespace", name: r.ns}
 		}
 		if seen[r.String()] {
@@ -1088,7 +1090,7 @@ func (w *walker) reset() {
 		}
 		seen[r.String()] = true
 		switch {
-		case r.kind == "Namespace" && (r.name == "default" || strings.HasPrefix(r.name, "kube-")):
+		case r.kind == "Namespace" && harnessNamespace(r.name):
 			w.t.Errorf("reset: fixtures must not put objects in namespace %s, which the walk cannot remove", r.name)
 		case r.kind == "Namespace":
 			nss = append(nss, r.yaml())
@@ -1106,6 +1108,10 @@ func (w *walker) reset() {
 		}
 	}
 }
+
+// harnessNamespace reports whether a namespace belongs to the cluster
+// itself, so the walk may not delete it.
+func harnessNamespace(ns string) bool { return ns == "default" || strings.HasPrefix(ns, "kube-") }
 
 // TestOfflineTrafficSteps: a reader without a cluster can read every
 // step that sends traffic and move past it with an explicit skip, which
