@@ -28,6 +28,8 @@ var Read = []schema.GroupVersionResource{
 	{Group: "networking.istio.io", Version: "v1", Resource: "gateways"},
 	{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"},
 	{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"},
+	{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"},
+	{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"},
 	{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
 }

@@ -210,6 +210,18 @@ func (s *Sim) EnvoyStats(p *Pod) (text string, ok bool) {
 			reqs = append(reqs, fmt.Sprintf("istio_requests_total{%s} %s", labelText(sr.labels), num(sr.points[len(sr.points)-1].v)))
 		}
 	}
+	// Envoy keeps a set of stats for every cluster it holds, used or not:
+	// upstream_cx_total is one (the lab's proxyStatsMatcher keeps
+	// .*upstream_cx.*); the simulator opens a connection per request.
+	active := -1
+	if w, err := s.world(); err == nil {
+		cl := w.Clusters(p)
+		active = len(cl)
+		for _, c := range cl {
+			byStat["envoy_cluster_upstream_cx_total"] = append(byStat["envoy_cluster_upstream_cx_total"],
+				fmt.Sprintf("envoy_cluster_upstream_cx_total{cluster_name=%q} %s", c, num(s.metrics.counters[key]["envoy_cluster_upstream_rq_total|"+c])))
+		}
+	}
 	s.metrics.mu.Unlock()
 	for cluster, n := range s.ejectedNow(key) {
 		byStat["envoy_cluster_outlier_detection_ejections_active"] = append(byStat["envoy_cluster_outlier_detection_ejections_active"],
@@ -233,6 +245,11 @@ func (s *Sim) EnvoyStats(p *Pod) (text string, ok bool) {
 	if len(reqs) > 0 {
 		sort.Strings(reqs)
 		b.WriteString("# TYPE istio_requests_total counter\n" + strings.Join(reqs, "\n") + "\n")
+	}
+	if active >= 0 {
+		// cluster_manager.* is in istio-agent's required stats prefixes
+		// (pkg/bootstrap/config.go), whatever the mesh config keeps.
+		fmt.Fprintf(&b, "# TYPE envoy_cluster_manager_active_clusters gauge\nenvoy_cluster_manager_active_clusters{} %d\n", active)
 	}
 	fmt.Fprintf(&b, "# TYPE envoy_server_days_until_first_cert_expiring gauge\nenvoy_server_days_until_first_cert_expiring{} %d\n", s.certDays(p))
 	return b.String(), true

@@ -213,6 +213,9 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 	}
 	if !from.sidecar {
 		// No proxy: kube-proxy sends the connection to any endpoint.
+		if svc == nil && !w.internalHost(req.Host) && public(req.Host) {
+			return internet(req)
+		}
 		if svc == nil {
 			return Response{Err: "dns", Flags: "-"}
 		}
@@ -228,10 +231,11 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 		}
 		return s.inbound(ctx, w, from, ep, svc, req, "plain")
 	}
-	rule, vs, resp := s.pickRule(w, from, svc, req)
 	var r Response
 	cluster := "-"
-	if resp != nil {
+	if er, c, ok := s.egress(ctx, w, from, svc, req); ok {
+		r, cluster = er, c
+	} else if rule, vs, resp := s.pickRule(w, from, svc, req); resp != nil {
 		r = *resp
 	} else {
 		r, cluster = s.forward(ctx, w, from, rule, vs, svc, req)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // podYAML is a running, ready pod of app/version with or without a
@@ -115,6 +117,20 @@ func lab(t *testing.T, docs ...string) *Sim {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A document for an object base has replaces it, as applying it
+	// would.
+	at := map[string]int{}
+	var kept []*unstructured.Unstructured
+	for _, o := range objs {
+		k := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
+		if i, ok := at[k]; ok {
+			kept[i] = o
+			continue
+		}
+		at[k] = len(kept)
+		kept = append(kept, o)
+	}
+	objs = kept
 	w, err := FromObjects(objs)
 	if err != nil {
 		t.Fatal(err)

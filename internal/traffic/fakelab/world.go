@@ -26,6 +26,8 @@ type World struct {
 	VirtualServices  []*VirtualService
 	DestinationRules []*DestinationRule
 	PeerAuths        []*PeerAuthentication
+	Sidecars         []*Sidecar
+	ServiceEntries   []*ServiceEntry
 	Mesh             MeshConfig
 	// Ignored says which Istio objects istiod would not see (a namespace
 	// outside the mesh config's discoverySelectors), for explanations.
@@ -45,6 +47,9 @@ type backend struct {
 type MeshConfig struct {
 	RootNamespace      string
 	DiscoverySelectors []LabelSelector
+	// OutboundPolicy is outboundTrafficPolicy.mode: ALLOW_ANY (the
+	// default) or REGISTRY_ONLY.
+	OutboundPolicy string
 }
 
 // LabelSelector is a Kubernetes label selector.
@@ -116,6 +121,12 @@ type Service struct {
 	Name, Namespace string
 	Selector        map[string]string
 	Ports           []int
+	// PortNames and AppProtocols are the ports' name and appProtocol, by
+	// index, for the protocol Istio gives each port.
+	PortNames, AppProtocols []string
+	// ExportTo is the networking.istio.io/exportTo annotation's list;
+	// empty means every namespace.
+	ExportTo []string
 }
 
 // FQDN is the service's cluster host name.
@@ -294,12 +305,31 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 			ports, _, _ := unstructured.NestedSlice(o.Object, "spec", "ports")
 			for _, p := range ports {
 				if m, ok := p.(map[string]any); ok {
-					if n, ok := m["port"].(int64); ok {
+					if n, ok := intOf(m["port"]); ok {
+						name, _ := m["name"].(string)
+						proto, _ := m["appProtocol"].(string)
 						s.Ports = append(s.Ports, int(n))
+						s.PortNames = append(s.PortNames, name)
+						s.AppProtocols = append(s.AppProtocols, proto)
 					}
 				}
 			}
+			if e := o.GetAnnotations()["networking.istio.io/exportTo"]; e != "" {
+				for _, x := range strings.Split(e, ",") {
+					s.ExportTo = append(s.ExportTo, strings.TrimSpace(x))
+				}
+			}
 			w.Services = append(w.Services, s)
+		case "Sidecar":
+			sc := &Sidecar{Name: name, Namespace: ns, Created: o.GetCreationTimestamp().Time}
+			if spec(o, &sc.Spec) {
+				w.Sidecars = append(w.Sidecars, sc)
+			}
+		case "ServiceEntry":
+			se := &ServiceEntry{Name: name, Namespace: ns}
+			if spec(o, &se.Spec) {
+				w.ServiceEntries = append(w.ServiceEntries, se)
+			}
 		case "Gateway":
 			if !strings.HasPrefix(o.GetAPIVersion(), "networking.istio.io/") {
 				continue
@@ -354,8 +384,11 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 	if len(meshes) > 0 {
 		raw, _, _ := unstructured.NestedString(meshes[0].Object, "data", "mesh")
 		var mc struct {
-			RootNamespace      string          `json:"rootNamespace"`
-			DiscoverySelectors []LabelSelector `json:"discoverySelectors"`
+			RootNamespace         string          `json:"rootNamespace"`
+			DiscoverySelectors    []LabelSelector `json:"discoverySelectors"`
+			OutboundTrafficPolicy struct {
+				Mode string `json:"mode"`
+			} `json:"outboundTrafficPolicy"`
 		}
 		if err := yaml.Unmarshal([]byte(raw), &mc); err != nil {
 			errs = append(errs, fmt.Sprintf("ConfigMap %s/%s key mesh: %v", meshes[0].GetNamespace(), meshes[0].GetName(), err))
@@ -364,6 +397,7 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 			w.Mesh.RootNamespace = mc.RootNamespace
 		}
 		w.Mesh.DiscoverySelectors = mc.DiscoverySelectors
+		w.Mesh.OutboundPolicy = mc.OutboundTrafficPolicy.Mode
 	}
 	w.filterDiscovery()
 	if len(errs) > 0 {
@@ -410,7 +444,20 @@ func (w *World) filterDiscovery() {
 			gw = append(gw, g)
 		}
 	}
+	var sc []*Sidecar
+	for _, x := range w.Sidecars {
+		if seen("Sidecar", x.Namespace, x.Name) {
+			sc = append(sc, x)
+		}
+	}
+	var se []*ServiceEntry
+	for _, x := range w.ServiceEntries {
+		if seen("ServiceEntry", x.Namespace, x.Name) {
+			se = append(se, x)
+		}
+	}
 	w.VirtualServices, w.DestinationRules, w.PeerAuths, w.Gateways = vs, dr, pa, gw
+	w.Sidecars, w.ServiceEntries = sc, se
 }
 
 // Selected reports whether istiod watches namespace ns.
@@ -429,6 +476,20 @@ func (w *World) Selected(ns string) bool {
 		}
 	}
 	return false
+}
+
+// intOf reads a number as the API server (int64) or a YAML decoder
+// (float64) gives it.
+func intOf(v any) (int, bool) {
+	switch n := v.(type) {
+	case int64:
+		return int(n), true
+	case float64:
+		return int(n), true
+	case int:
+		return n, true
+	}
+	return 0, false
 }
 
 func pod(o *unstructured.Unstructured) *Pod {
