@@ -40,8 +40,11 @@ type Lesson struct {
 	Minutes int    `json:"minutes"` // estimated time
 	Intro   string `json:"-"`       // Markdown before the first step
 	Links   []Link `json:"-"`       // the links of the introduction
-	Steps   []Step `json:"-"`
-	File    string `json:"-"`
+	// Notes are the instructor's notes for the introduction (a notes
+	// block before the first step): what to say before step 1.
+	Notes Notes  `json:"-"`
+	Steps []Step `json:"-"`
+	File  string `json:"-"`
 	// Fields is the line of each front matter field written.
 	Fields map[string]int `json:"-"`
 }
@@ -59,9 +62,12 @@ type Step struct {
 	// the copy key offers once the solution is shown.
 	SolutionCommands []string
 	Question         *Question
-	Line             int     // line of the heading in the file
-	Blocks           []Block // every fenced block of the step, in order
-	Links            []Link  // every link the step's text can show, in order (see Link.Part)
+	// Notes are the instructor's speaker notes for the step: never shown
+	// to readers, only by `meshdojo notes`.
+	Notes  Notes
+	Line   int     // line of the heading in the file
+	Blocks []Block // every fenced block of the step, in order
+	Links  []Link  // every link the step's text can show, in order (see Link.Part)
 }
 
 // Block is one fenced code block of a step.
@@ -79,9 +85,19 @@ const (
 	KindHint     = "hint"
 	KindSolution = "solution"
 	KindQuestion = "question"
+	KindNotes    = "notes"
 	KindShell    = "sh"
 	KindCode     = "code"
 )
+
+// Notes are a notes block: an instructor's speaker notes, Markdown,
+// with the time the step is planned to take in class when the block
+// starts with a `minutes: N` line.
+type Notes struct {
+	Text    string // Markdown, without the minutes line; "" when there is no notes block
+	Minutes int    // planned minutes in class; 0 when not given
+	Line    int    // the block's opening fence; 0 when there is none
+}
 
 // CheckRef is a check block, or the check of a question: the name of a
 // registered check and its raw parameters, as written. Bind turns it

@@ -184,6 +184,22 @@ func lintLesson(l *lessons.Lesson, all []*lessons.Lesson) []string {
 			bad(link.Line, "introduction: %v", err)
 		}
 	}
+	// Speaker notes are all or nothing: `meshdojo notes` showing nothing
+	// for one step would leave the instructor guessing whether it is
+	// broken.
+	noted := 0
+	for i := range l.Steps {
+		if l.Steps[i].Notes.Line != 0 {
+			noted++
+		}
+	}
+	if noted > 0 {
+		for i := range l.Steps {
+			if s := &l.Steps[i]; s.Notes.Line == 0 {
+				bad(s.Line, "step %q has no notes block, while %d other steps of the lesson have one; add one (```notes) so the instructor is never left without notes", s.Title, noted)
+			}
+		}
+	}
 	return probs
 }
 
@@ -321,6 +337,8 @@ func TestLintCatchesEachDefect(t *testing.T) {
 		{"relative file link", map[string]string{"06.md": swap("(#first-step)", "(10.md)"), "10.md": lintTen}, "internal links are #step-anchor"},
 		{"unclosed fence", map[string]string{"06.md": lintGood + "\n```sh\nls\n"}, "never closed"},
 		{"no steps", map[string]string{"06.md": strings.Split(lintGood, "## First step")[0]}, "at least one step"},
+		{"notes on some steps only", map[string]string{"06.md": swap("More text.\n", "More text.\n\n```notes\nminutes: 2\nAsk the room.\n```\n"), "10.md": lintTen}, `step "First step" has no notes block, while 1 other`},
+		{"bad notes minutes", map[string]string{"06.md": swap("More text.\n", "More text.\n\n```notes\nminutes: soon\nAsk.\n```\n"), "10.md": lintTen}, `minutes "soon" is not a whole number`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := fstest.MapFS{}
@@ -364,6 +382,8 @@ func TestLintLines(t *testing.T) {
 		{"unknown parameter", swap("namespace: bookinfo\n```\n\n```hint", "namespace: bookinfo\nnamspace: x\n```\n\n```hint"), `06.md:20: step "First step": check block 1: unknown parameter "namspace"`},
 		{"empty hint", swap("```hint\nA hint.\n```", "```hint\n```"), `06.md:22: step "First step": hint 1 is empty`},
 		{"duplicate anchor", swap("## Second step", "## First step"), `06.md:26: step "First step" has the same anchor #first-step as the step on line 13`},
+		{"notes missing on a step", swap("More text.\n", "More text.\n\n```notes\nAsk the room.\n```\n"), `06.md:13: step "First step" has no notes block`},
+		{"notes minutes", swap("More text.\n", "More text.\n\n```notes\nminutes: -1\nAsk.\n```\n"), `06.md:31: notes block: minutes -1 is not a plausible time`},
 		{"question choice", swap("choices: STRICT, PERMISSIVE", "choices: STRICT, MAYBE"), `06.md:32: step "Second step": question check with choice "MAYBE": parameter "value"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

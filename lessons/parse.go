@@ -8,6 +8,7 @@ import (
 	"path"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/yuin/goldmark/ast"
@@ -254,6 +255,11 @@ func (p *parse) body(l *Lesson, fmEnd int) {
 		links := p.links(sec.nodes, src, PartBody)
 		if sec.step == nil {
 			l.Intro = text
+			for _, b := range blocks {
+				if b.kind == KindNotes {
+					p.notes(&l.Notes, b, "the introduction")
+				}
+			}
 			for i := range links {
 				links[i].Part = PartIntro
 			}
@@ -324,7 +330,10 @@ func (p *parse) block(s *Step, b fenced) {
 		if ref, ok := p.check(b); ok {
 			s.Checks = append(s.Checks, ref)
 		}
+	case KindNotes:
+		p.notes(&s.Notes, b, fmt.Sprintf("step %q", s.Title))
 	case KindHint:
+		p.nestedNotes(b, "hint")
 		s.Hints = append(s.Hints, content)
 		for _, lk := range p.linksIn(b, PartHint) {
 			lk.Hint = len(s.Hints)
@@ -335,6 +344,7 @@ func (p *parse) block(s *Step, b fenced) {
 			p.errorf(b.line, "step %q has more than one solution block", s.Title)
 			return
 		}
+		p.nestedNotes(b, "solution")
 		s.Solution = content
 		s.Links = append(s.Links, p.linksIn(b, PartSolution)...)
 		s.SolutionCommands = p.shellIn(b)
@@ -357,6 +367,53 @@ func (p *parse) block(s *Step, b fenced) {
 		}
 	case KindShell:
 		s.Commands = append(s.Commands, content)
+	}
+}
+
+// notes files a notes block of where (a step, or the introduction)
+// into n. An optional first line `minutes: N` is the time planned for
+// the step in class; the rest is Markdown for the instructor.
+func (p *parse) notes(n *Notes, b fenced, where string) {
+	if n.Line != 0 {
+		p.errorf(b.line, "%s has more than one notes block (the first is on line %d); put all of its notes in one", where, n.Line)
+		return
+	}
+	n.Line = b.line
+	text := b.text
+	for len(text) > 0 && strings.TrimSpace(text[0]) == "" {
+		text = text[1:]
+	}
+	if len(text) > 0 {
+		first := strings.TrimSpace(text[0])
+		if k, v, ok := strings.Cut(first, ":"); ok && strings.TrimSpace(k) == "minutes" {
+			at := b.lines[len(b.lines)-len(text)]
+			m, err := strconv.Atoi(strings.TrimSpace(v))
+			switch {
+			case err != nil:
+				p.errorf(at, "notes block: minutes %q is not a whole number (write minutes: 5)", strings.TrimSpace(v))
+			case m <= 0 || m > 240:
+				p.errorf(at, "notes block: minutes %d is not a plausible time for one step (1 to 240)", m)
+			default:
+				n.Minutes = m
+			}
+			text = text[1:]
+		}
+	}
+	n.Text = strings.TrimSpace(strings.Join(text, "\n"))
+	if n.Text == "" {
+		p.errorf(b.line, "notes block of %s has no notes: write what to say, show or watch for", where)
+	}
+}
+
+// nestedNotes refuses a notes block inside a hint or a solution: it
+// would be shown to the reader as part of that block.
+func (p *parse) nestedNotes(b fenced, what string) {
+	for i, l := range b.text {
+		t := strings.TrimSpace(l)
+		rest := strings.TrimLeft(t, "`~")
+		if len(t)-len(rest) >= 3 && kindOf(strings.Fields(rest + " x")[0]) == KindNotes {
+			p.errorf(b.lines[i], "a notes block inside a %s would be shown to readers with it; move it out of the %s block (line %d)", what, what, b.line)
+		}
 	}
 }
 
@@ -530,7 +587,7 @@ func (p *parse) shellIn(b fenced) []string {
 // kindOf is the kind of block an info string's first word makes.
 func kindOf(word string) string {
 	switch k := strings.ToLower(word); k {
-	case KindCheck, KindHint, KindSolution, KindQuestion:
+	case KindCheck, KindHint, KindSolution, KindQuestion, KindNotes:
 		return k
 	case "sh", "bash", "shell", "console":
 		return KindShell

@@ -19,6 +19,7 @@ func runShow(args []string, io IO) int {
 	lessonF := fs.String("lesson", "", "lesson to print (required): a chapter number such as 6, or an appendix such as a2")
 	stepF := fs.Int("step", 0, "print only this step, from 1")
 	solF := fs.Bool("solution", false, "include the step's solution")
+	notesF := fs.Bool("notes", false, "include the instructor's speaker notes (the tutorial never shows them; meshdojo notes follows a presenter)")
 	if code, ok := parseFlags(fs, args, io); !ok {
 		return code
 	}
@@ -40,14 +41,14 @@ func runShow(args []string, io IO) int {
 		return 2
 	}
 	if !given(fs, "step") {
-		printLesson(io.Out, l, *solF)
+		printLesson(io.Out, l, *solF, *notesF)
 		return 0
 	}
-	printStep(io.Out, l, *stepF-1, *solF)
+	printStep(io.Out, l, *stepF-1, *solF, *notesF)
 	return 0
 }
 
-func printLesson(w io.Writer, l *lessons.Lesson, solution bool) {
+func printLesson(w io.Writer, l *lessons.Lesson, solution, notes bool) {
 	fmt.Fprintf(w, "Lesson %s: %s\n", strings.ToUpper(l.ID), l.Title)
 	fmt.Fprintf(w, "%s\n", l.Summary)
 	fmt.Fprintf(w, "Istio mode: %s · lab: %s · about %d minutes · %d steps\n\n", l.Mode, orDash(l.Lab), l.Minutes, len(l.Steps))
@@ -55,12 +56,15 @@ func printLesson(w io.Writer, l *lessons.Lesson, solution bool) {
 		fmt.Fprintln(w, l.Intro)
 		fmt.Fprintln(w)
 	}
+	if notes {
+		printNotes(w, l.Notes)
+	}
 	for i := range l.Steps {
-		printStep(w, l, i, solution)
+		printStep(w, l, i, solution, notes)
 	}
 }
 
-func printStep(w io.Writer, l *lessons.Lesson, i int, solution bool) {
+func printStep(w io.Writer, l *lessons.Lesson, i int, solution, notes bool) {
 	s := &l.Steps[i]
 	title := fmt.Sprintf("Step %d of %d: %s", i+1, len(l.Steps), s.Title)
 	fmt.Fprintf(w, "%s\n%s\n\n", title, strings.Repeat("=", min(len(title), 72)))
@@ -98,6 +102,21 @@ func printStep(w io.Writer, l *lessons.Lesson, i int, solution bool) {
 		}
 		fmt.Fprintln(w)
 	}
+	if notes {
+		printNotes(w, s.Notes)
+	}
+}
+
+// printNotes prints a notes block for an instructor preparing a class.
+func printNotes(w io.Writer, n lessons.Notes) {
+	if n.Line == 0 {
+		return
+	}
+	head := "Instructor notes"
+	if n.Minutes > 0 {
+		head += fmt.Sprintf(" (about %d min in class)", n.Minutes)
+	}
+	fmt.Fprintf(w, "%s:\n  %s\n\n", head, indent(n.Text, "  "))
 }
 
 func params(p map[string]string) string {
