@@ -13,7 +13,7 @@ import (
 // share of its group, so the split reads right on a projector.
 func TestChartBarsAreShares(t *testing.T) {
 	r := &checks.Result{Bars: []checks.Bar{{Group: "version", Label: "v1", Value: 75}, {Group: "version", Label: "v3", Value: 25}}}
-	out := ansi.Strip(chartView(newStyles(ThemeDark), r, 110))
+	out := ansi.Strip(chartView(newStyles(ThemeDark, false), r, 110))
 	var n []int
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, "v") {

@@ -12,7 +12,7 @@ type keyMap struct {
 	Recheck, Probe, Details  key.Binding
 	Answer, Link             key.Binding
 	Lessons, Sidebar, Help   key.Binding
-	Quit                     key.Binding
+	Present, Quit            key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -41,6 +41,7 @@ func newKeyMap() keyMap {
 		Lessons:  b([]string{"/", "L"}, "/", "lessons (type to search)"),
 		Sidebar:  b([]string{"tab"}, "tab", "show/hide the sidebar"),
 		Help:     b([]string{"?"}, "?", "help"),
+		Present:  b([]string{"P", "f5"}, "P/F5", "presenter mode, for a projector (meshdojo notes follows it)"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
 	}
 }
@@ -67,7 +68,7 @@ var barOrder = []string{"n", "h", "x", "R", "/", "?", "q"}
 // FullHelp is the help overlay, in columns.
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Next, k.Prev, k.Skip, k.Reset, k.Link, k.Lessons, k.Sidebar, k.Help, k.Quit},
+		{k.Next, k.Prev, k.Skip, k.Reset, k.Link, k.Lessons, k.Sidebar, k.Present, k.Help, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDn, k.Top, k.Bottom},
 		{k.Hint, k.Solution, k.Copy, k.Recheck, k.Probe, k.Details, k.Answer},
 	}

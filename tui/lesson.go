@@ -114,12 +114,12 @@ func (lv *lessonView) scrollToPart(name string) {
 // compose fills the viewport with the open step: its rendered Markdown
 // pieces from the cache plus the question. The viewport is only reset
 // when the composition key changes.
-func (lv *lessonView) compose(ses *session.Session, st *styles, w int) {
+func (lv *lessonView) compose(ses *session.Session, st *styles, w int, present bool) {
 	shown := ses.Shown()
 	l, s := ses.Lesson(), ses.Step()
 	_, si := ses.Place()
 	ans := shown.Ans
-	key := fmt.Sprintf("%s/%d/%d/%s/h%d/s%t/q%d%t%t%t%s", l.ID, si, w, st.name, shown.Hints, shown.Solution,
+	key := fmt.Sprintf("%s/%d/%d/%s/%t/h%d/s%t/q%d%t%t%t%s", l.ID, si, w, st.id, present, shown.Hints, shown.Solution,
 		ans.Chosen, ans.Judging, ans.Judged, ans.Right, ans.Note)
 	if key == lv.key {
 		return
@@ -129,7 +129,7 @@ func (lv *lessonView) compose(ses *session.Session, st *styles, w int) {
 	clear(lv.parts)
 	mdW := mdWidth(w)
 	mk := func(part string) mdKey {
-		return mdKey{lesson: l.ID, step: si, part: part, width: mdW, theme: st.name}
+		return mdKey{lesson: l.ID, step: si, part: part, width: mdW, theme: st.id}
 	}
 	wrap := lipgloss.NewStyle().Width(mdW).PaddingLeft(2)
 
@@ -159,7 +159,12 @@ func (lv *lessonView) compose(ses *session.Session, st *styles, w int) {
 			add("intro", lv.md.render(mk("intro"), st, l.Intro))
 		}
 	}
-	add("top", wrap.Render(st.title.Render(fmt.Sprintf("Step %d of %d · %s", si+1, len(l.Steps), s.Title))))
+	if present {
+		// The header above the text shows the title and the counter.
+		lv.parts["top"] = lines
+	} else {
+		add("top", wrap.Render(st.title.Render(fmt.Sprintf("Step %d of %d · %s", si+1, len(l.Steps), s.Title))))
+	}
 	if s.Body != "" {
 		add("body", lv.md.render(mk("body"), st, s.Body))
 	}

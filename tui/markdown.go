@@ -95,7 +95,7 @@ func (c *mdCache) render(k mdKey, st *styles, src string) string {
 
 func (c *mdCache) renderNow(st *styles, width int, src string) string {
 	width = max(width, 20)
-	rk := [2]string{st.name, strconv.Itoa(width)}
+	rk := [2]string{st.id, strconv.Itoa(width)}
 	r := c.renderers[rk]
 	if r == nil {
 		var err error

@@ -18,7 +18,7 @@ func TestJoinListLines(t *testing.T) {
 // TestListItemsWrapAsParagraphs: a list item wrapped in the source is
 // re-wrapped to the screen, not broken where the source line ended.
 func TestListItemsWrapAsParagraphs(t *testing.T) {
-	out := ansi.Strip(newMDCache().renderNow(newStyles(ThemeDark), 60, "- a database that runs in Docker,\n  outside the cluster."))
+	out := ansi.Strip(newMDCache().renderNow(newStyles(ThemeDark, false), 60, "- a database that runs in Docker,\n  outside the cluster."))
 	if !strings.Contains(out, "Docker, outside the cluster.") {
 		t.Errorf("list item keeps its source line break:\n%s", out)
 	}

@@ -29,6 +29,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/presence"
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/internal/session"
 	"github.com/meshdojo/meshdojo/lessons"
@@ -56,6 +57,12 @@ type Options struct {
 	Connect Connect // nil: offline
 	Warning string  // shown on the first frame (e.g. a corrupt progress file)
 	Now     func() time.Time
+	// Present starts in presenter mode (P toggles it): for a projector.
+	Present bool
+	// Presenter publishes the presenter's place for `meshdojo notes`,
+	// from the first time presenter mode is on until the program ends.
+	// Nil: not published.
+	Presenter *presence.Publisher
 }
 
 // mode is which region has the keys and the main area.
@@ -73,9 +80,13 @@ const (
 type Model struct {
 	opt  Options
 	ses  *session.Session
-	keys keyMap
-	st   *styles
-	auto bool // theme follows the terminal's background
+	keys  keyMap
+	st    *styles
+	theme string // dark, light or nocolor
+	auto  bool   // theme follows the terminal's background
+
+	present bool      // presenter mode: for a projector (present.go)
+	pub     publisher // publishes the place for meshdojo notes once presenting
 
 	w, h int
 
@@ -113,7 +124,8 @@ func New(opt Options) *Model {
 	}
 	m := &Model{
 		opt: opt, ses: session.New(opt.Lessons, opt.Progress, opt.Now), keys: newKeyMap(),
-		lesson: newLessonView(), over: newOverlay(),
+		lesson: newLessonView(), over: newOverlay(), present: opt.Present,
+		pub: publisher{p: opt.Presenter},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	theme := opt.Theme
@@ -143,7 +155,8 @@ func New(opt Options) *Model {
 }
 
 func (m *Model) setTheme(name string) {
-	m.st = newStyles(name)
+	m.theme = name
+	m.st = newStyles(name, m.present)
 	m.over.help.Styles = help.DefaultStyles(name != ThemeLight)
 	m.lesson.invalidate() // re-compose from the cache for the new theme
 }
@@ -158,7 +171,7 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
 	if m.hasLessons() {
-		cmds = append(cmds, m.save())
+		cmds = append(cmds, m.save(), m.publish())
 	}
 	return tea.Batch(cmds...)
 }
@@ -266,6 +279,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		return m, m.probeDone(msg)
+	case publishedMsg:
+		m.published(msg)
+		return m, nil
 	case judgedMsg:
 		if msg.gen != m.gen {
 			return m, nil
@@ -362,6 +378,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.setMode(modeHelp)
 		m.over.top()
 		return nil
+	case keyIs(k, m.keys.Present):
+		return m.togglePresent()
 	}
 	if m.side.update(k, m.keys, m.w) {
 		m.layout()
@@ -425,7 +443,7 @@ func (m *Model) entered() tea.Cmd {
 	m.lesson.invalidate()
 	m.layout()
 	m.lesson.top()
-	return tea.Batch(m.watch(), m.save(), m.prefetch())
+	return tea.Batch(m.watch(), m.save(), m.prefetch(), m.publish())
 }
 
 // watch starts the runner on the step's watchable checks. Updates come

@@ -93,6 +93,8 @@ func (o *overlay) refresh(md mode, ses *session.Session, st *styles, ks keyMap) 
 			"A question is answered with its choice's number. c also shows the command in a box: if your terminal "+
 			"ignores the clipboard request (OSC 52), select it there with the mouse; esc closes the box. "+
 			"R starts the step over without touching your cluster. "+
+			"P (or F5) switches presenter mode, for a projector: no sidebar, wide margins, large title and step counter, "+
+			"high-contrast colours; while you present, meshdojo notes on a second terminal shows your speaker notes. "+
 			linkMark+" marks a link to another step: o follows it. "+
 			"Progress is saved as you go; start meshdojo again to resume.") + "\n\n" +
 			st.subtle.Render("esc or ? closes this help"))

@@ -95,7 +95,7 @@ func NewRoom(opt RoomOptions) *RoomModel {
 	default:
 		theme, m.auto = ThemeDark, true
 	}
-	m.st = newStyles(theme)
+	m.st = newStyles(theme, false)
 	m.resort()
 	return m
 }
@@ -160,9 +160,9 @@ func (m *RoomModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		if m.auto {
 			if msg.IsDark() {
-				m.st = newStyles(ThemeDark)
+				m.st = newStyles(ThemeDark, false)
 			} else {
-				m.st = newStyles(ThemeLight)
+				m.st = newStyles(ThemeLight, false)
 			}
 			m.refresh()
 		}

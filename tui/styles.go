@@ -20,7 +20,9 @@ const (
 // styles is every style the UI uses, built for one theme. Nothing else
 // in the package creates colours, so a theme is a single value.
 type styles struct {
-	name     string
+	name     string           // the theme: dark, light or nocolor
+	id       string           // the theme and the mode: what rendered Markdown is cached under
+	present  bool             // presenter mode's high-contrast set
 	markdown ansi.StyleConfig // always passed to glamour explicitly
 
 	title, subtle, text, key, accent lipgloss.Style
@@ -63,9 +65,15 @@ const (
 	markError   = "!"
 )
 
-func newStyles(theme string) *styles {
+// newStyles builds the styles of a theme; present gives presenter
+// mode's: every colour at high contrast (see presentPalette).
+func newStyles(theme string, present bool) *styles {
 	if theme == themeNoColor {
-		return noColorStyles()
+		s := noColorStyles()
+		if present {
+			s.id, s.present = themeNoColor+"/present", true
+		}
+		return s
 	}
 	dark := theme != ThemeLight
 	ld := lipgloss.LightDark(dark)
@@ -78,12 +86,21 @@ func newStyles(theme string) *styles {
 	red := c("#b3001b", "#ff6b6b")
 	yellow := c("#8a5a00", "#ffd75f")
 	barBg := c("#dfe6ee", "#26303b")
+	if present {
+		p := presentPalette(dark)
+		fg, faint, accent = lipgloss.Color(p.fg), lipgloss.Color(p.faint), lipgloss.Color(p.accent)
+		green, red, yellow = lipgloss.Color(p.green), lipgloss.Color(p.red), lipgloss.Color(p.yellow)
+	}
 
-	s := &styles{name: theme}
+	s := &styles{name: theme, id: theme, present: present}
 	if dark {
 		s.markdown = gstyles.DarkStyleConfig
 	} else {
 		s.markdown = gstyles.LightStyleConfig
+	}
+	if present {
+		s.id += "/present"
+		s.markdown = presentMarkdown(presentPalette(dark))
 	}
 	s.title = lipgloss.NewStyle().Bold(true).Foreground(accent)
 	s.subtle = lipgloss.NewStyle().Foreground(faint)
@@ -129,6 +146,17 @@ func newStyles(theme string) *styles {
 	}
 	s.chartLabel = lipgloss.NewStyle().Bold(true).Foreground(fg)
 	s.chartTitle = lipgloss.NewStyle().Bold(true).Foreground(accent)
+	if present {
+		// A projector washes out tinted backgrounds: the bar is reverse
+		// video, the most contrast any terminal palette gives.
+		s.bar = lipgloss.NewStyle().Reverse(true)
+		s.barKey, s.barCtx, s.barOffline = s.bar.Bold(true), s.bar.Bold(true), s.bar.Bold(true)
+		s.subtle = lipgloss.NewStyle().Foreground(faint)
+		s.chartBar = nil
+		for _, h := range presentPalette(dark).chart {
+			s.chartBar = append(s.chartBar, lipgloss.NewStyle().Foreground(lipgloss.Color(h)))
+		}
+	}
 	return s
 }
 
@@ -137,7 +165,7 @@ func newStyles(theme string) *styles {
 func noColorStyles() *styles {
 	p := lipgloss.NewStyle()
 	b := p.Bold(true)
-	s := &styles{name: themeNoColor, markdown: gstyles.NoTTYStyleConfig}
+	s := &styles{name: themeNoColor, id: themeNoColor, markdown: gstyles.NoTTYStyleConfig}
 	s.title, s.subtle, s.text, s.key, s.accent, s.sepLine = b, p.Faint(true), p, b, p, p
 	s.sideLesson, s.sideCurLesson, s.sideStep, s.sideCurStep = p, b, p, b.Reverse(true)
 	s.pass, s.fail, s.pending, s.offline, s.skipped = b, b, p, p, p

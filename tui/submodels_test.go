@@ -32,7 +32,7 @@ func TestDialogOwnsItsKeys(t *testing.T) {
 	if next, got := notice.update(keyMsg("y")); next != nil || got != nil {
 		t.Errorf("a notice acted on a key: %#v", got)
 	}
-	st := newStyles(ThemeDark)
+	st := newStyles(ThemeDark, false)
 	v := ansi.Strip(link.view(st, 80, 24))
 	for _, want := range []string{"Follow link 1 of 2?", "y go", "n stay", "o next link"} {
 		if !strings.Contains(v, want) {

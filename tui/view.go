@@ -54,19 +54,38 @@ func wrapWords(s string, w int) (lines []string, ok bool) {
 // geometry is where each region goes for the current size.
 type geometry struct {
 	sideW, mainW, mainH, panelH, msgH int
+	// presenter mode: the left and right margin, blank rows at the top,
+	// and the header's height (present.go)
+	padL, top, headH int
 }
 
 func (m *Model) geometry() geometry {
 	var g geometry
-	if m.side.visible(m.w) && m.w >= 50 && m.mode != modeProbe {
+	if m.side.visible(m.w) && m.w >= 50 && m.mode != modeProbe && !m.present {
 		g.sideW = min(max(m.w/4, 18), 30)
 	}
 	g.mainW = m.w - g.sideW
 	if g.sideW > 0 {
 		g.mainW-- // separator column
 	}
+	if m.present {
+		g.padL = presentPad(m.w)
+		g.mainW = m.w - 2*g.padL
+		if m.h >= 28 {
+			g.top = 1
+		}
+		if m.mode == modeLesson && m.hasLessons() {
+			g.headH = lipgloss.Height(presentHeader(m.st, m.ses, g.mainW, m.h)) + 1 // and a blank row
+		}
+	}
 	if m.hasLessons() {
 		g.panelH = m.panel.height(m.ses, max(2, m.h/4))
+		if m.present {
+			// Two lines a check when a third of the screen holds them.
+			if n := presentPanelLines(m.ses); n <= max(3, m.h/3) {
+				g.panelH = n
+			}
+		}
 	}
 	// The message line grows to show a long warning in full, within
 	// limits, rather than cutting off the part that says what to do.
@@ -77,8 +96,12 @@ func (m *Model) geometry() geometry {
 	if m.h >= 22 {
 		maxMsg = 3
 	}
-	g.msgH = min(maxMsg, max(1, lipgloss.Height(m.messageText(m.w))))
-	g.mainH = max(1, m.h-1-g.msgH-g.panelH) // message lines and status bar
+	msgW := m.w
+	if m.present {
+		msgW = m.w - 2*presentPad(m.w)
+	}
+	g.msgH = min(maxMsg, max(1, lipgloss.Height(m.messageText(msgW))))
+	g.mainH = max(1, m.h-1-g.msgH-g.panelH-g.top-g.headH) // message lines and status bar
 	return g
 }
 
@@ -98,7 +121,7 @@ func (m *Model) layout() {
 	if m.mode == modeLesson {
 		// Only the lesson on screen is composed: a wider probe chart
 		// must not re-render the hidden lesson at another width.
-		m.lesson.compose(m.ses, m.st, g.mainW)
+		m.lesson.compose(m.ses, m.st, g.mainW, m.present)
 	}
 	m.refreshOverlay()
 }
@@ -154,7 +177,7 @@ func (m *Model) prefetch() tea.Cmd {
 		si = 0 // the next lesson's start
 	}
 	l := m.ses.Lessons()[li]
-	k := mdKey{lesson: l.ID, step: si, part: "body", width: mdWidth(m.geometry().mainW), theme: m.st.name}
+	k := mdKey{lesson: l.ID, step: si, part: "body", width: mdWidth(m.geometry().mainW), theme: m.st.id}
 	cmd := m.lesson.md.ahead(k, m.st, l.Steps[si].Body)
 	if si == 0 && l.Intro != "" {
 		k.part = "intro"
@@ -200,16 +223,46 @@ func (m *Model) render() string {
 		main = m.over.view()
 	}
 	main = fit(main, g.mainW, g.mainH)
+	if g.headH > 0 {
+		main = fit(presentHeader(m.st, m.ses, g.mainW, m.h), g.mainW, g.headH) + "\n" + main
+	}
 	if g.sideW > 0 {
 		side := m.side.view(m.st, m.ses, g.sideW, g.mainH)
 		sep := m.st.sepLine.Render(strings.TrimSuffix(strings.Repeat("│\n", g.mainH), "\n"))
 		main = lipgloss.JoinHorizontal(lipgloss.Top, side, sep, main)
 	}
-	parts := []string{main}
-	if g.panelH > 0 {
-		parts = append(parts, m.panel.view(m.st, m.ses, m.w, g.panelH))
+	if g.padL > 0 {
+		var top []string
+		for range g.top {
+			top = append(top, "")
+		}
+		main = strings.Join(append(top, main), "\n")
 	}
-	parts = append(parts, cut(m.messageText(m.w), m.w, g.msgH), m.statusBar())
+	parts := []string{main}
+	panelW, msgW := m.w, m.w
+	if g.padL > 0 {
+		panelW, msgW = g.mainW, g.mainW
+	}
+	if g.panelH > 0 {
+		if m.present {
+			parts = append(parts, presentPanelView(m.st, m.ses, panelW, g.panelH))
+		} else {
+			parts = append(parts, m.panel.view(m.st, m.ses, panelW, g.panelH))
+		}
+	}
+	parts = append(parts, cut(m.messageText(msgW), msgW, g.msgH))
+	if g.padL > 0 {
+		// The margins: everything but the status bar is indented.
+		pad := strings.Repeat(" ", g.padL)
+		body := strings.Split(strings.Join(parts, "\n"), "\n")
+		for i, l := range body {
+			if l != "" {
+				body[i] = pad + l
+			}
+		}
+		parts = []string{strings.Join(body, "\n")}
+	}
+	parts = append(parts, m.statusBar())
 	screen := strings.Join(parts, "\n")
 
 	var layers []*lipgloss.Layer

@@ -73,7 +73,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "meshdojo: learn Istio hands-on, one book chapter at a time, checked on your own cluster.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
-	fmt.Fprintln(w, "  meshdojo [--lesson N] [--step M] [--context NAME] [--kubeconfig PATH] [--theme auto|dark|light]")
+	fmt.Fprintln(w, "  meshdojo [--lesson N] [--step M] [--context NAME] [--kubeconfig PATH] [--theme auto|dark|light] [--present]")
 	fmt.Fprintln(w, "  meshdojo COMMAND [flags]")
 	fmt.Fprintln(w, "  meshdojo --version")
 	fmt.Fprintln(w)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshdojo/meshdojo/checks"
 	"github.com/meshdojo/meshdojo/internal/cluster"
+	"github.com/meshdojo/meshdojo/internal/presence"
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/lessons"
 	"github.com/meshdojo/meshdojo/tui"
@@ -106,6 +107,7 @@ func runTutorial(args []string, io IO) int {
 	lessonF := fs.String("lesson", "", "lesson to open: a chapter number such as 6 or 10, or an appendix such as a2")
 	stepF := fs.Int("step", 0, "step of the lesson to open, from 1 (needs --lesson)")
 	themeF := fs.String("theme", "auto", "colours: auto (follow the terminal), dark or light; NO_COLOR turns colour off")
+	presentF := fs.Bool("present", false, "presenter mode, for a projector: no sidebar, large step title and counter, high contrast (P toggles it); meshdojo notes on a second terminal follows it")
 	versionF := fs.Bool("version", false, "print the version of meshdojo and of the Istio and Kubernetes client libraries it was built with")
 	ctxF, kcF := clusterFlags(fs)
 	trafficF := trafficFlags(fs)
@@ -167,7 +169,12 @@ func runTutorial(args []string, io IO) int {
 	}
 	store := t.store
 	opts := t.opts
+	// Published only once presenter mode is on; removed when we quit.
+	pub := presence.NewPublisher("", time.Now())
+	defer pub.Close()
 	m := tui.New(tui.Options{
+		Present:   *presentF,
+		Presenter: pub,
 		Lessons:  t.all,
 		Lesson:   *lessonF,
 		Step:     *stepF,
