@@ -41,7 +41,7 @@ func newKeyMap() keyMap {
 		Lessons:  b([]string{"/", "L"}, "/", "lessons (type to search)"),
 		Sidebar:  b([]string{"tab"}, "tab", "show/hide the sidebar"),
 		Help:     b([]string{"?"}, "?", "help"),
-		Present:  b([]string{"P", "f5"}, "P/F5", "presenter mode, for a projector (meshdojo notes follows it)"),
+		Present:  b([]string{"P", "f5"}, "P/F5", "presenter mode"),
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "quit"),
 	}
 }
