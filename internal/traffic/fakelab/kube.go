@@ -32,6 +32,7 @@ var Read = []schema.GroupVersionResource{
 	{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"},
 	{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
+	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"},
 }
 
 // Live is a Source kept up to date from an API server.

@@ -100,7 +100,11 @@ func (s *Sim) recordRequest(from *caller, ep *Pod, svc *Service, r Response, sec
 		base["destination_service_namespace"] = svc.Namespace
 	}
 	var src *Pod
-	if from.sidecar {
+	switch {
+	case from.origin != nil:
+		// A waypoint knows its client from the HBONE tunnel's identity.
+		src = from.origin
+	case from.sidecar:
 		src = from.pod
 	}
 	for k, v := range workloadLabels("source", src, from.ns) {
@@ -113,6 +117,10 @@ func (s *Sim) recordRequest(from *caller, ep *Pod, svc *Service, r Response, sec
 		l := clone(base)
 		l["reporter"] = "source"
 		l["connection_security_policy"] = "unknown"
+		if from.origin != nil {
+			l["reporter"] = "waypoint"
+			l["connection_security_policy"] = "mutual_tls"
+		}
 		s.metrics.count(from.pod.Key(), l)
 	}
 	if dest && ep != nil && ep.Sidecar {

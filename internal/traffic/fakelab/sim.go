@@ -101,6 +101,9 @@ type caller struct {
 	sidecar bool
 	gateway *Gateway // set when the caller is an ingress gateway
 	trace   string
+	// origin is set when the caller is a waypoint: the ambient pod whose
+	// connection ztunnel brought to it.
+	origin *Pod
 }
 
 func (c *caller) key() string {
@@ -210,6 +213,9 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 	svc := w.Service(req.Host, from.ns)
 	if req.Port == 0 && svc != nil && len(svc.Ports) > 0 {
 		req.Port = svc.Ports[0]
+	}
+	if r, ok := s.ambientSend(ctx, w, from, svc, req); ok {
+		return r
 	}
 	if !from.sidecar {
 		// No proxy: kube-proxy sends the connection to any endpoint.
@@ -757,7 +763,8 @@ func (s *Sim) clientTLS(up *upstream, ep *Pod) string {
 	case "SIMPLE", "MUTUAL":
 		return "tls"
 	}
-	if ep.Sidecar || ep.Labels["security.istio.io/tlsMode"] == "istio" {
+	if ep.Sidecar || ep.Ambient() || ep.Labels["security.istio.io/tlsMode"] == "istio" {
+		// An ambient endpoint is reached over HBONE, which is mutual TLS.
 		return "mtls"
 	}
 	return "plain"
@@ -767,6 +774,9 @@ func (s *Sim) clientTLS(up *upstream, ep *Pod) string {
 // accepted, "reset" (a plain-text connection under STRICT), "tls" (a
 // failed handshake).
 func (s *Sim) handshake(w *World, ep *Pod, port int, mode string) string {
+	if ep.Ambient() {
+		return ztunnelHandshake(w, ep, port, mode)
+	}
 	if !ep.Sidecar {
 		if mode == "plain" {
 			return ""

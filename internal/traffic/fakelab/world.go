@@ -36,6 +36,10 @@ type World struct {
 	// ingressBackend is where a Gateway API HTTPRoute sends the ingress's
 	// traffic when no Istio Gateway is there (chapter 1's NGINX).
 	ingressBackend *backend
+
+	// ambient is what ambient mode reads: waypoints and the Services'
+	// labels that bind them (ambient.go).
+	ambient ambientWorld
 }
 
 type backend struct {
@@ -400,6 +404,7 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 		w.Mesh.OutboundPolicy = mc.OutboundTrafficPolicy.Mode
 	}
 	w.filterDiscovery()
+	w.readAmbient(objs)
 	if len(errs) > 0 {
 		return w, fmt.Errorf("fakelab: unreadable objects: %s", strings.Join(errs, "; "))
 	}
