@@ -78,8 +78,8 @@ const (
 
 // Model is the root of the UI.
 type Model struct {
-	opt  Options
-	ses  *session.Session
+	opt   Options
+	ses   *session.Session
 	keys  keyMap
 	st    *styles
 	theme string // dark, light or nocolor

@@ -30,10 +30,10 @@ import (
 // contrast of at least 7:1 (WCAG AAA) against the theme's background
 // (black for dark, white for light), which a test holds it to.
 type palette struct {
-	bg                                     string // what the contrast is measured against
+	bg                                    string // what the contrast is measured against
 	fg, faint, accent, green, red, yellow string
-	code                                   string
-	chart                                  []string
+	code                                  string
+	chart                                 []string
 }
 
 func presentPalette(dark bool) palette {

@@ -92,4 +92,3 @@ func publishAt(t *testing.T, l *lessons.Lesson, si int) {
 }
 
 func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
-

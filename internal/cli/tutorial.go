@@ -175,15 +175,15 @@ func runTutorial(args []string, io IO) int {
 	m := tui.New(tui.Options{
 		Present:   *presentF,
 		Presenter: pub,
-		Lessons:  t.all,
-		Lesson:   *lessonF,
-		Step:     *stepF,
-		Theme:    *themeF,
-		NoColor:  os.Getenv("NO_COLOR") != "",
-		Context:  t.context,
-		Progress: prog,
-		Save:     store.Save,
-		Warning:  warning,
+		Lessons:   t.all,
+		Lesson:    *lessonF,
+		Step:      *stepF,
+		Theme:     *themeF,
+		NoColor:   os.Getenv("NO_COLOR") != "",
+		Context:   t.context,
+		Progress:  prog,
+		Save:      store.Save,
+		Warning:   warning,
 		Connect: func(ctx context.Context) (checks.Runner, error) {
 			c, err := cluster.Connect(ctx, opts)
 			if err != nil {
