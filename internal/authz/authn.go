@@ -21,6 +21,7 @@ func (a *RequestAuthn) Ref() string { return a.Namespace + "/" + a.Name }
 // JWTRule is one jwtRules entry.
 type JWTRule struct {
 	Issuer      string
+	JwksURI     string
 	FromCookies []string
 	FromHeaders []string // header names; a prefix such as "Bearer " is stripped
 	FromParams  []string

@@ -90,7 +90,7 @@ func ParseRequestAuthn(u *unstructured.Unstructured) (*RequestAuthn, error) {
 	a := &RequestAuthn{Namespace: ra.Namespace, Name: ra.Name, Selector: s.GetSelector().GetMatchLabels(),
 		TargetRefs: refs(s.GetTargetRefs(), s.GetTargetRef())}
 	for _, r := range s.GetJwtRules() {
-		j := JWTRule{Issuer: r.GetIssuer(), FromCookies: r.GetFromCookies(), FromParams: r.GetFromParams()}
+		j := JWTRule{Issuer: r.GetIssuer(), JwksURI: r.GetJwksUri(), FromCookies: r.GetFromCookies(), FromParams: r.GetFromParams()}
 		for _, h := range r.GetFromHeaders() {
 			j.FromHeaders = append(j.FromHeaders, h.GetName())
 		}

@@ -29,7 +29,12 @@ import (
 // reports it, and the application answers.
 func (s *Sim) inbound(ctx context.Context, w *World, from *caller, ep *Pod, svc *Service, req Request, mode string) Response {
 	self := &caller{pod: ep, ns: ep.Namespace, labels: ep.Labels, sidecar: ep.Sidecar, trace: from.trace}
-	r := s.app(ctx, w, self, req)
+	var r Response
+	if denied := s.guard(w, from, ep, req, mode); denied != nil {
+		r = *denied
+	} else {
+		r = s.app(ctx, w, self, req)
+	}
 	// The application's answer is a new response: flags of the calls it
 	// made itself stay in its own proxy's records.
 	r.Flags = "-"
@@ -67,6 +72,9 @@ func (s *Sim) app(ctx context.Context, w *World, self *caller, req Request) Resp
 	p := self.pod
 	version := p.Labels["version"]
 	path := pathOnly(req.Path)
+	if isKeycloak(p) {
+		return s.keycloak(w, self, req)
+	}
 	switch p.Labels["app"] {
 	case "productpage":
 		pass := func(r Response) Response {
@@ -82,20 +90,29 @@ func (s *Sim) app(ctx context.Context, w *World, self *caller, req Request) Resp
 		case "/productpage":
 			d := s.call(ctx, w, self, "details", "/details/0", req)
 			r := s.call(ctx, w, self, "reviews", "/reviews/0", req)
+			// A 401 from either (a token the backend's sidecar refused)
+			// makes the lab's productpage sign the user out.
+			if d.Status == 401 || r.Status == 401 {
+				return Response{Status: 302, Header: http.Header{"Location": {"http://" + req.Host + "/logout"}, "Content-Type": {"text/html"}}}
+			}
 			var b strings.Builder
 			b.WriteString("<html><body><h3>The Comedy of Errors</h3>")
 			if d.Status == 200 {
 				b.WriteString("<h4>Book Details</h4>" + d.Body)
 			} else {
-				b.WriteString("<h4>Error fetching product details!</h4><p>Sorry, product details are currently unavailable for this book.</p>")
+				fmt.Fprintf(&b, "<p>Error fetching product details</p><p><strong>%d</strong>: %s</p>", d.Status, backendError(d.Status, "details", "."))
 			}
 			// The lab's productpage keeps reviews' JSON for a 503 or 504
 			// (reviews-v4's fallback note) and puts in its own error for
 			// any other failure (productpage.py, getProductReviews).
 			if r.Status == 200 || (r.Status == 503 || r.Status == 504) && json.Valid([]byte(r.Body)) {
-				b.WriteString("<h4>Book Reviews</h4>" + r.Body)
+				var body struct {
+					Podname string `json:"podname"`
+				}
+				json.Unmarshal([]byte(r.Body), &body)
+				b.WriteString("<h4>Book Reviews</h4>" + r.Body + "<div>Reviews served by: " + body.Podname + "</div>")
 			} else {
-				b.WriteString("<h4>Error fetching product reviews!</h4><p>Sorry, product reviews are currently unavailable.</p>")
+				fmt.Fprintf(&b, "<p>Error fetching product reviews</p><p><strong>%d</strong>: %s</p>", r.Status, backendError(r.Status, "reviews", "."))
 			}
 			b.WriteString("</body></html>")
 			return Response{Status: 200, Body: b.String(), Header: http.Header{"Content-Type": {"text/html"}}}
@@ -191,4 +208,18 @@ func (s *Sim) reviews(ctx context.Context, w *World, self *caller, version strin
 	}
 	return jsonResp(status, map[string]any{"id": "0", "podname": self.pod.Name, "clustername": "null",
 		"reviews": []any{review("Reviewer1", 5), review("Reviewer2", 4)}})
+}
+
+// backendError is the lab's productpage's text for a backend's failure
+// (productpage.py, getProductDetails and getProductReviews): a sign-in
+// request for 401 and 403, else its "currently unavailable" note.
+func backendError(status int, what, stop string) string {
+	switch status {
+	case 401, 403:
+		if what == "details" && status == 401 {
+			stop = ""
+		}
+		return "Please sign in to view product " + what + stop
+	}
+	return "Sorry, product " + what + " are currently unavailable."
 }

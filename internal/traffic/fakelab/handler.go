@@ -1,6 +1,7 @@
 package fakelab
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -12,7 +13,8 @@ import (
 // the lab). A request that gets no HTTP answer has its connection closed.
 func (s *Sim) IngressHandler(port int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := Request{Method: r.Method, Host: r.Host, Port: port, Path: r.URL.RequestURI(), Header: r.Header}
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		req := Request{Method: r.Method, Host: r.Host, Port: port, Path: r.URL.RequestURI(), Header: r.Header, Body: string(body)}
 		write(w, s.Ingress(r.Context(), req))
 	})
 }

@@ -31,6 +31,9 @@ var Read = []schema.GroupVersionResource{
 	{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"},
 	{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"},
 	{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"},
+	{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"},
+	{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"},
+	{Version: "v1", Resource: "secrets"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"},
 }

@@ -28,6 +28,7 @@ type Request struct {
 	Port   int    // 0: the Service's first port
 	Path   string
 	Header http.Header
+	Body   string
 }
 
 // Response is what the caller gets. Status 0 means no HTTP answer; Err

@@ -82,7 +82,7 @@ spec:
 apiVersion: v1
 kind: Pod
 metadata: {name: istio-ingressgateway-abc-12345, namespace: istio-ingress, labels: {app: istio-ingressgateway, istio: ingressgateway}}
-spec: {containers: [{name: istio-proxy}]}
+spec: {serviceAccountName: istio-ingressgateway, containers: [{name: istio-proxy}]}
 status: {phase: Running, conditions: [{type: Ready, status: "True"}]}
 ---
 apiVersion: networking.istio.io/v1

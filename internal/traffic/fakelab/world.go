@@ -15,6 +15,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/meshdojo/meshdojo/internal/authz"
 )
 
 // World is the cluster as the simulator sees it at one moment.
@@ -28,7 +30,11 @@ type World struct {
 	PeerAuths        []*PeerAuthentication
 	Sidecars         []*Sidecar
 	ServiceEntries   []*ServiceEntry
-	Mesh             MeshConfig
+	AuthzPolicies    []*authz.Policy
+	RequestAuthns    []*authz.RequestAuthn
+	// realms are the Keycloak realms found in Secrets, by namespace/realm.
+	realms map[string]*realm
+	Mesh   MeshConfig
 	// Ignored says which Istio objects istiod would not see (a namespace
 	// outside the mesh config's discoverySelectors), for explanations.
 	Ignored []string
@@ -352,6 +358,8 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 			if spec(o, &d.Spec) {
 				w.DestinationRules = append(w.DestinationRules, d)
 			}
+		case "AuthorizationPolicy", "RequestAuthentication", "Secret":
+			w.readSecurity(o, &errs)
 		case "PeerAuthentication":
 			p := &PeerAuthentication{Name: name, Namespace: ns, Created: o.GetCreationTimestamp().Time}
 			if spec(o, &p.Spec) {
@@ -463,6 +471,7 @@ func (w *World) filterDiscovery() {
 	}
 	w.VirtualServices, w.DestinationRules, w.PeerAuths, w.Gateways = vs, dr, pa, gw
 	w.Sidecars, w.ServiceEntries = sc, se
+	w.filterSecurity(seen)
 }
 
 // Selected reports whether istiod watches namespace ns.
