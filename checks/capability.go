@@ -85,5 +85,21 @@ var (
 
 // Capabilities is every capability a check may declare.
 func Capabilities() []*Capability {
-	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs}
+	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs, KeycloakToken}
+}
+
+// KeycloakToken signs a user in at the chapter 7 lab's Keycloak (the
+// password grant) through a port-forward to the ingress gateway's
+// Keycloak port, for http-probe's token-user. It needs what
+// IngressForward needs; the token stays in the probe's memory.
+var KeycloakToken = &Capability{
+	Name: "keycloak token",
+	Doc:  "asks Keycloak for a user's token through a port-forward to the ingress gateway, and keeps it in memory for the probe",
+	Perms: []Permission{
+		{Verb: "get", Resource: "services"},
+		{Verb: "list", Resource: "pods"},
+		{Verb: "create", Resource: "pods", Subresource: "portforward"},
+		{Verb: "get", Resource: "pods", Subresource: "portforward"},
+	},
+	Live: true,
 }

@@ -51,6 +51,10 @@ type TrafficSettings struct {
 	// ProbeImage replaces curlimages/curl in probe pods, for clusters
 	// that pull from a mirror. Flag --probe-image.
 	ProbeImage string
+	// Keycloak, such as http://localhost:8080, is where http-probe asks
+	// for a token (token-user) instead of port-forwarding to the ingress
+	// gateway's Keycloak port. Flag --keycloak.
+	Keycloak string
 }
 
 // ParseTraffic validates the traffic settings and returns them
@@ -62,6 +66,11 @@ func ParseTraffic(s TrafficSettings) (TrafficSettings, error) {
 		return s, fmt.Errorf("--ingress: %v", err)
 	}
 	s.Ingress = ing
+	kc, err := traffic.ParseOverride(s.Keycloak)
+	if err != nil {
+		return s, fmt.Errorf("--keycloak: %v", err)
+	}
+	s.Keycloak = kc
 	s.ProbeImage = strings.TrimSpace(s.ProbeImage)
 	if err := probeImage(s.ProbeImage); err != nil {
 		return s, fmt.Errorf("--probe-image: %q is not %v", s.ProbeImage, err)
@@ -73,7 +82,7 @@ func ParseTraffic(s TrafficSettings) (TrafficSettings, error) {
 // MESHDOJO_INGRESS and MESHDOJO_PROBE_IMAGE give, for the command line to
 // start from before its flags.
 func TrafficFromEnv() TrafficSettings {
-	return TrafficSettings{Ingress: os.Getenv("MESHDOJO_INGRESS"), ProbeImage: os.Getenv("MESHDOJO_PROBE_IMAGE")}
+	return TrafficSettings{Ingress: os.Getenv("MESHDOJO_INGRESS"), ProbeImage: os.Getenv("MESHDOJO_PROBE_IMAGE"), Keycloak: os.Getenv("MESHDOJO_KEYCLOAK")}
 }
 
 // probeImage: an image reference has no blanks.
@@ -114,6 +123,9 @@ var httpProbe = &Check{
 		weightsRule("versions"),
 		weightsRule("status-split"),
 		notBelowDuration("max-latency", "min-latency"),
+		onlyGivenWith("token-password", "token-user"),
+		onlyGivenWith("token-user", "token-password"),
+		onlyGivenWith("token-client-secret", "token-user"),
 	},
 	Inputs: func(p Params) []Input {
 		if p.Str("ingress") != "" {
@@ -124,9 +136,10 @@ var httpProbe = &Check{
 		}
 		return []Input{{GVR: gvrTrafficIstioGateways}, {GVR: gvrTrafficAPIGateways}, {GVR: gvrTrafficServices}}
 	},
-	Uses: []*Capability{IngressForward},
+	Uses: []*Capability{IngressForward, KeycloakToken},
 	Codes: []Code{
 		{CodeProbeOK, Pass, "the responses matched every expectation"},
+		{CodeNoToken, Fail, "the token for token-user could not be obtained"},
 		{CodeProbeFailed, Fail, "the responses did not match an expectation"},
 		{CodeProbeUnreachable, Fail, "no request got any answer"},
 		{CodeNoIngress, Error, "no gateway leads to a Service"},
@@ -196,6 +209,18 @@ var httpProbeParams = []ParamSpec{
 	{Name: "bearer", Type: String, Doc: "token sent as Authorization: Bearer <token>; $NAME reads it from the environment variable NAME " +
 		"(for the chapter 7 Keycloak token)"},
 	{Name: "body", Type: String, Doc: "request body, for POST and PUT"},
+	{Name: "token-user", Type: String, Doc: "sign in as this Keycloak user first (the password grant of the realm token-issuer names, " +
+		"through the ingress gateway's Keycloak port or --keycloak) and send the token with every request, e.g. izzy (ch. 7). " +
+		"The token is kept in memory for the probe only and never shown"},
+	{Name: "token-password", Type: String, Doc: "with token-user: the user's password (the lab's izzy has izzy)"},
+	{Name: "token-issuer", Type: URL, Default: "http://localhost:8080/realms/bookinfo", Doc: "with token-user: the realm's issuer URL; " +
+		"the token request carries its host as Host, because Keycloak writes that into the token's iss, which the " +
+		"RequestAuthentications compare"},
+	{Name: "token-client", Type: String, Default: "productpage", Doc: "with token-user: the OAuth client the realm lets use the password grant"},
+	{Name: "token-client-secret", Type: String, Doc: "with token-user: that client's secret, for a confidential client (the lab's productpage " +
+		"client's is in its realm file); $NAME reads it from the environment variable NAME"},
+	{Name: "token-as", Type: String, Default: "cookie:access_token", Rule: tokenAs, Doc: "with token-user: how to send the token, " +
+		"cookie:NAME (the lab's RequestAuthentications read only the access_token cookie) or bearer (Authorization: Bearer)"},
 	// How much.
 	{Name: "count", Type: Int, Default: "10", Min: "1", Max: strconv.Itoa(traffic.MaxCount), Doc: fmt.Sprintf("how many requests to send (at most %d). For a split between versions "+
 		"use 60 to 100; for 'at least one' assertions on a behaviour that is random (outlier ejection), more", traffic.MaxCount)},
@@ -245,12 +270,33 @@ func evalHTTPProbe(ctx context.Context, env Env, p Params) Result {
 	if err != nil {
 		return errResult(err)
 	}
+	var tokenCond *Condition
+	if p.Str("token-user") != "" {
+		tok, cond, bad := probeToken(ctx, env, p)
+		if bad != nil {
+			return *bad
+		}
+		tokenCond = &cond
+		if name, ok := strings.CutPrefix(p.Str("token-as"), "cookie:"); ok {
+			c := name + "=" + tok
+			if prev := plan.Header.Get("Cookie"); prev != "" {
+				c = prev + "; " + c
+			}
+			plan.Header.Set("Cookie", c)
+		} else {
+			plan.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
 	reached, ingressCond, bad := reachIngress(ctx, env, p)
 	if bad != nil {
 		return *bad
 	}
 	defer reached.Close()
 	plan.URL = reached.URL + plan.URL
+	conds := []Condition{ingressCond}
+	if tokenCond != nil {
+		conds = append(conds, *tokenCond)
+	}
 
 	var (
 		last time.Time
@@ -274,12 +320,11 @@ func evalHTTPProbe(ctx context.Context, env Env, p Params) Result {
 	t := rep.Tally()
 	progress := fmt.Sprintf("%d/%d requests", t.Done, t.Planned)
 	if rep.Stopped == "cancelled" {
-		r := result(Error, CodeProbeCancelled, fmt.Sprintf("probe stopped after %s", progress), ingressCond)
+		r := result(Error, CodeProbeCancelled, fmt.Sprintf("probe stopped after %s", progress), conds...)
 		r.Progress, r.Bars = progress, trafficBars(t, expect)
 		return r
 	}
 	findings := traffic.Judge(rep, expect)
-	conds := []Condition{ingressCond}
 	ok := true
 	var firstBad *traffic.Finding
 	for i, f := range findings {

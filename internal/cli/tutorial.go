@@ -45,6 +45,7 @@ func clusterFlags(fs *flag.FlagSet) (ctx, kubeconfig *string) {
 func trafficFlags(fs *flag.FlagSet) func() (checks.TrafficSettings, error) {
 	ingress := fs.String("ingress", "", "reach the ingress gateway at this URL instead of discovering it, e.g. http://localhost:9080 (a kubectl port-forward)")
 	image := fs.String("probe-image", "", "image for in-cluster probe pods (default curlimages/curl)")
+	keycloak := fs.String("keycloak", "", "reach the lab's Keycloak at this URL when a probe signs a user in, e.g. http://localhost:8080 (a kubectl port-forward to the ingress gateway's port 8080)")
 	return func() (checks.TrafficSettings, error) {
 		s := checks.TrafficFromEnv()
 		if *ingress != "" {
@@ -52,6 +53,9 @@ func trafficFlags(fs *flag.FlagSet) func() (checks.TrafficSettings, error) {
 		}
 		if *image != "" {
 			s.ProbeImage = *image
+		}
+		if *keycloak != "" {
+			s.Keycloak = *keycloak
 		}
 		return checks.ParseTraffic(s)
 	}
