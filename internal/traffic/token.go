@@ -29,11 +29,11 @@ import (
 type TokenRequest struct {
 	// Issuer is the realm's issuer URL, such as
 	// http://localhost:8080/realms/bookinfo; its host is sent as Host.
-	Issuer           string
-	Client, Secret   string
-	User, Password   string
-	Timeout          time.Duration // 0: 10 s
-	Transport        http.RoundTripper
+	Issuer         string
+	Client, Secret string
+	User, Password string
+	Timeout        time.Duration // 0: 10 s
+	Transport      http.RoundTripper
 }
 
 // ErrToken wraps every failure to obtain a token.
