@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 //go:embed *.md
@@ -64,7 +66,11 @@ type Step struct {
 	Question         *Question
 	// Notes are the instructor's speaker notes for the step: never shown
 	// to readers, only by `meshdojo notes`.
-	Notes  Notes
+	Notes Notes
+	// Break is the step's break block: objects the tutorial writes, with
+	// the reader's consent, to break the lab for an exercise
+	// (internal/breaks); nil for most steps.
+	Break  *Break
 	Line   int     // line of the heading in the file
 	Blocks []Block // every fenced block of the step, in order
 	Links  []Link  // every link the step's text can show, in order (see Link.Part)
@@ -86,6 +92,7 @@ const (
 	KindSolution = "solution"
 	KindQuestion = "question"
 	KindNotes    = "notes"
+	KindBreak    = "break"
 	KindShell    = "sh"
 	KindCode     = "code"
 )
@@ -111,6 +118,18 @@ type CheckRef struct {
 	Line   int            // the block's opening fence
 	Lines  map[string]int // the line of each key written in the block
 	Block  int            // 1 for the step's first check block; 0 for a question's check
+}
+
+// Break is a step's break block: "```break NAME" followed by the YAML
+// of the objects to write. The tutorial applies it when the reader asks
+// (and agrees to the diff), and restores it with a key or `meshdojo
+// reset`; see internal/breaks.
+type Break struct {
+	Name    string // unique in the lesson; the break's ID is lesson.name
+	ID      string // lesson.name, set once the lesson's ID is known
+	Objects []*unstructured.Unstructured
+	Text    string // the YAML as written
+	Line    int    // the opening fence
 }
 
 // Question is a conceptual step's question. The reader picks one of the

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshdojo/meshdojo/internal/breaks"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
@@ -276,6 +277,7 @@ func (p *parse) body(l *Lesson, fmEnd int) {
 	if len(l.Steps) == 0 && len(p.errs) == 0 {
 		p.errorf(fmEnd, "a lesson needs at least one step (a ## heading)")
 	}
+	names := map[string]int{}
 	for i := range l.Steps {
 		s := &l.Steps[i]
 		for n := range s.Checks {
@@ -284,6 +286,13 @@ func (p *parse) body(l *Lesson, fmEnd int) {
 		}
 		if q := s.Question; q != nil && q.Check != nil {
 			q.Check.Key, q.Check.File = fmt.Sprintf("%s/%d/q", l.ID, i+1), p.file
+		}
+		if b := s.Break; b != nil {
+			b.ID = breaks.ID(l.ID, b.Name)
+			if prev, dup := names[b.Name]; dup {
+				p.errorf(b.Line, "break name %q is already used on line %d; each break of a lesson needs its own name", b.Name, prev)
+			}
+			names[b.Name] = b.Line
 		}
 	}
 }
@@ -367,6 +376,8 @@ func (p *parse) block(s *Step, b fenced) {
 		}
 	case KindShell:
 		s.Commands = append(s.Commands, content)
+	case KindBreak:
+		p.breakBlock(s, b)
 	}
 }
 
@@ -415,6 +426,37 @@ func (p *parse) nestedNotes(b fenced, what string) {
 			p.errorf(b.lines[i], "a notes block inside a %s would be shown to readers with it; move it out of the %s block (line %d)", what, what, b.line)
 		}
 	}
+}
+
+// breakBlock reads a break block: its name from the info string, its
+// objects from the YAML, each problem at the file line it is on.
+func (p *parse) breakBlock(s *Step, b fenced) {
+	if s.Break != nil {
+		p.errorf(b.line, "step %q has more than one break block (the first is on line %d); put every object of the fault in one", s.Title, s.Break.Line)
+		return
+	}
+	f := strings.Fields(b.info)
+	if len(f) != 2 {
+		p.errorf(b.line, "a break block is opened with ```break NAME (one name, e.g. ```break subset-without-pods)")
+		return
+	}
+	if err := breaks.ValidName(f[1]); err != nil {
+		p.errorf(b.line, "%v", err)
+		return
+	}
+	text := strings.Join(b.text, "\n")
+	objs, errs := breaks.Parse(text)
+	for _, e := range errs {
+		line := b.line
+		if e.Line >= 1 && e.Line <= len(b.lines) {
+			line = b.lines[e.Line-1]
+		}
+		p.errorf(line, "break %s: %s", f[1], e.Msg)
+	}
+	if len(errs) > 0 {
+		return
+	}
+	s.Break = &Break{Name: f[1], Objects: objs, Text: strings.TrimSpace(text), Line: b.line}
 }
 
 // keyValues parses a block's `key: value` lines; # starts a comment
@@ -587,7 +629,7 @@ func (p *parse) shellIn(b fenced) []string {
 // kindOf is the kind of block an info string's first word makes.
 func kindOf(word string) string {
 	switch k := strings.ToLower(word); k {
-	case KindCheck, KindHint, KindSolution, KindQuestion, KindNotes:
+	case KindCheck, KindHint, KindSolution, KindQuestion, KindNotes, KindBreak:
 		return k
 	case "sh", "bash", "shell", "console":
 		return KindShell

@@ -59,6 +59,7 @@ func (m *Model) intent(msg tea.Msg) (tea.Cmd, bool) {
 	case confirmMsg:
 		return m.confirmed(msg.kind), true
 	case cancelMsg:
+		m.plan = nil
 		m.msg.say(lvInfo, "Cancelled.")
 		return nil, true
 	case linksMsg:
@@ -87,6 +88,22 @@ func (m *Model) intent(msg tea.Msg) (tea.Cmd, bool) {
 		return nil, true
 	case answerMsg:
 		return m.answer(msg.choice), true
+	case breakKeyMsg:
+		return m.breakKey(), true
+	case restoreKeyMsg:
+		return m.restoreKey(), true
+	case plannedMsg:
+		m.planned(msg)
+		return nil, true
+	case brokeMsg:
+		m.broke(msg)
+		return nil, true
+	case inPlaceMsg:
+		m.inPlace(msg)
+		return nil, true
+	case restoredMsg:
+		m.restored(msg)
+		return nil, true
 	case pickedMsg:
 		m.setMode(modeLesson)
 		return m.enterStep(msg.lesson, m.ses.ResumeStep(msg.lesson)), true
@@ -159,6 +176,10 @@ func (m *Model) confirmed(kind dlgKind) tea.Cmd {
 		return m.reset()
 	case dlgLink:
 		return m.followLink()
+	case dlgBreak:
+		return m.applyBreak()
+	case dlgRestore:
+		return m.restoreBreaks()
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ const (
 	dlgSolution                // show the solution
 	dlgProbe                   // run a check that acts on the cluster
 	dlgLink                    // follow a link to another step
+	dlgBreak                   // write a lesson's break (after its diff)
+	dlgRestore                 // put back what the breaks changed
 )
 
 // dialog is a box over the screen that takes every key while it is open:

@@ -11,6 +11,7 @@ type keyMap struct {
 	Hint, Solution, Copy     key.Binding
 	Recheck, Probe, Details  key.Binding
 	Answer, Link             key.Binding
+	Break, Restore           key.Binding
 	Lessons, Sidebar, Help   key.Binding
 	Present, Quit            key.Binding
 }
@@ -38,6 +39,8 @@ func newKeyMap() keyMap {
 		Details:  b([]string{"d"}, "d", "check details: seen vs expected, fix"),
 		Answer:   b([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, "1-9", "answer the question"),
 		Link:     b([]string{"o"}, "o", "follow a link to another step"),
+		Break:    b([]string{"B"}, "B", "break the lab for the exercise (asks first)"),
+		Restore:  b([]string{"u"}, "u", "put back what B broke (asks first)"),
 		Lessons:  b([]string{"/", "L"}, "/", "lessons (type to search)"),
 		Sidebar:  b([]string{"tab"}, "tab", "show/hide the sidebar"),
 		Help:     b([]string{"?"}, "?", "help"),
@@ -71,5 +74,6 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Next, k.Prev, k.Skip, k.Reset, k.Link, k.Lessons, k.Sidebar, k.Present, k.Help, k.Quit},
 		{k.Up, k.Down, k.PageUp, k.PageDn, k.Top, k.Bottom},
 		{k.Hint, k.Solution, k.Copy, k.Recheck, k.Probe, k.Details, k.Answer},
+		{k.Break, k.Restore},
 	}
 }

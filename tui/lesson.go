@@ -63,6 +63,10 @@ func (lv *lessonView) update(k tea.KeyPressMsg, ks keyMap) tea.Msg {
 		return copyMsg{}
 	case keyIs(k, ks.Answer):
 		return answerMsg{int(k.Code - '1')}
+	case keyIs(k, ks.Break):
+		return breakKeyMsg{}
+	case keyIs(k, ks.Restore):
+		return restoreKeyMsg{}
 	}
 	scroll(&lv.vp, k, ks)
 	return nil

@@ -29,6 +29,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/breaks"
 	"github.com/meshdojo/meshdojo/internal/presence"
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/internal/session"
@@ -55,7 +56,10 @@ type Options struct {
 	// included; the UI then adopts it. Nil: not saved.
 	Save    func(s *progress.State) error
 	Connect Connect // nil: offline
-	Warning string  // shown on the first frame (e.g. a corrupt progress file)
+	// Breaks writes and restores lessons' breaks (B and u); nil without
+	// a cluster.
+	Breaks  Breaks
+	Warning string // shown on the first frame (e.g. a corrupt progress file)
 	Now     func() time.Time
 	// Present starts in presenter mode (P toggles it): for a projector.
 	Present bool
@@ -109,6 +113,8 @@ type Model struct {
 	dlg     *dialog
 	msg     messageLine
 	copyBox string // a command offered for selecting by hand
+
+	plan *breaks.Plan // a break's dry run, while its dialog asks
 
 	links  []link // the step's links while one is offered
 	linkAt int

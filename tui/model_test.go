@@ -236,7 +236,7 @@ func TestHelpOverlay(t *testing.T) {
 	s.press("?")
 	s.waitText("Keys", "skip this step")
 	s.press("G") // the overlay scrolls like the lesson
-	s.waitText("copy the next command")
+	s.waitText("put back what B broke")
 	s.press("?")
 	s.waitText("Step 1 of 6")
 }

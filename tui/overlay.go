@@ -85,7 +85,7 @@ func (o *overlay) refresh(md mode, ses *session.Session, st *styles, ks keyMap) 
 		var b strings.Builder
 		b.WriteString(st.title.Render("Keys") + "\n")
 		for i, group := range ks.FullHelp() {
-			b.WriteString("\n" + st.subtle.Render([]string{"Moving", "Reading", "Doing"}[i]) + "\n")
+			b.WriteString("\n" + st.subtle.Render([]string{"Moving", "Reading", "Doing", "Troubleshooting"}[i]) + "\n")
 			b.WriteString(o.help.FullHelpView([][]key.Binding{group}) + "\n")
 		}
 		b.WriteString("\n" + st.subtle.Render("The step's checks run by themselves while you work; n moves on once they pass. "+
@@ -95,6 +95,7 @@ func (o *overlay) refresh(md mode, ses *session.Session, st *styles, ks keyMap) 
 			"R starts the step over without touching your cluster. "+
 			"P (or F5) switches presenter mode, for a projector: no sidebar, wide margins, large title and step counter, "+
 			"high-contrast colours; while you present, meshdojo notes on a second terminal shows your speaker notes. "+
+			"A troubleshooting step's B shows what its break would change in your cluster and writes it only when you say yes; u (or meshdojo reset) puts it back. "+
 			linkMark+" marks a link to another step: o follows it. "+
 			"Progress is saved as you go; start meshdojo again to resume.") + "\n\n" +
 			st.subtle.Render("esc or ? closes this help"))

@@ -1,8 +1,9 @@
 // Package rbac ships the Kubernetes RBAC that meshdojo needs, so an
 // administrator can give a reader (or a workshop's ServiceAccount) exactly
 // the access the checks use: reader.yaml (read-only, what every check
-// reads), prober.yaml (optional: what the checks that send traffic do) and
-// binding-example.yaml. `meshdojo doctor --rbac` prints them.
+// reads), prober.yaml (optional: what the checks that send traffic do),
+// breaker.yaml (optional: what the troubleshooting lessons' breaks write)
+// and binding-example.yaml. `meshdojo doctor --rbac` prints them.
 package rbac
 
 import (
@@ -21,6 +22,8 @@ var (
 	Prober string
 	//go:embed binding-example.yaml
 	BindingExample string
+	//go:embed breaker.yaml
+	Breaker string
 )
 
 // Rules parses the rules of a ClusterRole manifest such as Reader.
@@ -57,5 +60,5 @@ func has(list []string, v string) bool {
 
 // All is every manifest, separated as one YAML stream for kubectl apply.
 func All() string {
-	return strings.Join([]string{Reader, Prober, BindingExample}, "---\n")
+	return strings.Join([]string{Reader, Prober, Breaker, BindingExample}, "---\n")
 }

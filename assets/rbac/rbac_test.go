@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdojo/meshdojo/assets/rbac"
+	"github.com/meshdojo/meshdojo/internal/breaks"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/lessons"
 )
@@ -103,7 +104,7 @@ func TestProberCoversWhatChecksDo(t *testing.T) {
 }
 
 func TestManifestsParse(t *testing.T) {
-	for _, m := range []string{rbac.Reader, rbac.Prober} {
+	for _, m := range []string{rbac.Reader, rbac.Prober, rbac.Breaker} {
 		if _, err := rbac.Rules(m); err != nil {
 			t.Error(err)
 		}
@@ -134,4 +135,34 @@ func render(want map[string]map[string]bool) string {
 		fmt.Fprintf(&b, "- apiGroups: [%s]\n  resources: [%s]\n  verbs: [get, list, watch]\n", q, strings.Join(res, ", "))
 	}
 	return b.String()
+}
+
+// TestBreakerCoversBreaks keeps breaker.yaml equal to the permissions
+// breaks.Capability declares: every one granted, nothing more.
+func TestBreakerCoversBreaks(t *testing.T) {
+	rules, err := rbac.Rules(rbac.Breaker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, p := range breaks.Capability.Perms {
+		used[p.Verb+" "+p.Group+"/"+p.Resource] = true
+		if !rbac.Allows(rules, p.Verb, p.Group, p.Resource) {
+			t.Errorf("breaker.yaml does not allow %s %s.%s, which breaks do", p.Verb, p.Resource, p.Group)
+		}
+	}
+	for _, r := range rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					if !used[v+" "+g+"/"+res] {
+						t.Errorf("breaker.yaml grants %s %s.%s, which no break does: remove it", v, res, g)
+					}
+				}
+			}
+		}
+	}
+	if !strings.Contains(rbac.All(), "name: meshdojo-breaker") {
+		t.Error("doctor --rbac does not print the breaker role")
+	}
 }

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/breaks"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/internal/presence"
 	"github.com/meshdojo/meshdojo/internal/progress"
@@ -115,6 +116,7 @@ func runTutorial(args []string, io IO) int {
 	versionF := fs.Bool("version", false, "print the version of meshdojo and of the Istio and Kubernetes client libraries it was built with")
 	ctxF, kcF := clusterFlags(fs)
 	trafficF := trafficFlags(fs)
+	allowProd := fs.Bool("allow-production", false, "let lessons' breaks (B) write to a context whose name or API server looks like production (names with \"prod\", servers that are not local or private addresses)")
 	fs.Usage = func() {
 		usage(fs.Output())
 		fmt.Fprintln(fs.Output(), "\nFlags:")
@@ -176,6 +178,10 @@ func runTutorial(args []string, io IO) int {
 	// Published only once presenter mode is on; removed when we quit.
 	pub := presence.NewPublisher("", time.Now())
 	defer pub.Close()
+	var breaker tui.Breaks
+	if store.Err() == nil {
+		breaker = func(context.Context) (*breaks.Client, error) { return breakClient(t, *allowProd) }
+	}
 	m := tui.New(tui.Options{
 		Present:   *presentF,
 		Presenter: pub,
@@ -188,6 +194,7 @@ func runTutorial(args []string, io IO) int {
 		Progress:  prog,
 		Save:      store.Save,
 		Warning:   warning,
+		Breaks:    breaker,
 		Connect: func(ctx context.Context) (checks.Runner, error) {
 			c, err := cluster.Connect(ctx, opts)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/internal/breaks"
 	"github.com/meshdojo/meshdojo/lessons"
 )
 
@@ -255,6 +256,26 @@ func Needs(all []*lessons.Lesson) []Need {
 			}
 		}
 	}
+	// What the lessons' breaks write, in the namespaces they write in
+	// (breaks.Capability declares the verbs).
+	for _, l := range all {
+		for _, s := range l.Steps {
+			if s.Break == nil {
+				continue
+			}
+			for _, o := range s.Break.Objects {
+				k, ok := breaks.KindOf(o.GetAPIVersion(), o.GetKind())
+				if !ok {
+					continue
+				}
+				for _, p := range breaks.Capability.Perms {
+					if p.Group == k.GVR.Group && p.Resource == k.GVR.Resource {
+						add(key{p.Verb, p.Group, p.Resource, "", o.GetNamespace()}, "break "+s.Break.ID)
+					}
+				}
+			}
+		}
+	}
 	out := make([]Need, 0, len(order))
 	for _, k := range order {
 		n := idx[k]
@@ -275,5 +296,5 @@ func Needs(all []*lessons.Lesson) []Need {
 }
 
 func verbRank(v string) int {
-	return strings.Index("get list watch create delete", v)
+	return strings.Index("get list watch create patch delete", v)
 }
