@@ -175,7 +175,7 @@ func (s *Sim) Ingress(ctx context.Context, req Request) Response {
 	}
 	if w.ingressBackend != nil {
 		b := *w.ingressBackend
-		from := &caller{ns: b.Namespace, trace: trace}
+		from := &caller{ns: b.Namespace, sidecar: b.Mesh, trace: trace}
 		r := req
 		r.Host, r.Port = b.Host, b.Port
 		return s.send(ctx, w, from, r)

@@ -51,6 +51,9 @@ type World struct {
 type backend struct {
 	Namespace, Host string
 	Port            int
+	// Mesh: the gateway is Istio's (class istio), an Envoy that calls
+	// the backend as a mesh client.
+	Mesh bool
 }
 
 // MeshConfig is the part of istiod's mesh config the simulator honours.
@@ -365,25 +368,6 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 			if spec(o, &p.Spec) {
 				w.PeerAuths = append(w.PeerAuths, p)
 			}
-		case "HTTPRoute":
-			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
-			for _, r := range rules {
-				m, _ := r.(map[string]any)
-				refs, _ := m["backendRefs"].([]any)
-				for _, ref := range refs {
-					b, _ := ref.(map[string]any)
-					name, _ := b["name"].(string)
-					if k, _ := b["kind"].(string); name == "" || (k != "" && k != "Service") || w.ingressBackend != nil {
-						continue
-					}
-					bns, _ := b["namespace"].(string)
-					if bns == "" {
-						bns = ns
-					}
-					port, _ := b["port"].(int64)
-					w.ingressBackend = &backend{Namespace: bns, Host: name + "." + bns, Port: int(port)}
-				}
-			}
 		case "ConfigMap":
 			if _, ok, _ := unstructured.NestedString(o.Object, "data", "mesh"); ok && (name == "istio" || strings.HasPrefix(name, "istio-")) {
 				meshes = append(meshes, o)
@@ -413,6 +397,7 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 	}
 	w.filterDiscovery()
 	w.readAmbient(objs)
+	w.readGatewayAPI(objs)
 	if len(errs) > 0 {
 		return w, fmt.Errorf("fakelab: unreadable objects: %s", strings.Join(errs, "; "))
 	}
