@@ -123,6 +123,9 @@ func startLab(t *testing.T, c *testcluster.Cluster) simLab {
 	}
 	sim := fakelab.NewSim(live.Source(), fakelab.Options{Seed: 1})
 	ingress := httptest.NewServer(sim.IngressHandler(9080))
+	// The gateway's Keycloak port (chapter 7), where probes that sign a
+	// user in ask for the token, as a reader's --keycloak would point.
+	keycloak := httptest.NewServer(sim.IngressHandler(8080))
 	// The simulated node gives pods IPs in the test pod network, serves
 	// their Envoy stats and Prometheus there, writes EndpointSlices and
 	// runs probe pods' curl.
@@ -150,8 +153,9 @@ func startLab(t *testing.T, c *testcluster.Cluster) simLab {
 		stop()
 		<-done
 		ingress.Close()
+		keycloak.Close()
 	})
-	s, err := checks.ParseTraffic(checks.TrafficSettings{Ingress: ingress.URL})
+	s, err := checks.ParseTraffic(checks.TrafficSettings{Ingress: ingress.URL, Keycloak: keycloak.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
