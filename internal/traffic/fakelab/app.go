@@ -44,7 +44,7 @@ func (s *Sim) inbound(ctx context.Context, w *World, from *caller, ep *Pod, svc 
 			sec = "mutual_tls"
 		}
 		s.recordRequest(from, ep, svc, r, sec, true)
-		if ep.Sidecar {
+		if ep.Sidecar && !from.tcp {
 			s.metrics.accessLog(ep.Key(), fmt.Sprintf(`{"start_time":%q,"direction":"inbound","method":%q,"path":%q,"response_code":%d,"response_flags":"-","trace_id":%q}`,
 				s.opts.Now().UTC().Format(time.RFC3339Nano), method(req), req.Path, r.Status, from.trace))
 		}

@@ -92,6 +92,9 @@ func orUnknown(s string) string {
 // destination's (reporter="destination") when the request reached a pod
 // with a sidecar, with the security the connection had.
 func (s *Sim) recordRequest(from *caller, ep *Pod, svc *Service, r Response, security string, dest bool) {
+	if from.tcp {
+		return // a TCP proxy counts connections, not requests (protocol.go)
+	}
 	base := map[string]string{"request_protocol": "http", "response_code": strconv.Itoa(r.Status), "response_flags": orDash(r.Flags),
 		"destination_service": "unknown", "destination_service_name": "unknown", "destination_service_namespace": "unknown"}
 	if svc != nil {

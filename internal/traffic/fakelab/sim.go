@@ -105,6 +105,9 @@ type caller struct {
 	// origin is set when the caller is a waypoint: the ambient pod whose
 	// connection ztunnel brought to it.
 	origin *Pod
+	// tcp: the connection came through a TCP proxy (protocol.go), so no
+	// HTTP telemetry is reported for it.
+	tcp bool
 }
 
 func (c *caller) key() string {
@@ -240,14 +243,17 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 	}
 	var r Response
 	cluster := "-"
+	tcp := false
 	if er, c, ok := s.egress(ctx, w, from, svc, req); ok {
 		r, cluster = er, c
+	} else if tr, c, ok := s.tcpSend(ctx, w, from, svc, req); ok {
+		r, cluster, tcp = tr, c, true
 	} else if rule, vs, resp := s.pickRule(w, from, svc, req); resp != nil {
 		r = *resp
 	} else {
 		r, cluster = s.forward(ctx, w, from, rule, vs, svc, req)
 	}
-	if from.sidecar {
+	if from.sidecar && !tcp {
 		s.metrics.accessLog(from.key(), fmt.Sprintf(`{"start_time":%q,"method":%q,"path":%q,"response_code":%d,"response_flags":%q,"upstream_cluster":%q,"duration":%d,"trace_id":%q}`,
 			s.opts.Now().UTC().Format(time.RFC3339Nano), method(req), req.Path, r.Status, r.Flags, cluster, time.Since(start).Milliseconds(), from.trace))
 	}
