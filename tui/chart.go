@@ -60,7 +60,16 @@ func chartView(st *styles, r *checks.Result, w int) string {
 			bar := style.Render(strings.Repeat("█", n))
 			fig := st.chartLabel.Render(fmt.Sprintf(" %d (%d%%)", b.Value, pct))
 			out = append(out, label+" "+bar+fig)
+			// Bars two rows tall when there is room, three in presenter
+			// mode: the back of the room reads the lengths, not the labels.
+			extra := 0
 			if w >= 40 {
+				extra = 1
+				if st.present {
+					extra = 2
+				}
+			}
+			for range extra {
 				out = append(out, strings.Repeat(" ", labelW+1)+style.Render(strings.Repeat("█", n)))
 			}
 		}

@@ -27,3 +27,24 @@ func TestChartBarsAreShares(t *testing.T) {
 		t.Errorf("bars fill %d of 110 columns; the whole group should span the width", n[0]+n[1])
 	}
 }
+
+// TestChartTallerWhenPresenting: in presenter mode each bar is three
+// rows tall, so a split reads from the back of a room.
+func TestChartTallerWhenPresenting(t *testing.T) {
+	r := &checks.Result{Bars: []checks.Bar{{Group: "version", Label: "v1", Value: 80}, {Group: "version", Label: "v3", Value: 20}}}
+	rows := func(present bool) int {
+		n := 0
+		for _, l := range strings.Split(ansi.Strip(chartView(newStyles(ThemeDark, present), r, 80)), "\n") {
+			if strings.Contains(l, "█") {
+				n++
+			}
+		}
+		return n
+	}
+	if got, want := rows(false), 4; got != want {
+		t.Errorf("reading: %d bar rows, want %d", got, want)
+	}
+	if got, want := rows(true), 6; got != want {
+		t.Errorf("presenting: %d bar rows, want %d", got, want)
+	}
+}
