@@ -31,6 +31,10 @@ type Kubelet struct {
 	// Node is the name of the Node object that points at this kubelet;
 	// pods whose logs it serves need spec.nodeName set to it.
 	Node string
+	// Source, if set, is asked for a container's log that SetLog has not
+	// set: a simulated node's live logs (fakelab.Node.Log). ok false
+	// means the container is not known. Set it before pods are read.
+	Source func(namespace, pod, container string) (lines []LogLine, ok bool)
 
 	mu   sync.Mutex
 	logs map[string][]LogLine // namespace/pod/container
@@ -102,6 +106,9 @@ func (k *Kubelet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.mu.Lock()
 	lines, ok := k.logs[strings.Join(parts, "/")]
 	k.mu.Unlock()
+	if !ok && k.Source != nil {
+		lines, ok = k.Source(parts[0], parts[1], parts[2])
+	}
 	if !ok {
 		http.Error(w, fmt.Sprintf("container %q in pod %s/%s is not known to this kubelet", parts[2], parts[0], parts[1]), http.StatusNotFound)
 		return

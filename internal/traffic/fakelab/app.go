@@ -77,14 +77,26 @@ func (s *Sim) app(ctx context.Context, w *World, self *caller, req Request) Resp
 	}
 	switch p.Labels["app"] {
 	case "productpage":
-		pass := func(r Response) Response {
-			if r.Status == 0 {
-				// No HTTP answer reaches an application whose sidecar
-				// answers for the upstream; without a sidecar, productpage
-				// reports the failed call as 503.
-				return jsonResp(503, map[string]string{"error": "upstream unavailable"})
+		// The JSON API passes a backend's answer on as the lab's
+		// productpage.py does (getProductDetails, getProductReviews,
+		// getProductRatings): a 200 as it is; 401 and 403 as a sign-in
+		// message; a 503 or 504 with its JSON body, or, when the body is
+		// not JSON (Envoy's "no healthy upstream", "fault filter abort"),
+		// with productpage's own error; any other status with its own
+		// error; and no answer at all (requests raised) as a 500.
+		pass := func(what string, r Response) Response {
+			sorry := map[string]string{"error": backendError(500, what, ".")}
+			switch {
+			case r.Status == 200:
+				return r
+			case r.Status == 401 || r.Status == 403:
+				return jsonResp(r.Status, map[string]string{"error": backendError(r.Status, what, ".")})
+			case (r.Status == 503 || r.Status == 504) && json.Valid([]byte(r.Body)):
+				return Response{Status: r.Status, Body: r.Body, Header: http.Header{"Content-Type": {"application/json"}}}
+			case r.Status == 0:
+				return jsonResp(500, sorry)
 			}
-			return r
+			return jsonResp(r.Status, sorry)
 		}
 		switch path {
 		case "/productpage":
@@ -117,11 +129,11 @@ func (s *Sim) app(ctx context.Context, w *World, self *caller, req Request) Resp
 			b.WriteString("</body></html>")
 			return Response{Status: 200, Body: b.String(), Header: http.Header{"Content-Type": {"text/html"}}}
 		case "/api/v1/products/0":
-			return pass(s.call(ctx, w, self, "details", "/details/0", req))
+			return pass("details", s.call(ctx, w, self, "details", "/details/0", req))
 		case "/api/v1/products/0/reviews":
-			return pass(s.call(ctx, w, self, "reviews", "/reviews/0", req))
+			return pass("reviews", s.call(ctx, w, self, "reviews", "/reviews/0", req))
 		case "/api/v1/products/0/ratings":
-			return pass(s.call(ctx, w, self, "ratings", "/ratings/0", req))
+			return pass("ratings", s.call(ctx, w, self, "ratings", "/ratings/0", req))
 		case "/health", "/":
 			return Response{Status: 200, Body: "ok", Header: textHeader()}
 		}

@@ -30,12 +30,12 @@ type metrics struct {
 	mu       sync.Mutex
 	counters map[string]map[string]float64 // proxy -> stat|cluster -> value
 	requests map[string]*series            // label key -> series
-	logs     map[string][]string
+	logs     map[string][]LogLine          // proxy -> its access log, oldest first
 	now      func() time.Time
 }
 
 func newMetrics(now func() time.Time) *metrics {
-	return &metrics{counters: map[string]map[string]float64{}, requests: map[string]*series{}, logs: map[string][]string{}, now: now}
+	return &metrics{counters: map[string]map[string]float64{}, requests: map[string]*series{}, logs: map[string][]LogLine{}, now: now}
 }
 
 func (m *metrics) add(proxy, stat, cluster string, n float64) {
@@ -55,7 +55,7 @@ func (m *metrics) addLocked(proxy, stat, cluster string, n float64) {
 func (m *metrics) accessLog(proxy, line string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	l := append(m.logs[proxy], line)
+	l := append(m.logs[proxy], LogLine{At: m.now(), Text: line})
 	if len(l) > 1000 {
 		l = l[len(l)-1000:]
 	}
@@ -185,8 +185,8 @@ func labelText(l map[string]string) string {
 	return b.String()
 }
 
-// Age moves every request counted so far d into the past, as if d had
-// passed since: windowed queries (increase(...[2m])) then see only what
+// Age moves every request counted and every access-log line written so
+// far d into the past, as if d had passed since: windowed queries (increase(...[2m])) then see only what
 // was counted afterwards. The lesson walk, which does in a second what a
 // reader does in minutes, ages the counts between steps.
 func (s *Sim) Age(d time.Duration) {
@@ -195,6 +195,11 @@ func (s *Sim) Age(d time.Duration) {
 	for _, sr := range s.metrics.requests {
 		for i := range sr.points {
 			sr.points[i].t = sr.points[i].t.Add(-d)
+		}
+	}
+	for _, l := range s.metrics.logs {
+		for i := range l {
+			l[i].At = l[i].At.Add(-d)
 		}
 	}
 }
@@ -309,7 +314,24 @@ func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 // upstream_cluster (outbound) and trace_id, as the lab's envoy-stdout
 // provider writes them.
 func (s *Sim) AccessLog(p *Pod) []string {
+	var out []string
+	for _, l := range s.ProxyLog(p.Namespace, p.Name) {
+		out = append(out, l.Text)
+	}
+	return out
+}
+
+// LogLine is one line a container wrote, and when.
+type LogLine struct {
+	At   time.Time
+	Text string
+}
+
+// ProxyLog is what the istio-proxy container of pod namespace/name has
+// written: its access log, with the time of each line (Age moves them
+// into the past with the counters), oldest first.
+func (s *Sim) ProxyLog(namespace, name string) []LogLine {
 	s.metrics.mu.Lock()
 	defer s.metrics.mu.Unlock()
-	return append([]string(nil), s.metrics.logs[p.Key()]...)
+	return append([]LogLine(nil), s.metrics.logs[namespace+"/"+name]...)
 }

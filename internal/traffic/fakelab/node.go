@@ -10,7 +10,11 @@ package fakelab
 //     app.kubernetes.io/managed-by=meshdojo) runs its curl through the
 //     simulator and ends with curl's exit code;
 //   - an endpoints controller: an EndpointSlice per Service, from the
-//     ready pods with IPs (the API server's service proxy reads them).
+//     ready pods with IPs (the API server's service proxy reads them);
+//   - a scheduler, when NodeName is set: every pod is bound to that Node,
+//     so the API server's pods/log asks the kubelet the Node object
+//     points at, which serves Log (the proxies' access logs, a probe
+//     pod's curl output).
 
 import (
 	"context"
@@ -25,6 +29,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -43,11 +48,16 @@ type Node struct {
 	Listen    func(ip string, port int) (net.Listener, error)
 	// Errorf reports what went wrong (a test's t.Errorf); nil ignores.
 	Errorf func(format string, args ...any)
+	// NodeName, if set, is the Node every pod is bound to (a kubelet
+	// serving Log must stand behind it, such as testcluster's Kubelet);
+	// empty leaves pods unscheduled, and pods/log unavailable.
+	NodeName string
 
 	mu      sync.Mutex
 	pods    map[types.UID]*podState
 	probing map[types.UID]bool
 	slices  map[string]string // namespace/name@uid -> last EndpointSlice written
+	output  map[string]string // namespace/name -> a probe pod's curl output
 	ready   chan struct{}     // closed when Run has its caches
 }
 
@@ -59,7 +69,7 @@ type podState struct {
 // Run works until ctx ends, then closes every listener it opened.
 func (n *Node) Run(ctx context.Context) {
 	n.mu.Lock()
-	n.pods, n.probing, n.slices = map[types.UID]*podState{}, map[types.UID]bool{}, map[string]string{}
+	n.pods, n.probing, n.slices, n.output = map[types.UID]*podState{}, map[types.UID]bool{}, map[string]string{}, map[string]string{}
 	if n.ready == nil {
 		n.ready = make(chan struct{})
 	}
@@ -150,6 +160,17 @@ func hasSidecar(p *corev1.Pod) bool {
 // pod gives a new pod its IP and servers, or runs a probe pod.
 func (n *Node) pod(ctx context.Context, p *corev1.Pod) {
 	if p.DeletionTimestamp != nil {
+		return
+	}
+	if n.NodeName != "" && p.Spec.NodeName == "" {
+		// Schedule it, as a scheduler would; the update that follows
+		// brings the pod back here.
+		b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID},
+			Target: corev1.ObjectReference{Kind: "Node", Name: n.NodeName}}
+		if err := n.Kube.CoreV1().Pods(p.Namespace).Bind(ctx, b, metav1.CreateOptions{}); err != nil && ctx.Err() == nil &&
+			!apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			n.errorf("fakelab node: binding pod %s/%s to %s: %v", p.Namespace, p.Name, n.NodeName, err)
+		}
 		return
 	}
 	if isProbe(p) {
@@ -251,7 +272,7 @@ func (n *Node) probe(ctx context.Context, p *corev1.Pod) {
 	args := append(append([]string{}, c.Command...), c.Args...)
 	limit := 10 * time.Second
 	hdr := http.Header{}
-	raw := ""
+	raw, write := "", ""
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "--max-time", "-m":
@@ -267,7 +288,12 @@ func (n *Node) probe(ctx context.Context, p *corev1.Pod) {
 				hdr.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 				i++
 			}
-		case "-o", "-w":
+		case "-o":
+			i++
+		case "-w":
+			if i+1 < len(args) {
+				write = args[i+1]
+			}
 			i++
 		default:
 			if strings.Contains(args[i], "://") {
@@ -286,6 +312,13 @@ func (n *Node) probe(ctx context.Context, p *corev1.Pod) {
 		r := n.Sim.FromPod(rctx, p.Namespace, sidecar, Request{Method: http.MethodGet, Host: u.Hostname(), Port: port, Path: u.RequestURI(), Header: hdr})
 		code = curlExit(r, rctx.Err() != nil)
 		cancel()
+		// curl -w: what it writes once the transfer ends (--fail keeps
+		// the status of a 4xx/5xx answer).
+		status := fmt.Sprintf("%03d", r.Status)
+		out := strings.NewReplacer("%{http_code}", status, "%{response_code}", status, `\n`, "\n").Replace(write)
+		n.mu.Lock()
+		n.output[p.Namespace+"/"+p.Name] = out
+		n.mu.Unlock()
 	}
 	phase, reason := corev1.PodSucceeded, "Completed"
 	if code != 0 {
@@ -477,4 +510,29 @@ func (n *Node) Settle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Log is what a container of a pod on this node has written, for a
+// kubelet to serve: istio-proxy's access log (Sim.ProxyLog) for a pod
+// with a sidecar, curl's output for a probe pod. ok is false for a
+// container the node knows nothing about.
+func (n *Node) Log(namespace, pod, container string) (lines []LogLine, ok bool) {
+	n.mu.Lock()
+	out, probe := n.output[namespace+"/"+pod]
+	n.mu.Unlock()
+	if probe && container != "istio-proxy" {
+		var lines []LogLine
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			lines = append(lines, LogLine{At: time.Now(), Text: l})
+		}
+		return lines, true
+	}
+	if container != "istio-proxy" {
+		return nil, false
+	}
+	p := n.Sim.pod(namespace + "/" + pod)
+	if p == nil || !p.Sidecar {
+		return nil, false
+	}
+	return n.Sim.ProxyLog(namespace, pod), true
 }

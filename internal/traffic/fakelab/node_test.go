@@ -67,7 +67,19 @@ func TestNodeOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim := fakelab.NewSim(live.Source(), fakelab.Options{Seed: 1})
-	node := &fakelab.Node{Kube: kube, Sim: sim, NewIP: pn.AddIP, ReleaseIP: pn.ReleaseIP, Listen: pn.ListenAt, Errorf: t.Errorf}
+	// pods/log: the node binds every pod to the Node of a kubelet that
+	// serves what the node says each container wrote.
+	kubelet := c.Kubelet(t, pn, "fakelab-node-test")
+	node := &fakelab.Node{Kube: kube, Sim: sim, NewIP: pn.AddIP, ReleaseIP: pn.ReleaseIP, Listen: pn.ListenAt, Errorf: t.Errorf,
+		NodeName: kubelet.Node}
+	kubelet.Source = func(ns, pod, container string) ([]testcluster.LogLine, bool) {
+		lines, ok := node.Log(ns, pod, container)
+		out := make([]testcluster.LogLine, len(lines))
+		for i, l := range lines {
+			out[i] = testcluster.LogLine{At: l.At, Text: l.Text}
+		}
+		return out, ok
+	}
 	done := make(chan struct{})
 	go func() { node.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
@@ -83,9 +95,10 @@ func TestNodeOnCluster(t *testing.T) {
 		}
 		return res
 	}
-	// No policy: PERMISSIVE, and the plain-text client gets its answer.
-	if res := probe(); res.ExitCode != 0 {
-		t.Errorf("PERMISSIVE: curl exit %d", res.ExitCode)
+	// No policy: PERMISSIVE, and the plain-text client gets its answer;
+	// the status comes from curl's output, read through pods/log.
+	if res := probe(); res.ExitCode != 0 || res.Status != 200 {
+		t.Errorf("PERMISSIVE: curl exit %d, status %d (logs %q, %v)", res.ExitCode, res.Status, res.Logs, res.LogErr)
 	}
 	c.ApplyT(t, "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: "+ns+"}\nspec: {mtls: {mode: STRICT}}\n")
 	var res *traffic.PodResult
@@ -128,5 +141,29 @@ func TestNodeOnCluster(t *testing.T) {
 	if got, err := traffic.Query(ctx, kube, traffic.PromTarget{Namespace: prom, Service: "prometheus-server", Port: 9090},
 		`sum(istio_requests_total{connection_security_policy="mutual_tls"})`); err != nil || len(got) != 0 {
 		t.Errorf("nobody called ratings over mTLS, yet: %v %v", got, err)
+	}
+
+	// ratings' proxy logged the plain-text calls it let through, and
+	// the kubelet serves that log (a native sidecar or not, the
+	// container is istio-proxy).
+	logs := func() []traffic.PodLog {
+		t.Helper()
+		pl, _, err := traffic.AccessLogs(ctx, kube, traffic.LogQuery{Namespace: ns, Selector: "app=ratings", Since: 5 * time.Minute})
+		if err != nil {
+			t.Fatalf("ratings' access log: %v", err)
+		}
+		return pl
+	}
+	if pl := logs(); len(pl) != 1 || len(pl[0].Entries) == 0 || pl[0].Entries[0].Code != 200 {
+		t.Errorf("ratings' access log: %+v", pl)
+	}
+	// Ten minutes later, none of it is within the last five.
+	sim.Age(10 * time.Minute)
+	if pl := logs(); len(pl) != 1 || len(pl[0].Entries) != 0 {
+		t.Errorf("ratings' access log, aged: %+v", pl)
+	}
+	// The application container wrote nothing the node knows of.
+	if _, _, err := traffic.AccessLogs(ctx, kube, traffic.LogQuery{Namespace: ns, Selector: "app=ratings", Container: "ratings"}); err == nil {
+		t.Errorf("the ratings container's log was served")
 	}
 }

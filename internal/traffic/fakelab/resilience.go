@@ -48,10 +48,14 @@ func (s *Sim) pickHost(w *World, from *caller, up *upstream, tried map[string]bo
 	return healthy[s.intn(len(healthy))]
 }
 
+// maxEjection is Envoy's default max_ejection_time.
+const maxEjection = 300 * time.Second
+
 // outcome feeds an attempt's answer to outlier detection: consecutive
 // 5xx (connection failures and resets count as 5xx, Envoy's default) and
 // consecutive gateway errors (502, 503, 504), ejecting for
-// baseEjectionTime times the number of ejections, within
+// baseEjectionTime times the number of ejections (at most maxEjection),
+// within
 // maxEjectionPercent (Envoy's default 10) but always at least one host.
 // Without an outlierDetection block nothing is ejected.
 func (s *Sim) outcome(w *World, from *caller, up *upstream, ep *Pod, r Response) {
@@ -117,7 +121,10 @@ func (s *Sim) outcome(w *World, from *caller, up *upstream, ep *Pod, r Response)
 		return
 	}
 	h.times++
-	h.ejectedUntil = now.Add(s.scaled(base * time.Duration(h.times)))
+	// Envoy's max_ejection_time (Istio does not set it) caps the
+	// growing ejection at 300s, or at baseEjectionTime if that is longer.
+	d := min(base*time.Duration(h.times), max(maxEjection, base))
+	h.ejectedUntil = now.Add(s.scaled(d))
 	h.cons5xx, h.consGw = 0, 0
 	s.metrics.addLocked(from.key(), "envoy_cluster_outlier_detection_ejections_enforced_total", up.cluster, 1)
 	s.metrics.addLocked(from.key(), "envoy_cluster_outlier_detection_ejections_enforced_"+why, up.cluster, 1)

@@ -549,6 +549,26 @@ func (s *Sim) forward(ctx context.Context, w *World, from *caller, rule *HTTPRou
 	if vs != nil {
 		ns = vs.Namespace
 	}
+	// Envoy resolves the route, and with it the cluster (a weighted
+	// route picks its cluster then), before any filter runs: an
+	// injected fault is logged against the cluster the request would
+	// have gone to. The router, after the fault filter, mirrors and
+	// finds the endpoints.
+	dest := Destination{Host: req.Host}
+	if svc != nil {
+		dest.Host = svc.FQDN()
+	}
+	if rule != nil {
+		if len(rule.Route) == 0 {
+			return Response{Status: 404, Flags: "NR", Header: http.Header{}}, "-"
+		}
+		dest = s.pickDestination(rule)
+	}
+	up, bad := s.resolve(w, from, dest, ns, req.Port)
+	cluster := "-"
+	if up != nil {
+		cluster = up.cluster
+	}
 	if rule != nil && rule.Fault != nil {
 		// Envoy's fault filter delays first, then aborts; a percentage
 		// that is not given injects nothing.
@@ -559,7 +579,7 @@ func (s *Sim) forward(ctx context.Context, w *World, from *caller, rule *HTTPRou
 			}
 			if s.chance(p) {
 				if !s.sleep(ctx, dur(d.FixedDelay)) {
-					return Response{Err: "timeout", Flags: "DI"}, "-"
+					return Response{Err: "timeout", Flags: "DI"}, cluster
 				}
 				flags = append(flags, "DI")
 			}
@@ -568,25 +588,16 @@ func (s *Sim) forward(ctx context.Context, w *World, from *caller, rule *HTTPRou
 			flags = append(flags, "FI")
 			r := Response{Status: a.HTTPStatus, Body: "fault filter abort", Header: textHeader(), Flags: strings.Join(flags, ",")}
 			s.recordRequest(from, nil, svc, r, "unknown", false)
-			return r, "-"
+			return r, cluster
 		}
-	}
-	dest := Destination{Host: req.Host}
-	if svc != nil {
-		dest.Host = svc.FQDN()
 	}
 	if rule != nil {
-		if len(rule.Route) == 0 {
-			return Response{Status: 404, Flags: "NR", Header: http.Header{}}, "-"
-		}
-		dest = s.pickDestination(rule)
 		for _, m := range mirrors(rule) {
 			if s.chance(m.pct) {
 				s.mirror(w, from, m.d, ns, req)
 			}
 		}
 	}
-	up, bad := s.resolve(w, from, dest, ns, req.Port)
 	if bad != nil {
 		bad.Flags = joinFlags(flags, bad.Flags)
 		s.recordRequest(from, nil, nil, *bad, "unknown", false)

@@ -183,6 +183,39 @@ func (t *tally) add(r Response) {
 	}
 }
 
+// sorry is the lab's productpage's answer body when a backend failed
+// without a JSON body of its own (Envoy's "no healthy upstream",
+// "upstream request timeout"): productpage.py puts in its own error.
+func sorry(what string) string {
+	return `{"error":"Sorry, product ` + what + ` are currently unavailable."}`
+}
+
+// TestProductpageAPI: productpage's JSON API passes a backend's failure on
+// as the lab's productpage.py does: a 503 or 504 keeps its JSON body and
+// loses any other, a 500 gets productpage's error, and a call that got no
+// answer at all becomes a 500.
+func TestProductpageAPI(t *testing.T) {
+	// The 503 version answers JSON: kept.
+	got := send(frozen(lab(t, ratingsVS(""), ratingsDR("v-faulty-50percent-503", ""))), "/api/v1/products/0/ratings", 40, nil)
+	if got.status[503] == 0 || got.bodies[`{"error":"Service unavailable"}`] != got.status[503] {
+		t.Errorf("a JSON 503: %v %v", got.status, got.bodies)
+	}
+	// An injected abort answers text: replaced, status kept.
+	for _, code := range []int{503, 504, 500} {
+		got = send(lab(t, ratingsVS(fmt.Sprintf("    fault: {abort: {httpStatus: %d, percentage: {value: 100}}}", code)), ratingsDR("v3", "")),
+			"/api/v1/products/0/ratings", 3, nil)
+		if got.status[code] != 3 || got.bodies[sorry("ratings")] != 3 {
+			t.Errorf("a text %d: %v %v", code, got.status, got.bodies)
+		}
+	}
+	// A plaintext call refused by a STRICT ratings (DISABLE on the
+	// caller's side) is Envoy's own 503 with a text body: replaced.
+	got = send(lab(t, ratingsDR("v3", "    tls: {mode: DISABLE}"), pa("bookinfo", "STRICT")), "/api/v1/products/0/ratings", 3, nil)
+	if got.status[503] != 3 || got.bodies[sorry("ratings")] != 3 {
+		t.Errorf("a refused plaintext call: %v %v", got.status, got.bodies)
+	}
+}
+
 func reviewsVS(weights string) string {
 	var routes []string
 	for _, kv := range strings.Split(weights, ",") {
@@ -308,7 +341,7 @@ func TestFaults(t *testing.T) {
 
 func TestRouteTimeout(t *testing.T) {
 	slow := send(lab(t, ratingsVS("    timeout: 5s"), ratingsDR("v-delayed-50percent-delayof7s", "")), "/api/v1/products/0/ratings", 30, nil)
-	if slow.status[504] == 0 || slow.status[200] == 0 || slow.flags["UT"] != slow.status[504] || slow.bodies["upstream request timeout"] != slow.status[504] {
+	if slow.status[504] == 0 || slow.status[200] == 0 || slow.flags["UT"] != slow.status[504] || slow.bodies[sorry("ratings")] != slow.status[504] {
 		t.Errorf("5s timeout on a half-7s backend: %v %v", slow.status, slow.flags)
 	}
 	none := send(lab(t, ratingsVS(""), ratingsDR("v-delayed-50percent-delayof7s", "")), "/api/v1/products/0/ratings", 30, nil)
@@ -387,7 +420,7 @@ func TestOutlierDetection(t *testing.T) {
 	od := "    outlierDetection: {consecutive5xxErrors: 5, interval: 60s, baseEjectionTime: 180s, maxEjectionPercent: 100}"
 	s := frozen(lab(t, ratingsVS(""), ratingsDR("v-50percent-internal-server-error-500", od)))
 	got := send(s, "/api/v1/products/0/ratings", 200, nil)
-	if got.flags["UH"] == 0 || got.bodies["no healthy upstream"] != got.flags["UH"] {
+	if got.flags["UH"] == 0 || got.status[503] != got.flags["UH"] || got.bodies[sorry("ratings")] != got.status[503]+got.status[500] {
 		t.Fatalf("ejection: %v %v", got.status, got.flags)
 	}
 	stats, _ := s.EnvoyStats(podOf(s, "productpage"))
@@ -408,6 +441,47 @@ func TestOutlierDetection(t *testing.T) {
 	rare := "    outlierDetection: {consecutive5xxErrors: 40, baseEjectionTime: 180s}"
 	if got := send(lab(t, ratingsVS(""), ratingsDR("v-50percent-internal-server-error-500", rare)), "/api/v1/products/0/ratings", 100, nil); got.flags["UH"] != 0 {
 		t.Errorf("40 consecutive: %v", got.flags)
+	}
+}
+
+// TestEjectionTime: an ejection lasts baseEjectionTime times the number
+// of ejections so far, capped at Envoy's max_ejection_time (300s), and
+// ends after it: the clock here moves only when the test moves it.
+func TestEjectionTime(t *testing.T) {
+	var mu sync.Mutex
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
+	wait := func(d time.Duration) { mu.Lock(); at = at.Add(d); mu.Unlock() }
+	od := "    outlierDetection: {consecutive5xxErrors: 5, interval: 60s, baseEjectionTime: 180s, maxEjectionPercent: 100}"
+	s := NewSim(lab(t, ratingsVS(""), ratingsDR("v-50percent-internal-server-error-500", od)).src, Options{Seed: 7, Now: clock})
+	one := func() int { return send(s, "/api/v1/products/0/ratings", 1, nil).status[503] }
+	ejectNow := func() {
+		t.Helper()
+		for i := 0; i < 1000; i++ {
+			if one() == 1 {
+				return
+			}
+		}
+		t.Fatal("never ejected")
+	}
+	ejectNow()
+	wait(170 * time.Second)
+	if one() != 1 {
+		t.Errorf("the first ejection ended before its 180s")
+	}
+	wait(20 * time.Second)
+	if one() != 0 {
+		t.Errorf("the first ejection lasted more than 180s")
+	}
+	// The second lasts 2 x 180s = 360s, capped at 300s.
+	ejectNow()
+	wait(290 * time.Second)
+	if one() != 1 {
+		t.Errorf("the second ejection ended before 300s")
+	}
+	wait(20 * time.Second)
+	if one() != 0 {
+		t.Errorf("the second ejection was not capped at 300s")
 	}
 }
 
@@ -469,7 +543,7 @@ func TestSubsets(t *testing.T) {
 	vs := reviewsVS("v2=100")
 	noV2 := vs[:strings.Index(vs, "apiVersion: v1\nkind: Pod")]
 	got := send(lab(t, noV2), "/api/v1/products/0/reviews", 10, nil)
-	if got.status[503] != 10 || got.flags["UH"] != 10 || got.bodies["no healthy upstream"] != 10 {
+	if got.status[503] != 10 || got.flags["UH"] != 10 || got.bodies[sorry("reviews")] != 10 {
 		t.Errorf("subset without pods: %v %v", got.status, got.flags)
 	}
 	if got := send(lab(t, vs), "/api/v1/products/0/reviews", 10, nil); got.versions["v2"] != 10 {
@@ -628,6 +702,22 @@ func TestAccessLog(t *testing.T) {
 	lines := outbound(s)
 	if len(lines) != 2 || !strings.Contains(lines[0], `"response_flags":"FI"`) || !strings.Contains(lines[0], `"trace_id":"`) {
 		t.Errorf("productpage's access log: %q", lines)
+	}
+	// Envoy picks the route's cluster before the fault filter runs, so an
+	// abort is logged against it (the lessons select log entries by it).
+	for _, l := range lines {
+		if !strings.Contains(l, `"upstream_cluster":"outbound|9080|s|ratings.bookinfo.svc.cluster.local"`) {
+			t.Errorf("an aborted call's log line names no upstream cluster: %s", l)
+		}
+	}
+	// The lines carry the time they were written, and age with the counters.
+	pl := s.ProxyLog("bookinfo", podOf(s, "productpage").Name)
+	if len(pl) == 0 || time.Since(pl[0].At) > time.Minute {
+		t.Errorf("productpage's log lines: %v", pl)
+	}
+	s.Age(10 * time.Minute)
+	if pl := s.ProxyLog("bookinfo", podOf(s, "productpage").Name); len(pl) == 0 || time.Since(pl[0].At) < 10*time.Minute {
+		t.Errorf("aged log lines: %v", pl)
 	}
 	s = lab(t, ratingsVS(""), ratingsDR("v3", ""))
 	send(s, "/api/v1/products/0/ratings", 2, nil)
