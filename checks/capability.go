@@ -103,3 +103,16 @@ var KeycloakToken = &Capability{
 	},
 	Live: true,
 }
+
+// PodLogs reads the selected pods' container logs through the API
+// server (pods/log), which fetches them from each pod's kubelet
+// (access-log).
+var PodLogs = &Capability{
+	Name: "pod logs",
+	Doc:  "reads pods' container logs (the proxies' access logs) through the API server",
+	Perms: []Permission{
+		{Verb: "list", Resource: "pods", NamespaceParam: "namespace"},
+		{Verb: "get", Resource: "pods", Subresource: "log", NamespaceParam: "namespace"},
+	},
+	Live: true,
+}

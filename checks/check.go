@@ -1,11 +1,13 @@
-// Package checks holds meshdojo's live checks: each one is a value in a
-// registry that names its parameters, declares the cluster resources it
-// reads, and turns what it observes into a verdict a reader can act on.
+// Package checks is the contract of meshdojo's live checks: what a check
+// is (Check: its parameters and their rules, the objects it reads, the
+// capabilities it uses beyond reading, its codes), what it is given (Env,
+// Input, ClusterInfo), what it says (Result, Condition, Code), and the
+// validation of parameters that the lesson lint and `check --run` share
+// (Check.Validate).
 //
-// A check describes itself (see Check): its parameters and their rules,
-// what it reads, what it may do beyond reading, and its outcomes. The
-// registry (registry.go) lists every check; the engine (engine*.go)
-// evaluates them; each of the other files implements a few checks.
+// The checks themselves live in package catalogue, which lists them all;
+// package engine evaluates them against a cluster. Neither is imported
+// here, so the contract reads on its own.
 //
 // A check never talks to the cluster by itself. It reads its declared
 // Inputs through an Env, which the engine backs with shared informers (so

@@ -35,8 +35,8 @@ const (
 	ObjectName ParamType = "name"        // an object name: a DNS-1123 subdomain
 	LabelValue ParamType = "label-value" // a label value, such as a revision or tag
 	Selector   ParamType = "selector"    // a label selector such as app=reviews
-	FieldPath  ParamType = "field-path"  // spec.http[0].route[1].weight (see parsePath)
-	KindName   ParamType = "kind"        // a Kind, kubectl short name or resource.group (see lookupKind)
+	FieldPath  ParamType = "field-path"  // spec.http[0].route[1].weight (see ParsePath)
+	KindName   ParamType = "kind"        // a Kind, kubectl short name or resource.group (see LookupKind)
 	URL        ParamType = "url"         // an absolute http:// or https:// URL
 	HTTPPath   ParamType = "http-path"   // a request path and query starting with /
 	Headers    ParamType = "headers"     // Name: value pairs separated by ;
@@ -270,22 +270,22 @@ func checkType(s ParamSpec, v string) error {
 		}
 	case Namespace:
 		if msgs := validation.IsDNS1123Label(v); len(msgs) > 0 {
-			return want("a namespace name: " + brief(msgs))
+			return want("a namespace name: " + Brief(msgs))
 		}
 	case ObjectName:
 		if msgs := validation.IsDNS1123Subdomain(v); len(msgs) > 0 {
-			return want("an object name: " + brief(msgs))
+			return want("an object name: " + Brief(msgs))
 		}
 	case LabelValue:
 		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-			return want("a label value such as stable or 1-29-0: " + brief(msgs))
+			return want("a label value such as stable or 1-29-0: " + Brief(msgs))
 		}
 	case Selector:
 		if _, err := labels.Parse(v); err != nil {
 			return want("a label selector such as app=reviews or app in (reviews,ratings)")
 		}
 	case FieldPath:
-		if _, err := parsePath(v); err != nil {
+		if _, err := ParsePath(v); err != nil {
 			var pe *ParamError
 			if errors.As(err, &pe) {
 				return want(pe.Want)
@@ -293,7 +293,7 @@ func checkType(s ParamSpec, v string) error {
 			return err
 		}
 	case KindName:
-		if _, err := lookupKind(v); err != nil {
+		if _, err := LookupKind(v); err != nil {
 			var pe *ParamError
 			if errors.As(err, &pe) {
 				return want(pe.Want)
@@ -311,7 +311,7 @@ func checkType(s ParamSpec, v string) error {
 			return want("a path starting with /, such as /api/v1/products/0/reviews")
 		}
 	case Headers:
-		if _, err := parseHeaders(v); err != nil {
+		if _, err := ParseHeaders(v); err != nil {
 			return err
 		}
 	case Ref:
@@ -326,15 +326,15 @@ func checkType(s ParamSpec, v string) error {
 	return nil
 }
 
-// brief is the first of Kubernetes' validation messages without its
+// Brief is the first of Kubernetes' validation messages without its
 // examples and regular expression.
-func brief(msgs []string) string {
+func Brief(msgs []string) string {
 	m, _, _ := strings.Cut(msgs[0], " (e.g.")
 	return m
 }
 
-// parseHeaders reads "Name: value; Name2: value2" into name-value pairs.
-func parseHeaders(raw string) ([][2]string, error) {
+// ParseHeaders reads "Name: value; Name2: value2" into name-value pairs.
+func ParseHeaders(raw string) ([][2]string, error) {
 	var out [][2]string
 	for _, h := range strings.Split(raw, ";") {
 		if strings.TrimSpace(h) == "" {
@@ -393,8 +393,8 @@ func (s ParamSpec) Bounds() string { return s.bounds() }
 
 // The rules between parameters that checks share.
 
-// needOneOf: at least one of the parameters must be given.
-func needOneOf(a, b string) Rule {
+// NeedOneOf: at least one of the parameters must be given.
+func NeedOneOf(a, b string) Rule {
 	return Rule{Doc: "give " + a + " or " + b, Check: func(p Params) *ParamError {
 		if p[a] == "" && p[b] == "" {
 			return &ParamError{Param: a, Problem: Missing, Want: "a value for " + a + ", or " + b}
@@ -403,8 +403,8 @@ func needOneOf(a, b string) Rule {
 	}}
 }
 
-// onlyWith: param may only be given when other has one of values.
-func onlyWith(param, other string, values ...string) Rule {
+// OnlyWith: param may only be given when other has one of values.
+func OnlyWith(param, other string, values ...string) Rule {
 	return Rule{Doc: param + " only with " + other + " " + strings.Join(values, " or "), Check: func(p Params) *ParamError {
 		if p[param] != "" && !slices.Contains(values, p[other]) {
 			return &ParamError{Param: param, Value: p[param],
@@ -414,8 +414,8 @@ func onlyWith(param, other string, values ...string) Rule {
 	}}
 }
 
-// requiredUnless: param must be given unless other has one of values.
-func requiredUnless(param, other string, values ...string) Rule {
+// RequiredUnless: param must be given unless other has one of values.
+func RequiredUnless(param, other string, values ...string) Rule {
 	return Rule{Doc: param + " is required unless " + other + " is " + strings.Join(values, " or "), Check: func(p Params) *ParamError {
 		if p[param] == "" && !slices.Contains(values, p[other]) {
 			return &ParamError{Param: param, Problem: Missing, Want: fmt.Sprintf("the namespace of the %s", p[other])}
@@ -424,8 +424,8 @@ func requiredUnless(param, other string, values ...string) Rule {
 	}}
 }
 
-// notBelow: hi, when given with lo, must not be below it.
-func notBelow(hi, lo string) Rule {
+// NotBelow: hi, when given with lo, must not be below it.
+func NotBelow(hi, lo string) Rule {
 	return Rule{Doc: hi + " is not below " + lo, Check: func(p Params) *ParamError {
 		if p[hi] != "" && p[lo] != "" && p.Float(hi) < p.Float(lo) {
 			return &ParamError{Param: hi, Value: p[hi], Want: "at least " + lo + " (" + p[lo] + ")"}
@@ -434,11 +434,11 @@ func notBelow(hi, lo string) Rule {
 	}}
 }
 
-// comparisonRule: the value parameter fits the op of a field comparison
+// ComparisonRule: the value parameter fits the op of a field comparison
 // (resource-field, mesh-config): present for the ops that compare with
 // one, a regular expression for matches, and something ordered for gte
 // and lte.
-var comparisonRule = Rule{Doc: "value is given for every op but exists and absent; a regular expression for matches; " +
+var ComparisonRule = Rule{Doc: "value is given for every op but exists and absent; a regular expression for matches; " +
 	"a number, duration or quantity for gte and lte", Check: func(p Params) *ParamError {
 	op, v := p.Str("op"), p.Str("value")
 	switch op {
@@ -463,8 +463,8 @@ var comparisonRule = Rule{Doc: "value is given for every op but exists and absen
 	return nil
 }}
 
-// weightsRule: wanted weights are not negative and one is above 0.
-func weightsRule(param string) Rule {
+// WeightsRule: wanted weights are not negative and one is above 0.
+func WeightsRule(param string) Rule {
 	return Rule{Doc: param + " are not negative, and at least one is above 0", Check: func(p Params) *ParamError {
 		if p[param] == "" {
 			return nil

@@ -1,6 +1,9 @@
 package checks
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Bound is a check of a lesson step bound to its validated parameters.
 // Key identifies it within the step (for example "6/2/0": lesson, step,
@@ -32,4 +35,20 @@ type Runner interface {
 	Run(ctx context.Context, b Bound, out chan<- Update) Result
 	// Context names the cluster context, for the status bar.
 	Context() string
+}
+
+// Health is whether the cluster's API server answers, as the engine last
+// saw it.
+type Health struct {
+	OK    bool
+	Err   error     // why not, when not OK
+	Since time.Time // when it became so
+}
+
+// HealthReporter is a Runner that knows whether the API server answers.
+// Engine is one; a runner that is not is taken to be always reachable.
+type HealthReporter interface {
+	// Health sends the current state at once and then every change,
+	// until ctx ends.
+	Health(ctx context.Context, out chan<- Health)
 }

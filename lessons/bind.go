@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 )
 
 // Error is a problem at one line of a lesson file. It prints the way a
@@ -36,7 +37,7 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line,
 // parameter is to blame.
 func (r *CheckRef) Bind() (checks.Bound, error) {
 	b := checks.Bound{Key: r.Key, Title: r.Title}
-	c, ok := checks.Lookup(r.Name)
+	c, ok := catalogue.Lookup(r.Name)
 	if !ok {
 		return b, r.errorf(r.lineOf("check"), "unknown check %q (registered: %s)", r.Name, registered())
 	}
@@ -60,7 +61,7 @@ func (q *Question) Bind(choice int) (checks.Bound, error) {
 		return checks.Bound{}, fmt.Errorf("choice %d: the question has choices 1 to %d", choice+1, len(q.Choices))
 	}
 	b := checks.Bound{Key: r.Key, Title: q.Prompt}
-	c, ok := checks.Lookup(r.Name)
+	c, ok := catalogue.Lookup(r.Name)
 	if !ok {
 		return b, r.errorf(r.lineOf("check"), "question check with choice %q: unknown check %q (registered: %s)", q.Choices[choice], r.Name, registered())
 	}
@@ -125,7 +126,7 @@ func (r *CheckRef) lineOf(key string) int {
 
 func registered() string {
 	var names []string
-	for _, c := range checks.All() {
+	for _, c := range catalogue.All() {
 		names = append(names, c.Name)
 	}
 	return strings.Join(names, ", ")

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/lessons"
 )
 
@@ -249,7 +250,7 @@ func lintStripComments(s string) string {
 // A check only this test registers, so the bad-input table does not
 // depend on the real catalogue.
 func init() {
-	checks.Register(&checks.Check{Name: "linttest-mode", Summary: "test", Watch: true, Params: []checks.ParamSpec{
+	catalogue.Register(&checks.Check{Name: "linttest-mode", Summary: "test", Watch: true, Params: []checks.ParamSpec{
 		{Name: "namespace", Type: checks.String, Required: true},
 		{Name: "mode", Type: checks.Enum, Enum: []string{"STRICT", "PERMISSIVE"}, Default: "STRICT"},
 		{Name: "value", Type: checks.Enum, Enum: []string{"STRICT", "PERMISSIVE"}},

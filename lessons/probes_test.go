@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/traffic"
 	"github.com/meshdojo/meshdojo/lessons"
 )
@@ -221,12 +221,12 @@ func TestProbeSizes(t *testing.T) {
 					continue
 				}
 				found[id+"/"+ref.Title] = true
-				c, _ := checks.Lookup("http-probe")
+				c, _ := catalogue.Lookup("http-probe")
 				p, err := c.Validate(ref.Params)
 				if err != nil {
 					t.Fatalf("lesson %s step %d: %v", id, i+1, err)
 				}
-				plan, exp, err := checks.ProbePlan(p)
+				plan, exp, err := catalogue.ProbePlan(p)
 				if err != nil {
 					t.Fatalf("lesson %s step %d: %v", id, i+1, err)
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/vt"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/lessons"
 )
@@ -22,11 +23,11 @@ import (
 // Test checks. Their names are prefixed so they never collide with the
 // real registry.
 func init() {
-	checks.Register(&checks.Check{Name: "tuitest-watch", Summary: "test", Watch: true,
+	catalogue.Register(&checks.Check{Name: "tuitest-watch", Summary: "test", Watch: true,
 		Params: []checks.ParamSpec{{Name: "namespace", Type: checks.String, Required: true}}})
-	checks.Register(&checks.Check{Name: "tuitest-probe", Summary: "test",
+	catalogue.Register(&checks.Check{Name: "tuitest-probe", Summary: "test",
 		Acts: "sends 100 requests through the ingress gateway"})
-	checks.Register(&checks.Check{Name: "tuitest-value", Summary: "test", Watch: true,
+	catalogue.Register(&checks.Check{Name: "tuitest-value", Summary: "test", Watch: true,
 		Params: []checks.ParamSpec{{Name: "value", Type: checks.Enum, Enum: []string{"STRICT", "PERMISSIVE"}, Required: true}}})
 }
 

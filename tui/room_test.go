@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/internal/room"
 )
@@ -18,7 +19,7 @@ import (
 // test only).
 func roomFixture(t *testing.T) (*RoomModel, []checks.Bound) {
 	t.Helper()
-	c, _ := checks.Lookup("crd-served")
+	c, _ := catalogue.Lookup("crd-served")
 	bound := func(key, title, crd string) checks.Bound {
 		p, err := c.Validate(map[string]string{"name": crd})
 		if err != nil {
@@ -213,7 +214,7 @@ func TestRoomSelectionAndDetails(t *testing.T) {
 }
 
 func TestRoomScrollsToSelection(t *testing.T) {
-	c, _ := checks.Lookup("crd-served")
+	c, _ := catalogue.Lookup("crd-served")
 	p, _ := c.Validate(map[string]string{"name": "gateways.networking.istio.io"})
 	set := []checks.Bound{{Key: "1/1/0", Title: "t", Check: c, Params: p}}
 	var ps []room.Participant

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/lessons"
 )
@@ -183,7 +184,7 @@ func runCheck(args []string, io IO) int {
 
 	var jobs []job
 	if *runF != "" {
-		c, ok := checks.Lookup(*runF)
+		c, ok := catalogue.Lookup(*runF)
 		if !ok {
 			return fail(rep, "there is no check %q; see meshdojo check --list", *runF)
 		}
@@ -453,13 +454,13 @@ type codeInfo struct {
 func listChecks(io IO, names []string, asJSON bool) int {
 	var list []*checks.Check
 	if len(names) == 0 {
-		list = checks.All()
+		list = catalogue.All()
 	}
 	for _, n := range names {
-		c, ok := checks.Lookup(n)
+		c, ok := catalogue.Lookup(n)
 		if !ok {
 			var all []string
-			for _, c := range checks.All() {
+			for _, c := range catalogue.All() {
 				all = append(all, c.Name)
 			}
 			fmt.Fprintf(io.Err, "meshdojo check: there is no check %q; the checks are %s\n", n, strings.Join(all, ", "))

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
@@ -57,7 +58,7 @@ func TestCheckList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, c := range checks.All() {
+	for _, c := range catalogue.All() {
 		if !strings.Contains(out, "\n"+c.Name+"\n") && !strings.HasPrefix(out, c.Name+"\n") {
 			t.Errorf("--list lacks %s", c.Name)
 		}

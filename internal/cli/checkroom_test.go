@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 )
 
@@ -113,7 +114,7 @@ func TestCheckRoom(t *testing.T) {
 		exit int
 		code string
 	}{
-		"alice": {exitFail, checks.CodeCRDMissing}, "bob": {exitError, checks.CodeForbidden}, "carol": {exitError, ""}, "dave": {exitPass, ""},
+		"alice": {exitFail, catalogue.CodeCRDMissing}, "bob": {exitError, checks.CodeForbidden}, "carol": {exitError, ""}, "dave": {exitPass, ""},
 	}
 	for i, name := range []string{"alice", "bob", "carol", "dave"} {
 		r := reps[i]

@@ -34,6 +34,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/engine"
 )
 
 // DefaultTimeout bounds each request when Options.Timeout is zero.
@@ -357,6 +358,6 @@ func (c *Conn) Clients() *checks.Clients {
 func (c *Conn) NewRunner() checks.Runner { return c.Engine() }
 
 // Engine returns a new check engine for this connection.
-func (c *Conn) Engine() *checks.Engine {
-	return checks.NewEngine(c.Clients(), c.Info)
+func (c *Conn) Engine() *engine.Engine {
+	return engine.NewEngine(c.Clients(), c.Info)
 }

@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
-	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/engine"
 )
 
 // Discovery is everything learned about the cluster at connect time.
@@ -136,7 +136,7 @@ func (d *Discovery) apis(ctx context.Context, dc *discovery.DiscoveryClient, not
 	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
 		note("API discovery was incomplete: %v", err)
 	}
-	d.Served = checks.ServedResources(groups, lists)
+	d.Served = engine.ServedResources(groups, lists)
 	d.ClusterScoped = map[string]bool{}
 	byName := map[string]*API{}
 	for _, l := range lists {

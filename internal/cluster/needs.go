@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/breaks"
 	"github.com/meshdojo/meshdojo/lessons"
 )
@@ -49,7 +50,7 @@ var DiscoveryReads = []checks.Input{
 func Uses(all []*lessons.Lesson, registry bool) []checks.Bound {
 	var out []checks.Bound
 	add := func(name string, raw map[string]string) {
-		c, ok := checks.Lookup(name)
+		c, ok := catalogue.Lookup(name)
 		if !ok {
 			return
 		}
@@ -76,8 +77,8 @@ func Uses(all []*lessons.Lesson, registry bool) []checks.Bound {
 	if !registry {
 		return out
 	}
-	for _, c := range checks.All() {
-		if !checks.Builtin(c) {
+	for _, c := range catalogue.All() {
+		if !catalogue.Builtin(c) {
 			continue // a test's check
 		}
 		base := examples(c)
@@ -196,8 +197,8 @@ func safeInputs(b checks.Bound) (ins []checks.Input) {
 // (checks.Check.Uses). prober.yaml in assets/rbac grants it.
 func ActNeeds() []Need {
 	var out []Need
-	for _, c := range checks.All() {
-		if !checks.Builtin(c) {
+	for _, c := range catalogue.All() {
+		if !catalogue.Builtin(c) {
 			continue
 		}
 		for _, u := range c.Uses {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 )
 
 // Every check counts for the RBAC roles and doctor even when no lesson
@@ -17,8 +18,8 @@ func TestEveryCheckHasExampleUses(t *testing.T) {
 	for _, b := range Uses(nil, true) {
 		used[b.Check.Name] = true
 	}
-	for _, c := range checks.All() {
-		if !checks.Builtin(c) {
+	for _, c := range catalogue.All() {
+		if !catalogue.Builtin(c) {
 			continue
 		}
 		byKind := false

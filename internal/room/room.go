@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/engine"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/lessons"
 )
@@ -99,10 +100,10 @@ type Room struct {
 	Traffic checks.TrafficSettings
 	// Tune, when set, adjusts each participant's engine before it
 	// watches (tests and benchmarks shorten its timings).
-	Tune func(*checks.Engine)
+	Tune func(*engine.Engine)
 
 	mu      sync.Mutex
-	engines map[int]*checks.Engine
+	engines map[int]*engine.Engine
 }
 
 // Run connects to every participant at once, each on its own goroutine
@@ -130,7 +131,7 @@ func (r *Room) Recheck() {
 }
 
 // Engine is participant i's engine once connected, else nil.
-func (r *Room) Engine(i int) *checks.Engine {
+func (r *Room) Engine(i int) *engine.Engine {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.engines[i]
@@ -190,7 +191,7 @@ func (r *Room) participant(ctx context.Context, i int, out chan<- Event) {
 	}
 	r.mu.Lock()
 	if r.engines == nil {
-		r.engines = map[int]*checks.Engine{}
+		r.engines = map[int]*engine.Engine{}
 	}
 	r.engines[i] = eng
 	r.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 	"github.com/meshdojo/meshdojo/lessons"
@@ -96,7 +97,7 @@ func BenchmarkRoom(b *testing.B) {
 	// who share an API server share the namespace too: a flip is seen by
 	// every participant of that server, more work than a real room's
 	// change in one participant's cluster would cause.
-	rc, _ := checks.Lookup("resource-count")
+	rc, _ := catalogue.Lookup("resource-count")
 	p, err := rc.Validate(map[string]string{"kind": "ConfigMap", "namespace": "room-flip", "selector": "room=flip", "min": "1"})
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/cluster"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 	"github.com/meshdojo/meshdojo/lessons"
@@ -100,7 +101,7 @@ func TestRoomOnSeveralServers(t *testing.T) {
 		{Name: "carol", Opts: cluster.Options{Kubeconfig: closedKubeconfig(t), Context: "gone"}},
 		{Name: "dave", Opts: cluster.Options{Kubeconfig: kubeconfigFile(t, other, nil, "dave.yaml"), Context: "testcluster"}},
 	}
-	c, _ := checks.Lookup("crd-served")
+	c, _ := catalogue.Lookup("crd-served")
 	p, err := c.Validate(map[string]string{"name": "widgets.room.example.com"})
 	if err != nil {
 		t.Fatal(err)

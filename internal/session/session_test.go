@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/meshdojo/meshdojo/checks"
+	"github.com/meshdojo/meshdojo/checks/catalogue"
 	"github.com/meshdojo/meshdojo/internal/progress"
 	"github.com/meshdojo/meshdojo/lessons"
 )
 
 // Test checks, prefixed so they never collide with the real registry.
 func init() {
-	checks.Register(&checks.Check{Name: "sestest-watch", Summary: "test", Watch: true})
-	checks.Register(&checks.Check{Name: "sestest-probe", Summary: "test", Acts: "sends 10 requests"})
-	checks.Register(&checks.Check{Name: "sestest-value", Summary: "test", Watch: true,
+	catalogue.Register(&checks.Check{Name: "sestest-watch", Summary: "test", Watch: true})
+	catalogue.Register(&checks.Check{Name: "sestest-probe", Summary: "test", Acts: "sends 10 requests"})
+	catalogue.Register(&checks.Check{Name: "sestest-value", Summary: "test", Watch: true,
 		Params: []checks.ParamSpec{{Name: "value", Type: checks.Enum, Enum: []string{"STRICT", "PERMISSIVE"}, Required: true}}})
 }
 
