@@ -150,7 +150,45 @@ type probe struct {
 // measurement: see testdata/10/README.md.
 const overflowFloor = 0.05
 
+// The chapter 7 lab's product page, as the lab's productpage renders it
+// in each state (only the parts the probes look for).
+const (
+	pageAll       = "<h4>Book Details</h4>...<div>Reviews served by: reviews-v4-8d7c6b5a4-t2n6v</div>"
+	pageNoToken   = "<p><strong>403</strong>: Please sign in to view product details.</p>...<p><strong>403</strong>: Please sign in to view product reviews.</p>"
+	pageNoReviews = "<h4>Book Details</h4>...<p><strong>403</strong>: Please sign in to view product reviews.</p>"
+)
+
+// page answers every request with status and body.
+func page(status int, body string) lab {
+	return func(r *rand.Rand, n int) []traffic.Sample {
+		out := make([]traffic.Sample, n)
+		for i := range out {
+			out[i] = traffic.Sample{Status: status, Latency: fast(r), Body: body}
+		}
+		return out
+	}
+}
+
 var probes = []probe{
+	// Lesson 7. Authorization is decided per request by rules, not by
+	// chance: in a settled lab every answer of a state is the same, so
+	// the sizes are what it takes to see that, and the wrong labs are
+	// the states a reader gets by skipping or mistyping a step.
+	{lesson: "7", title: "the whole page answers through the gateway", right: page(200, pageAll),
+		wrong: map[string]lab{"no route at the gateway": page(404, "not found"), "reviews refused": page(200, pageNoReviews)}},
+	{lesson: "7", title: "productpage refuses its JSON API by path (403)", right: page(403, "RBAC: access denied"),
+		wrong: map[string]lab{"no productpage policy": page(200, `{"publisher":"Dover Publications"}`)}},
+	{lesson: "7", title: "without a token the page renders, and details is refused (403)", right: page(200, pageNoToken),
+		wrong: map[string]lab{"no policy on details": page(200, pageAll), "details refused by 401 (a bad token)": page(302, "")}},
+	{lesson: "7", title: "without a token reviews is refused (403)", right: page(200, pageNoToken),
+		wrong: map[string]lab{"no policy on reviews": page(200, pageAll)}},
+	{lesson: "7", title: "a token that does not verify gets 401, and productpage signs you out (302)", right: page(302, ""),
+		wrong: map[string]lab{"no RequestAuthentication": page(200, pageNoToken)}},
+	{lesson: "7", title: "with izzy's token, reviews answers", right: page(200, pageAll),
+		wrong: map[string]lab{"token of another issuer (401, sign-out)": page(302, ""), "no token": page(200, pageNoToken)}},
+	{lesson: "7", title: "with izzy's token, details answers", right: page(200, pageAll),
+		wrong: map[string]lab{"token of another issuer (401, sign-out)": page(302, ""), "no token": page(200, pageNoToken)}},
+
 	// Lesson 9.
 	{lesson: "9", title: "ratings answers 200 through productpage", right: always(200),
 		wrong: map[string]lab{"a 500 abort left on the route": always(500), "an abort on half the calls": fault(500, 0, 0.5)}},
@@ -205,7 +243,7 @@ func TestProbeSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
-	for _, id := range []string{"9", "10"} {
+	for _, id := range []string{"7", "9", "10"} {
 		l, ok := lessons.Find(all, id)
 		if !ok {
 			t.Fatalf("lesson %s is missing", id)
@@ -230,11 +268,13 @@ func TestProbeSizes(t *testing.T) {
 				if err != nil {
 					t.Fatalf("lesson %s step %d: %v", id, i+1, err)
 				}
-				// The models draw statuses and latencies, not bodies: what
+				// The models of 9 and 10 draw statuses and latencies, not bodies: what
 				// a body holds does not vary from call to call in a state,
 				// so body-contains is left to the simulated lab's tests
 				// (internal/traffic/fakelab) and the walk.
-				exp.BodyContains = ""
+				if id != "7" {
+					exp.BodyContains = ""
+				}
 				measure(t, fmt.Sprintf("lesson %s step %d %q", id, i+1, ref.Title), pr, plan, exp)
 			}
 		}

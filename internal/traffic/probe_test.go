@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -261,5 +262,29 @@ func TestProbeRefusedAndBadURL(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), nil, Plan{URL: "not a url", Count: 1}); err == nil {
 		t.Fatal("want an error for a bad URL")
+	}
+}
+
+// The lab's rendered product page is about 13 KB and its reviews
+// section comes after the first 8 KB: a text there must still be found.
+func TestBodyContainsLatePageText(t *testing.T) {
+	page := strings.Repeat("<div class=\"filler\"></div>\n", 500) + "<p><strong>403</strong>: Please sign in to view product reviews.</p>"
+	if len(page) < 12<<10 {
+		t.Fatalf("page only %d bytes", len(page))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, page) }))
+	defer srv.Close()
+	rep, err := Run(context.Background(), nil, Plan{Method: "GET", URL: srv.URL, Count: 1, Concurrency: 1, Timeout: 5 * time.Second, Deadline: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"Please sign in to view product reviews", "no such text"} {
+		ok := true
+		for _, f := range Judge(rep, Expect{Status: []string{"200"}, BodyContains: text}) {
+			ok = ok && f.OK
+		}
+		if ok != (text != "no such text") {
+			t.Errorf("body-contains %q at the end of a %d-byte page: passed %v", text, len(page), ok)
+		}
 	}
 }
