@@ -85,7 +85,7 @@ var (
 
 // Capabilities is every capability a check may declare.
 func Capabilities() []*Capability {
-	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs, KeycloakToken}
+	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs, KeycloakToken, AccessReview}
 }
 
 // KeycloakToken signs a user in at the chapter 7 lab's Keycloak (the
@@ -115,4 +115,16 @@ var PodLogs = &Capability{
 		{Verb: "get", Resource: "pods", Subresource: "log", NamespaceParam: "namespace"},
 	},
 	Live: true,
+}
+
+// AccessReview asks the API server's authorizer what another account may
+// do, without acting as that account: a SubjectAccessReview names the
+// user and groups, and the API server answers with RBAC's decision. It
+// changes nothing (a review is not stored).
+var AccessReview = &Capability{
+	Name: "access review",
+	Doc:  "asks the API server whether an account may do something (SubjectAccessReview; nothing is stored)",
+	Perms: []Permission{
+		{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
+	},
 }

@@ -34,6 +34,8 @@ func catalogue() []*checks.Check {
 		// logs (traffic.go, probe_pod.go, traffic_metrics.go,
 		// access_log.go).
 		httpProbe, podProbe, prometheusQuery, envoyStat, accessLog,
+		// Who may do what: the API server's authorizer (access_review.go).
+		canI,
 	}
 }
 
