@@ -32,6 +32,13 @@ func kubeconfigFile(t *testing.T, c *testcluster.Cluster, cfg *rest.Config, name
 	return p
 }
 
+// refusedToken is cfg with a bearer token the API server does not know.
+func refusedToken(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.BearerToken = "meshdojo-test-token-nobody-issued"
+	return c
+}
+
 func closedKubeconfig(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "gone.yaml")
 	testcluster.ClosedKubeconfig(t, p, "gone")
@@ -100,6 +107,7 @@ func TestRoomOnSeveralServers(t *testing.T) {
 		{Name: "bob", Opts: cluster.Options{Kubeconfig: kubeconfigFile(t, shared, sa, "bob.yaml"), Context: "testcluster"}},
 		{Name: "carol", Opts: cluster.Options{Kubeconfig: closedKubeconfig(t), Context: "gone"}},
 		{Name: "dave", Opts: cluster.Options{Kubeconfig: kubeconfigFile(t, other, nil, "dave.yaml"), Context: "testcluster"}},
+		{Name: "erin", Opts: cluster.Options{Kubeconfig: kubeconfigFile(t, shared, refusedToken(shared.Config), "erin.yaml"), Context: "testcluster"}},
 	}
 	c, _ := catalogue.Lookup("crd-served")
 	p, err := c.Validate(map[string]string{"name": "widgets.room.example.com"})
@@ -127,10 +135,16 @@ func TestRoomOnSeveralServers(t *testing.T) {
 	})
 	w := &watcher{t: t, b: NewBoard(ps, cols, set), events: events}
 
-	const alice, bob, carol, dave = 0, 1, 2, 3
-	w.until("fail for alice, forbidden for bob, unreachable for carol and dave", func(b *Board) bool {
-		return kindIs(alice, Fail)(b) && kindIs(bob, Forbidden)(b) && kindIs(carol, Unreachable)(b) && kindIs(dave, Unreachable)(b)
+	const alice, bob, carol, dave, erin = 0, 1, 2, 3, 4
+	w.until("fail for alice, forbidden for bob, unreachable for carol and dave, refused for erin", func(b *Board) bool {
+		return kindIs(alice, Fail)(b) && kindIs(bob, Forbidden)(b) && kindIs(carol, Unreachable)(b) && kindIs(dave, Unreachable)(b) &&
+			b.Rows[erin].State == Refused
 	})
+	// erin's API server refuses her token (401): said as such, not as an
+	// unreachable cluster, and no one else waits for her.
+	if cell := w.b.Cell(erin, 0); cell.Kind != Forbidden || !strings.Contains(strings.ToLower(cell.Problem), "unauthorized") {
+		t.Errorf("erin's refused credentials: %+v", cell)
+	}
 	if cell := w.b.Cell(alice, 0); !strings.Contains(cell.Problem, "widgets.room.example.com") {
 		t.Errorf("alice's problem: %+v", cell)
 	}
@@ -145,7 +159,7 @@ func TestRoomOnSeveralServers(t *testing.T) {
 	// A change in alice's cluster reaches her cell, by the watch.
 	shared.ApplyT(t, testcluster.WidgetCRD)
 	w.until("alice passing", kindIs(alice, Pass))
-	if got := w.b.Order(BehindFirst); w.b.Rows[got[3]].Name != "alice" {
+	if got := w.b.Order(BehindFirst); w.b.Rows[got[len(got)-1]].Name != "alice" {
 		t.Errorf("alice passes and is not last behind-first: %v", got)
 	}
 	if got := w.b.Order(AheadFirst); w.b.Rows[got[0]].Name != "alice" {
