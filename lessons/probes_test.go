@@ -1,7 +1,7 @@
 package lessons_test
 
 // TestProbeSizes measures, by simulation, how reliable each traffic
-// probe of lessons 9 and 10 is at the size the lesson gives it: the
+// probe of lessons 7, 9, 10, 11 and a2 is at the size the lesson gives it: the
 // chance that a lab in the right state fails the probe, and the chance
 // that each named wrong lab passes it. Samples are drawn from a model of
 // the lab's behaviour (the failure versions of ratings, faults, timeouts,
@@ -9,7 +9,8 @@ package lessons_test
 // judge (checks.ProbePlan, traffic.Judge), so a probe made smaller than
 // it needs, or an expectation made looser, fails this test. The figures
 // it logs (go test -run ProbeSizes -v) are the ones in
-// testdata/9/README.md and testdata/10/README.md.
+// testdata/9/README.md, testdata/10/README.md, testdata/11/README.md
+// and testdata/a2/README.md.
 
 import (
 	"fmt"
@@ -230,6 +231,53 @@ var probes = []probe{
 		mayPass: "retries with 5xx (arrival)"},
 	{lesson: "10", title: "once ratings is ejected, calls get 503", right: ejecting(5),
 		wrong: map[string]lab{"no outlier detection": ejecting(0), "pool of 3 on the delayed version (arrival)": delayed(0, 0)}},
+	{lesson: "11", title: "reviews answers through the ingress gateway", right: always(200),
+		wrong: map[string]lab{"no ingress gateway or route (arrival)": unanswered("refused")}},
+	{lesson: "11", title: "every reviews answer comes from v4", right: versions(map[string]float64{"v4": 1}),
+		wrong: map[string]lab{"no route, or no waypoint to apply it (ztunnel balances over v1, v2, v4)": versions(map[string]float64{"v1": 1, "v2": 1, "v4": 1}),
+			"v2 left half the share": versions(map[string]float64{"v2": 1, "v4": 1}), "v1 left a tenth": versions(map[string]float64{"v1": 1, "v4": 9})}},
+	{lesson: "a2", title: "productpage answers through the Gateway API gateway", right: always(200),
+		wrong: map[string]lab{"no route attached to the Gateway (arrival)": unanswered("refused"), "productpage failing": always(503)}},
+}
+
+// versions is reviews answering 200 from each version with the given
+// relative weights, as a route (or ztunnel's balancing) spreads them.
+func versions(w map[string]float64) lab {
+	var names []string
+	total := 0.0
+	for v, x := range w {
+		names = append(names, v)
+		total += x
+	}
+	sort.Strings(names)
+	return func(r *rand.Rand, n int) []traffic.Sample {
+		out := make([]traffic.Sample, n)
+		for i := range out {
+			x := r.Float64() * total
+			v := names[len(names)-1]
+			for _, name := range names {
+				if x < w[name] {
+					v = name
+					break
+				}
+				x -= w[name]
+			}
+			out[i] = traffic.Sample{Status: 200, Latency: fast(r), Version: v, Pod: "reviews-" + v + "-5c4b3a2f1-vwxyz"}
+		}
+		return out
+	}
+}
+
+// unanswered is an ingress that answers nothing: err is the transport
+// error every request gets.
+func unanswered(err string) lab {
+	return func(r *rand.Rand, n int) []traffic.Sample {
+		out := make([]traffic.Sample, n)
+		for i := range out {
+			out[i] = traffic.Sample{Err: err, Latency: fast(r)}
+		}
+		return out
+	}
 }
 
 // trials per lab: with a fixed seed the test is deterministic, and 4000
@@ -243,7 +291,7 @@ func TestProbeSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
-	for _, id := range []string{"7", "9", "10"} {
+	for _, id := range []string{"7", "9", "10", "11", "a2"} {
 		l, ok := lessons.Find(all, id)
 		if !ok {
 			t.Fatalf("lesson %s is missing", id)
