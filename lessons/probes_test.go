@@ -229,6 +229,20 @@ var probes = []probe{
 	{lesson: "10", title: "a concurrent burst gets some 503s", right: delayed(0, overflowFloor),
 		wrong:   map[string]lab{"pool of 100": delayed(0, 0), "no pool": delayed(0, 0), "retries with 5xx (arrival)": faulty(503, 4)},
 		mayPass: "retries with 5xx (arrival)"},
+	// Lesson 14: each fault's probe is a guard that proves the fix; the
+	// wrong labs are the fault itself and the wrong fixes of the step.
+	{lesson: "14", title: "ratings answers through productpage again", right: always(200),
+		wrong: map[string]lab{"subset without pods (503 UH)": always(503), "TLS off against STRICT (503 UC)": always(503)}},
+	{lesson: "14", title: "every call through productpage works", right: always(200),
+		wrong: map[string]lab{"one of two productpage pods without a sidecar": fault(503, 0, 0.5),
+			"one of three productpage pods without a sidecar": fault(503, 0, 1.0/3)}},
+	{lesson: "14", title: "productpage reaches ratings", right: always(200),
+		wrong: map[string]lab{"ratings restarting, not ready": always(503)}},
+	{lesson: "14", title: "the product page answers through the gateway again", right: always(200),
+		wrong: map[string]lab{"route host matches nothing (404 NR)": always(404), "Gateway selects no pod (refused)": always(0)}},
+	{lesson: "14", title: "productpage's ratings call is allowed again", right: always(200),
+		wrong: map[string]lab{"only reviews allowed (403)": always(403)}},
+
 	{lesson: "10", title: "once ratings is ejected, calls get 503", right: ejecting(5),
 		wrong: map[string]lab{"no outlier detection": ejecting(0), "pool of 3 on the delayed version (arrival)": delayed(0, 0)}},
 	{lesson: "11", title: "reviews answers through the ingress gateway", right: always(200),
@@ -291,7 +305,7 @@ func TestProbeSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
-	for _, id := range []string{"7", "9", "10", "11", "a2"} {
+	for _, id := range []string{"7", "9", "10", "11", "14", "a2"} {
 		l, ok := lessons.Find(all, id)
 		if !ok {
 			t.Fatalf("lesson %s is missing", id)

@@ -290,6 +290,10 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		guardFailed := map[int]bool{}
 		for _, f := range sf.wrong {
 			w.applyFile(f)
+			// Getting a step wrong takes a reader minutes too: what the
+			// mesh counted in the state before (the arrival state, or an
+			// earlier wrong one) is out of a windowed query's reach.
+			lab.sim.Age(readerPace)
 			st := evaluate(ctx, t, run, l, i, rows, seen)
 			st.file = f
 			shut := len(rows) == 0

@@ -471,3 +471,42 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+// Two breaks of one object in turn, the first fixed by the reader
+// rather than restored: restoring goes back to before the first.
+func TestSecondBreakOfTheSameObject(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	cl := client(t, c)
+	before := lab(t, cl.Dyn, ns)
+	first := obj(t, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: "+ns+"}\nspec:\n  host: ratings."+ns+".svc.cluster.local\n  subsets: [{name: v3, labels: {version: v3-canary}}]\n")
+	second := obj(t, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ratings, namespace: "+ns+"}\nspec:\n  host: ratings."+ns+".svc.cluster.local\n  trafficPolicy: {tls: {mode: DISABLE}}\n")
+	for _, b := range []struct {
+		id string
+		o  *unstructured.Unstructured
+	}{{"14.subset", first}, {"14.tls", second}} {
+		p, err := cl.Plan(t.Context(), b.id, []*unstructured.Unstructured{b.o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.Apply(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		if b.id == "14.subset" { // the reader fixes the subset
+			fix := []byte(`{"spec":{"subsets":[{"name":"v3","labels":{"version":"v3"}}]}}`)
+			if _, err := cl.Dyn.Resource(drGVR.GVR).Namespace(ns).Patch(t.Context(), "ratings", types.MergePatchType, fix, metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	recs, _ := cl.InPlace()
+	if len(recs) != 2 || !reflect.DeepEqual(recs[1].Objects[0].Previous["spec"], spec(before)) {
+		t.Fatalf("the second break's record %+v, want the state before the first", recs)
+	}
+	if _, err := cl.Restore(t.Context(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if dr := get(t, cl.Dyn, drGVR, ns, "ratings"); !reflect.DeepEqual(spec(dr), spec(before)) || dr.GetLabels()[breaks.Label] != "" {
+		t.Errorf("after restoring both: %v %v, want %v", spec(dr), dr.GetLabels(), spec(before))
+	}
+}

@@ -148,8 +148,12 @@ func (c *Client) Apply(ctx context.Context, p *Plan) error {
 					continue
 				}
 			}
-			if other := owner(r, w, p.ID); other != "" {
-				return false, fmt.Errorf("%s is already changed by break %s: restore that one first (u in the tutorial, or meshdojo reset)", w, other)
+			if first, ok := earliest(r, w, p.ID); ok {
+				// An earlier break changed this object and was fixed by
+				// the reader rather than restored: what was there before
+				// any break is what restoring goes back to.
+				rec.Objects = append(rec.Objects, first)
+				continue
 			}
 			ri, err := c.resource(o)
 			if err != nil {
@@ -223,14 +227,14 @@ func find(ws []Written, w Written) (Written, bool) {
 	return Written{}, false
 }
 
-// owner is another break that has w in place already.
-func owner(r *Records, w Written, id string) string {
+// earliest is w as the oldest other break in place recorded it.
+func earliest(r *Records, w Written, id string) (Written, bool) {
 	for _, b := range r.Breaks {
-		if _, ok := find(b.Objects, w); ok && b.ID != id {
-			return b.ID
+		if x, ok := find(b.Objects, w); ok && b.ID != id {
+			return x, true
 		}
 	}
-	return ""
+	return Written{}, false
 }
 
 // Report says what a restore did, object by object.
