@@ -206,6 +206,8 @@ var httpProbeParams = []checks.ParamSpec{
 		"envoy_cluster_upstream_rq_pending_overflow on app=productpage instead"},
 	{Name: "body-field", Type: checks.List, Doc: "JSON fields every JSON response must hold: path=value or path alone, with dots and list " +
 		"indexes, e.g. reviews.0.rating.color=red"},
+	{Name: "body-lacks", Type: checks.String, Doc: "text that must appear in no response body, e.g. Please sign in to view " +
+		"product details when a token must let details answer (ch. 7), which holds whether or not details-v3 reaches Google"},
 	{Name: "body-contains", Type: checks.String, Doc: "text that must appear in at least one response body, e.g. Reviewer1 (ratings read " +
 		"from MySQL) or PublisherA (details-v1). Envoy's own texts such as no healthy upstream only reach the probe when the proxy " +
 		"that answers is the ingress's; behind productpage, prove an ejection with envoy-stat " +
@@ -419,7 +421,7 @@ func httpPlan(p checks.Params) (traffic.Plan, traffic.Expect, error) {
 		MaxStatusShare: paramWeights(p, "max-status-share"), Versions: paramWeights(p, "versions"), Confidence: p.Float("confidence"),
 		MaxLatency: p.Duration("max-latency"), MinLatency: p.Duration("min-latency"), SlowAfter: p.Duration("slow-after"),
 		SlowShare: p.Int("slow-share"), Headers: p.List("header-present"),
-		Fields: p.List("body-field"), BodyContains: p.Str("body-contains"),
+		Fields: p.List("body-field"), BodyContains: p.Str("body-contains"), BodyLacks: p.Str("body-lacks"),
 	}
 	if len(e.Status) == 0 && len(e.StatusSplit) == 0 && len(e.MinStatus) == 0 && len(e.MaxStatusShare) == 0 {
 		e.Status = []string{"2xx"}

@@ -43,6 +43,8 @@ type Expect struct {
 	Fields []string
 	// BodyContains must appear in at least one response body.
 	BodyContains string
+	// BodyLacks must appear in no response body.
+	BodyLacks string
 }
 
 // Finding is one judged expectation.
@@ -196,6 +198,18 @@ func Judge(r *Report, e Expect) []Finding {
 		out = append(out, Finding{
 			Name: "body text", OK: got > 0,
 			Observed: fmt.Sprintf("in %d of %d responses", got, n), Expected: fmt.Sprintf("%q in at least one", e.BodyContains),
+		})
+	}
+	if e.BodyLacks != "" {
+		got := 0
+		for _, s := range r.Samples {
+			if strings.Contains(s.Body, e.BodyLacks) {
+				got++
+			}
+		}
+		out = append(out, Finding{
+			Name: "text absent", OK: got == 0 && n > 0,
+			Observed: fmt.Sprintf("in %d of %d responses", got, n), Expected: fmt.Sprintf("%q in none", e.BodyLacks),
 		})
 	}
 	return out

@@ -279,12 +279,19 @@ func TestBodyContainsLatePageText(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, text := range []string{"Please sign in to view product reviews", "no such text"} {
-		ok := true
-		for _, f := range Judge(rep, Expect{Status: []string{"200"}, BodyContains: text}) {
-			ok = ok && f.OK
+		judge := func(e Expect) bool {
+			ok := true
+			for _, f := range Judge(rep, e) {
+				ok = ok && f.OK
+			}
+			return ok
 		}
-		if ok != (text != "no such text") {
+		present := text != "no such text"
+		if ok := judge(Expect{Status: []string{"200"}, BodyContains: text}); ok != present {
 			t.Errorf("body-contains %q at the end of a %d-byte page: passed %v", text, len(page), ok)
+		}
+		if ok := judge(Expect{Status: []string{"200"}, BodyLacks: text}); ok == present {
+			t.Errorf("body-lacks %q at the end of a %d-byte page: passed %v", text, len(page), ok)
 		}
 	}
 }
