@@ -36,6 +36,8 @@ func catalogue() []*checks.Check {
 		httpProbe, podProbe, prometheusQuery, envoyStat, accessLog,
 		// Who may do what: the API server's authorizer (access_review.go).
 		canI,
+		// A namespace in one word, for questions (dataplane.go).
+		dataPlane, routeAPI,
 	}
 }
 
