@@ -89,7 +89,8 @@ func (in Input) String() string {
 type Env interface {
 	// List returns the objects of one input, read from the engine's cache
 	// or straight from the API server. A CRD that is not served yields an
-	// error wrapping ErrNotServed; a refusal wraps the API's Forbidden.
+	// error wrapping ErrNotServed; a refusal wraps the API's Forbidden;
+	// an input the check does not declare, ErrUndeclared.
 	List(ctx context.Context, in Input) ([]*unstructured.Unstructured, error)
 	// Cluster describes what was discovered at connect time.
 	Cluster() ClusterInfo
@@ -136,7 +137,8 @@ type Check struct {
 	// a loop by itself.
 	Acts string
 	// Inputs lists what the check reads for the given parameters. The
-	// engine watches exactly these; Eval lists nothing else.
+	// engine watches exactly these, and Env.List refuses any other
+	// (UndeclaredError, code MD0092), so Eval cannot read anything else.
 	Inputs func(p Params) []Input
 	// Uses are the capabilities through which the check reaches the
 	// cluster beyond its Inputs (probe pods, port-forwards, the API

@@ -16,6 +16,7 @@ var CommonCodes = []Code{
 	{CodeBadParams, Error, "a parameter cannot be used (a lesson bug), found only when the check ran"},
 	{CodePanic, Error, "the check crashed: a meshdojo bug"},
 	{CodeNotRun, Pending, "the check acts on the cluster and was not asked to run"},
+	{CodeUndeclared, Error, "the check read objects its Inputs do not declare: a meshdojo bug"},
 }
 
 // Declares says whether code is one of the check's outcomes or one
@@ -54,4 +55,8 @@ func oneLine(s string) string {
 const (
 	CodePanic  = "MD0090" // the check crashed; a meshdojo bug
 	CodeNotRun = "MD0091" // the check acts on the cluster and was not asked to run
+	// CodeUndeclared: the check listed an input it does not declare; a
+	// meshdojo bug, since the engine would not watch it and the reader
+	// role would not grant it.
+	CodeUndeclared = "MD0092"
 )

@@ -17,6 +17,33 @@ var ErrNotServed = errors.New("resource not served")
 // be reached or did not answer in time; the engine shows "reconnecting".
 var ErrUnreachable = errors.New("API server unreachable")
 
+// ErrUndeclared is wrapped by the error Env.List returns for an input
+// the check does not declare. A check reads only what its Inputs name:
+// that is what the engine watches and what the reader role grants, so a
+// read beyond it would go stale or be refused on a reader's cluster.
+var ErrUndeclared = errors.New("input not declared")
+
+// UndeclaredError names the input a check read without declaring it.
+type UndeclaredError struct {
+	Check    string
+	Input    Input
+	Declared []Input
+}
+
+func (e *UndeclaredError) Error() string {
+	var ds []string
+	for _, d := range e.Declared {
+		ds = append(ds, d.String())
+	}
+	decl := "none"
+	if len(ds) > 0 {
+		decl = strings.Join(ds, "; ")
+	}
+	return fmt.Sprintf("check %s read %s, which its Inputs do not declare (declared: %s)", e.Check, e.Input, decl)
+}
+
+func (e *UndeclaredError) Unwrap() error { return ErrUndeclared }
+
 // NotServedError says which resource is missing, in words that name the
 // product that would install it.
 type NotServedError struct {
@@ -119,6 +146,7 @@ func ErrorResult(err error) Result {
 		fb  *ForbiddenError
 		ue  *UnreachableError
 		bad *ParamError
+		und *UndeclaredError
 	)
 	switch {
 	case errors.As(err, &ns):
@@ -143,6 +171,10 @@ func ErrorResult(err error) Result {
 		r.Code = CodeUnreachable
 		r.Conditions = []Condition{{Name: "API server reachable", Observed: ue.Err.Error(), Expected: "an answer",
 			Fix: "Check that the cluster is running (minikube status -p istio-demo) and that kubectl get ns works; meshdojo retries by itself."}}
+	case errors.As(err, &und):
+		r.Code = CodeUndeclared
+		r.Conditions = []Condition{{Name: "reads only its declared inputs", Observed: und.Input.String(), Expected: "one of its Inputs",
+			Fix: "This is a meshdojo bug, not a cluster problem: please report it with the output of `meshdojo check --run " + und.Check + " -o json`; you can skip this step meanwhile."}}
 	case errors.As(err, &bad):
 		r.Code = CodeBadParams
 		obs := bad.Value

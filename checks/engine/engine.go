@@ -12,6 +12,7 @@ import (
 	"net"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -296,7 +297,32 @@ func Evaluate(ctx context.Context, env checks.Env, b checks.Bound) (r checks.Res
 		// beyond its inputs.
 		env = readOnly{env}
 	}
+	if env != nil {
+		// A check reads only what it declares: that is what the engine
+		// watches and what the reader role grants.
+		var declared []checks.Input
+		if b.Check.Inputs != nil {
+			declared = b.Check.Inputs(b.Params)
+		}
+		env = declaredOnly{Env: env, check: b.Check.Name, declared: declared}
+	}
 	return b.Check.Eval(ctx, env, b.Params)
+}
+
+// declaredOnly is the Env of every evaluation: it lists only the inputs
+// the check declares for its parameters, and refuses any other with an
+// *checks.UndeclaredError.
+type declaredOnly struct {
+	checks.Env
+	check    string
+	declared []checks.Input
+}
+
+func (d declaredOnly) List(ctx context.Context, in checks.Input) ([]*unstructured.Unstructured, error) {
+	if !slices.Contains(d.declared, in) {
+		return nil, &checks.UndeclaredError{Check: d.check, Input: in, Declared: d.declared}
+	}
+	return d.Env.List(ctx, in)
 }
 
 // readOnly is the Env of a check that declares no capability.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -460,4 +461,49 @@ func TestEngineWithoutClients(t *testing.T) {
 	if r := e.Run(context.Background(), bind(t, cmValue, "k", map[string]string{"namespace": "x", "value": "a"}), nil); r.Verdict != checks.Error {
 		t.Errorf("Run offline: %+v", r)
 	}
+}
+
+// sneaky declares the ConfigMaps of its namespace but reads its Secrets
+// too, as a check that reaches beyond its declaration would.
+var sneaky = &checks.Check{
+	Name:   "test-reads-undeclared",
+	Watch:  true,
+	Params: []checks.ParamSpec{{Name: "namespace", Required: true}},
+	Inputs: func(p checks.Params) []checks.Input {
+		return []checks.Input{{GVR: cmGVR, Namespace: p["namespace"]}}
+	},
+	Eval: func(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
+		if _, err := env.List(ctx, checks.Input{GVR: cmGVR, Namespace: p["namespace"]}); err != nil {
+			return checks.ErrorResult(err)
+		}
+		secrets := schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+		_, err := env.List(ctx, checks.Input{GVR: secrets, Namespace: p["namespace"]})
+		if !errors.Is(err, checks.ErrUndeclared) {
+			return checks.Result{Verdict: checks.Pass, Code: "T2", Summary: fmt.Sprintf("read an undeclared input (err %v)", err)}
+		}
+		return checks.ErrorResult(err)
+	},
+}
+
+// TestUndeclaredInputIsRefused: Env.List refuses an input the check does
+// not declare, with an error that says which, both when the check is
+// evaluated once and when the engine watches it.
+func TestUndeclaredInputIsRefused(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	setCM(t, c, ns, "a")
+	b := bind(t, sneaky, "sneaky", map[string]string{"namespace": ns})
+	refused := func(how string, r checks.Result) {
+		t.Helper()
+		if r.Verdict != checks.Error || r.Code != checks.CodeUndeclared || len(r.Conditions) != 1 ||
+			!strings.Contains(r.Conditions[0].Observed, "secrets in "+ns) || !strings.Contains(r.Summary, "test-reads-undeclared") {
+			t.Errorf("%s: an undeclared read gave %+v", how, r)
+		}
+	}
+	refused("once", Evaluate(context.Background(), NewDirectEnv(clientsFor(t, c.Config), checks.ClusterInfo{}), b))
+
+	e := newTestEngine(t, c.Config)
+	out, _ := watching(t, e, b, bind(t, cmValue, "fine", map[string]string{"namespace": ns, "value": "a"}))
+	refused("watched", await(t, out, "sneaky", "error", verdict(checks.Error)))
+	await(t, out, "fine", "a declared read passes", verdict(checks.Pass))
 }
