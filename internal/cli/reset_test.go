@@ -58,3 +58,12 @@ func TestResetRestoresBreaks(t *testing.T) {
 		t.Fatalf("second reset: exit %d:\n%s", code, out)
 	}
 }
+
+// show prints a step's break, so a reader without the UI sees what B
+// would write.
+func TestShowPrintsTheBreak(t *testing.T) {
+	code, out, _ := run(t, "", false, "show", "--lesson", "14", "--step", "2")
+	if code != 0 || !strings.Contains(out, "Break 14.subset-without-pods") || !strings.Contains(out, "      version: v3-canary") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}

@@ -72,6 +72,10 @@ func printStep(w io.Writer, l *lessons.Lesson, i int, solution, notes bool) {
 		fmt.Fprintln(w, s.Body)
 		fmt.Fprintln(w)
 	}
+	if b := s.Break; b != nil {
+		fmt.Fprintf(w, "Break %s (B in the tutorial shows its dry-run diff and asks; u or meshdojo reset puts it back):\n", b.ID)
+		fmt.Fprintln(w, "  "+indent(b.Text, "  ")+"\n")
+	}
 	if len(s.Checks) > 0 {
 		fmt.Fprintln(w, "Checks (run in the tutorial, or with meshdojo check):")
 		for _, c := range s.Checks {
