@@ -18,11 +18,13 @@ import (
 	"github.com/meshdojo/meshdojo/checks"
 )
 
-// Codes of data-plane and route-api.
+// Codes of data-plane (MD087x) and route-api (MD0875-6).
 const (
-	CodeShapeOK    = "MD0870" // pass
-	CodeShapeOther = "MD0871" // the namespace is something else
-	CodeShapeEmpty = "MD0872" // no pods to judge
+	CodeShapeOK     = "MD0870" // pass
+	CodeShapeOther  = "MD0871" // the namespace is something else
+	CodeShapeEmpty  = "MD0872" // no pods to judge
+	CodeRoutesOK    = "MD0875" // pass
+	CodeRoutesOther = "MD0876" // the routes are in another API, or none
 )
 
 var dataPlane = &checks.Check{
@@ -63,8 +65,8 @@ var routeAPI = &checks.Check{
 		return []checks.Input{{GVR: checks.GVRVirtualSvc, Namespace: ns}, {GVR: checks.GVRHTTPRoutes, Namespace: ns}, {GVR: gvrGRPCRoutes, Namespace: ns}}
 	},
 	Codes: []checks.Code{
-		{ID: CodeShapeOK, Verdict: checks.Pass, Doc: "the routes are written in the API the value says"},
-		{ID: CodeShapeOther, Verdict: checks.Fail, Doc: "the routes are written in another API, or there are none"},
+		{ID: CodeRoutesOK, Verdict: checks.Pass, Doc: "the routes are written in the API the value says"},
+		{ID: CodeRoutesOther, Verdict: checks.Fail, Doc: "the routes are written in another API, or there are none"},
 	},
 	Eval: evalRouteAPI,
 }
@@ -148,8 +150,8 @@ func evalRouteAPI(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	cond := checks.Condition{Name: "routes in " + ns, OK: got == want, Expected: want,
 		Observed: fmt.Sprintf("%s (%s, %s, %s)", got, plural(vs, "VirtualService", "VirtualServices"), plural(hr, "HTTPRoute", "HTTPRoutes"), plural(gr, "GRPCRoute", "GRPCRoutes"))}
 	if cond.OK {
-		return result(checks.Pass, CodeShapeOK, ns+"'s routes: "+got, cond)
+		return result(checks.Pass, CodeRoutesOK, ns+"'s routes: "+got, cond)
 	}
 	cond.Fix = "See for yourself: kubectl get virtualservices,httproutes -n " + ns + " (an API whose CRDs are not installed answers with an error)"
-	return result(checks.Fail, CodeShapeOther, fmt.Sprintf("%s's routes are %s, not %s", ns, got, want), cond)
+	return result(checks.Fail, CodeRoutesOther, fmt.Sprintf("%s's routes are %s, not %s", ns, got, want), cond)
 }
