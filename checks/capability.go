@@ -85,7 +85,7 @@ var (
 
 // Capabilities is every capability a check may declare.
 func Capabilities() []*Capability {
-	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs, KeycloakToken, AccessReview}
+	return []*Capability{ProbePods, IngressForward, ServiceProxy, PodProxy, PodLogs, KeycloakToken, AccessReview, LokiProxy, TempoProxy}
 }
 
 // KeycloakToken signs a user in at the chapter 7 lab's Keycloak (the
@@ -128,3 +128,22 @@ var AccessReview = &Capability{
 		{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"},
 	},
 }
+
+var (
+	// LokiProxy asks Loki through the API server's service proxy
+	// (follow-request).
+	LokiProxy = &Capability{
+		Name:  "Loki through the service proxy",
+		Doc:   "asks Loki's query API through the API server's service proxy",
+		Perms: []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: "loki-namespace"}},
+		Live:  true,
+	}
+	// TempoProxy asks Tempo through the API server's service proxy
+	// (follow-request).
+	TempoProxy = &Capability{
+		Name:  "Tempo through the service proxy",
+		Doc:   "asks Tempo's trace API through the API server's service proxy",
+		Perms: []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: "tempo-namespace"}},
+		Live:  true,
+	}
+)

@@ -130,6 +130,11 @@ type Check struct {
 	// Watch is false for checks that cannot be driven by informers (HTTP
 	// probes); the engine runs those on demand with a bounded retry.
 	Watch bool
+	// Chart says the check's Bars are worth a glance while reading the
+	// step: the check panel draws them as a small chart under its row,
+	// refreshed with every result (request-rate's series). Probes' bars
+	// are shown in their own view instead.
+	Chart bool
 	// Acts, when not empty, says what the check changes or sends in the
 	// reader's cluster ("creates a short-lived probe pod in bookinfo",
 	// "sends 100 requests through the ingress gateway"). Such a check runs

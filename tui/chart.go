@@ -78,6 +78,34 @@ func chartView(st *styles, r *checks.Result, w int) string {
 	return strings.TrimRight(strings.Join(out, "\n"), "\n")
 }
 
+// miniChart draws bars on one line for the check panel: each label
+// with a bar scaled to the largest value and the value itself, as many
+// as fit.
+func miniChart(st *styles, bars []checks.Bar, w int) string {
+	most := 0
+	for _, b := range bars {
+		most = max(most, b.Value)
+	}
+	const barW = 8
+	var parts []string
+	for i, b := range bars {
+		n := 0
+		if most > 0 {
+			n = b.Value * barW / most
+		}
+		if b.Value > 0 && n == 0 {
+			n = 1
+		}
+		parts = append(parts, st.chartLabel.Render(b.Label+" ")+st.chartBar[i%len(st.chartBar)].Render(strings.Repeat("▆", n))+
+			st.chartLabel.Render(fmt.Sprintf(" %d", b.Value)))
+	}
+	title := ""
+	if len(bars) > 0 && bars[0].Group != "" {
+		title = st.subtle.Render(bars[0].Group + ": ")
+	}
+	return ansi.Truncate("   "+title+strings.Join(parts, "  "), w, "…")
+}
+
 // probeView is the main area while a probe runs and after it finished.
 func probeView(st *styles, r *session.Row, w int) string {
 	var b strings.Builder

@@ -64,9 +64,20 @@ func rowState(st *styles, r *session.Row, online bool) (string, string, lipgloss
 	}
 }
 
+// charted says whether a row draws a small chart under its line: its
+// check asks for one and its result has bars.
+func charted(r *session.Row) bool {
+	return r.Bound.Check != nil && r.Bound.Check.Chart && r.Res != nil && len(r.Res.Bars) > 0
+}
+
 // panelLines is the panel's wanted height for the rows and question.
 func panelLines(rows []session.Row, q *lessons.Question) int {
 	n := len(rows)
+	for i := range rows {
+		if charted(&rows[i]) {
+			n++
+		}
+	}
 	if q != nil {
 		n++
 	}
@@ -108,6 +119,9 @@ func panelView(st *styles, rows []session.Row, q *lessons.Question, a session.An
 			left += st.subtle.Render(" — " + detail)
 		}
 		lines = append(lines, ansi.Truncate(left, w, "…"))
+		if charted(r) {
+			lines = append(lines, miniChart(st, r.Res.Bars, w))
+		}
 	}
 	if q != nil {
 		mark, word, ms := markNone, "QUESTION", st.pending

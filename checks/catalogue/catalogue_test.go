@@ -26,6 +26,8 @@ var liveTests = map[string][]string{
 	"prometheus-query": {"TestMetricChecksOnCluster"},
 	"envoy-stat":       {"TestMetricChecksOnCluster"},
 	"access-log":       {"TestAccessLogOnCluster"},
+	"follow-request":   {"TestFollowRequestOnCluster"},
+	"request-rate":     {"TestRequestRateOnCluster"},
 }
 
 // TestCatalogue holds every check to the contract, naming what is

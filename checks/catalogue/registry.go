@@ -38,6 +38,9 @@ func catalogue() []*checks.Check {
 		canI,
 		// A namespace in one word, for questions (dataplane.go).
 		dataPlane, routeAPI,
+		// One request followed through logs, Loki and Tempo, and the
+		// request rate charted live (follow_request.go, request_rate.go).
+		followRequest, requestRate,
 	}
 }
 

@@ -30,6 +30,7 @@ type LogEntry struct {
 	Code     int      // response code; 0 when there was none (a reset, a TCP connection)
 	Flags    []string // Envoy response flags, e.g. FI, DI, UO, UH, UT; none when "-"
 	Upstream string   // upstream cluster, e.g. outbound|9080|v3|ratings.bookinfo.svc.cluster.local
+	TraceID  string   // the lab's trace_id label (%TRACE_ID%); "" when absent or null
 	Raw      string
 }
 
@@ -60,13 +61,14 @@ func ParseAccessLog(line string) (LogEntry, bool) {
 // jsonKeys are the keys a JSON access log may use for each field: Istio's
 // default JSON format first, then the names the lab's envoy-stdout
 // provider gives its labels.
-var jsonKeys = struct{ time, method, path, code, flags, upstream []string }{
+var jsonKeys = struct{ time, method, path, code, flags, upstream, trace []string }{
 	time:     []string{"start_time", "timestamp"},
 	method:   []string{"method"},
 	path:     []string{"path"},
 	code:     []string{"response_code"},
 	flags:    []string{"response_flags"},
 	upstream: []string{"upstream_cluster", "destination"},
+	trace:    []string{"trace_id"},
 }
 
 func parseJSONLog(line string) (LogEntry, bool) {
@@ -95,6 +97,7 @@ func parseJSONLog(line string) (LogEntry, bool) {
 	e.Method, _ = pick(jsonKeys.method)
 	e.Path, _ = pick(jsonKeys.path)
 	e.Upstream, _ = pick(jsonKeys.upstream)
+	e.TraceID, _ = pick(jsonKeys.trace)
 	if t, ok := pick(jsonKeys.time); ok {
 		e.Time = parseLogTime(t)
 	}

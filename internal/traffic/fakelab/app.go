@@ -29,6 +29,16 @@ import (
 // reports it, and the application answers.
 func (s *Sim) inbound(ctx context.Context, w *World, from *caller, ep *Pod, svc *Service, req Request, mode string) Response {
 	self := &caller{pod: ep, ns: ep.Namespace, labels: ep.Labels, sidecar: ep.Sidecar, trace: from.trace}
+	traceID := ""
+	if ep.Sidecar {
+		// The server's sidecar joins the trace before the application
+		// answers (the span covers the application's own calls).
+		host := req.Host
+		if svc != nil {
+			host = svc.FQDN()
+		}
+		traceID = s.hop(w, ep, "SERVER", from.trace, fmt.Sprintf("%s:%d/*", host, req.Port), req)
+	}
 	var r Response
 	if denied := s.guard(w, from, ep, req, mode); denied != nil {
 		r = *denied
@@ -45,8 +55,9 @@ func (s *Sim) inbound(ctx context.Context, w *World, from *caller, ep *Pod, svc 
 		}
 		s.recordRequest(from, ep, svc, r, sec, true)
 		if ep.Sidecar && !from.tcp {
-			s.metrics.accessLog(ep.Key(), fmt.Sprintf(`{"start_time":%q,"direction":"inbound","method":%q,"path":%q,"response_code":%d,"response_flags":"-","trace_id":%q}`,
-				s.opts.Now().UTC().Format(time.RFC3339Nano), method(req), req.Path, r.Status, from.trace))
+			port := req.Port
+			s.logAccess(w, ep, ep.Key(), "SERVER", accessEvent{req: req, status: r.Status, flags: "-",
+				cluster: fmt.Sprintf("inbound|%d||", port), trace: traceID})
 		}
 	}
 	return r
@@ -70,6 +81,9 @@ func (s *Sim) call(ctx context.Context, w *World, self *caller, host, path strin
 
 func (s *Sim) app(ctx context.Context, w *World, self *caller, req Request) Response {
 	p := self.pod
+	if r, ok := s.infraApp(ctx, w, self, req); ok {
+		return r
+	}
 	version := p.Labels["version"]
 	path := pathOnly(req.Path)
 	if isKeycloak(p) {

@@ -384,6 +384,16 @@ func (s *Sim) egress(ctx context.Context, w *World, from *caller, svc *Service, 
 	if svc != nil && w.knowsService(sc, svc) {
 		return Response{}, "", false
 	}
+	if svc != nil {
+		// A Service of a namespace istiod does not watch is still in the
+		// registry when a ServiceEntry names its host (the chapter 8
+		// lab's Tempo): its routes decide, as for any known host.
+		for _, k := range w.knownEntries(sc) {
+			if hostGlob(k.host, svc.FQDN()) {
+				return Response{}, "", false
+			}
+		}
+	}
 	if svc == nil {
 		if w.internalHost(req.Host) {
 			return Response{}, "", false // a name the cluster's DNS does not have

@@ -34,6 +34,7 @@ var Read = []schema.GroupVersionResource{
 	{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"},
 	{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"},
 	{Version: "v1", Resource: "secrets"},
+	{Group: "telemetry.istio.io", Version: "v1", Resource: "telemetries"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
 	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"},
 }

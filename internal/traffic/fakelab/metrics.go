@@ -116,6 +116,7 @@ func (s *Sim) recordRequest(from *caller, ep *Pod, svc *Service, r Response, sec
 	for k, v := range workloadLabels("destination", ep, "") {
 		base[k] = v
 	}
+	w, _ := s.world()
 	if from.sidecar && from.pod != nil {
 		l := clone(base)
 		l["reporter"] = "source"
@@ -124,7 +125,9 @@ func (s *Sim) recordRequest(from *caller, ep *Pod, svc *Service, r Response, sec
 			l["reporter"] = "waypoint"
 			l["connection_security_policy"] = "mutual_tls"
 		}
-		s.metrics.count(from.pod.Key(), l)
+		if withTelemetry(w, from.pod, "CLIENT", l) {
+			s.metrics.count(from.pod.Key(), l)
+		}
 	}
 	if dest && ep != nil && ep.Sidecar {
 		l := clone(base)
@@ -134,8 +137,29 @@ func (s *Sim) recordRequest(from *caller, ep *Pod, svc *Service, r Response, sec
 			// Without mTLS the destination cannot know who called.
 			l["source_principal"] = "unknown"
 		}
-		s.metrics.count(ep.Key(), l)
+		if withTelemetry(w, ep, "SERVER", l) {
+			s.metrics.count(ep.Key(), l)
+		}
 	}
+}
+
+// withTelemetry applies what the Telemetry API says of a proxy's metrics
+// in mode to one report's labels: false when the proxy reports none
+// (metrics disabled, or no Prometheus provider); otherwise the tag
+// overrides are applied to l. A world without a mesh config (a bare
+// test) reports, as the lab's default providers do.
+func withTelemetry(w *World, p *Pod, mode string, l map[string]string) bool {
+	if w == nil || !w.Mesh.Found {
+		return true
+	}
+	on, tags, removed := w.metricsFor(p, mode)
+	for _, k := range removed {
+		delete(l, k)
+	}
+	for k, v := range tags {
+		l[k] = v
+	}
+	return on
 }
 
 func orDash(s string) string {
@@ -310,9 +334,8 @@ func (s *Sim) certDays(p *Pod) int {
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // AccessLog returns the access-log lines a pod's proxy wrote, oldest
-// first: JSON with method, path, response_code, response_flags,
-// upstream_cluster (outbound) and trace_id, as the lab's envoy-stdout
-// provider writes them.
+// first, in the format of each access-log provider that applies to it
+// (observe.go).
 func (s *Sim) AccessLog(p *Pod) []string {
 	var out []string
 	for _, l := range s.ProxyLog(p.Namespace, p.Name) {

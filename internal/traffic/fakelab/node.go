@@ -229,8 +229,13 @@ func (n *Node) pod(ctx context.Context, p *corev1.Pod) {
 			fmt.Fprint(w, text)
 		}))
 	}
-	if p.Labels["app.kubernetes.io/name"] == "prometheus" || p.Labels["app"] == "prometheus" {
+	switch {
+	case p.Labels["app.kubernetes.io/name"] == "prometheus" || p.Labels["app"] == "prometheus":
 		serve(9090, n.Sim.PrometheusHandler())
+	case p.Labels["app.kubernetes.io/name"] == "tempo":
+		serve(3200, n.Sim.TempoHandler())
+	case p.Labels["app.kubernetes.io/name"] == "loki":
+		serve(3100, n.Sim.LokiHandler())
 	}
 	n.mu.Lock()
 	if cur, ok := n.pods[p.UID]; ok && cur.ip == "" {
@@ -467,8 +472,9 @@ func (n *Node) Settle(ctx context.Context) error {
 			return err
 		}
 		done := true
+		bound := n.NodeName != ""
 		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil && !isProbe(&p) && p.Status.PodIP == "" {
+			if p.DeletionTimestamp == nil && !isProbe(&p) && (p.Status.PodIP == "" || bound && p.Spec.NodeName == "") {
 				done = false
 			}
 		}

@@ -34,8 +34,9 @@ func (s *Sim) tcpSend(ctx context.Context, w *World, from *caller, svc *Service,
 	s.metrics.add(from.key(), "envoy_cluster_upstream_cx_total", cluster, 1)
 	start := time.Now()
 	logTCP := func(flags string) {
-		s.metrics.accessLog(from.key(), fmt.Sprintf(`{"start_time":%q,"method":null,"path":null,"protocol":null,"response_code":0,"response_flags":%q,"upstream_cluster":%q,"duration":%d,"trace_id":null}`,
-			s.opts.Now().UTC().Format(time.RFC3339Nano), flags, cluster, time.Since(start).Milliseconds()))
+		if from.sidecar {
+			s.logAccess(w, from.pod, from.key(), "CLIENT", accessEvent{tcp: true, flags: flags, cluster: cluster, duration: time.Since(start)})
+		}
 	}
 	eps := w.Endpoints(svc, nil)
 	if len(eps) == 0 {

@@ -77,6 +77,7 @@ type Sim struct {
 	hosts   map[string]*hostState // proxy|cluster|pod
 	pools   map[string]*pool      // proxy|cluster
 	metrics *metrics
+	obs     observed
 }
 
 // NewSim returns a simulator reading its objects from src.
@@ -100,8 +101,8 @@ type caller struct {
 	ns      string
 	labels  map[string]string
 	sidecar bool
-	gateway *Gateway // set when the caller is an ingress gateway
-	trace   string
+	gateway *Gateway // set when the caller is a gateway
+	trace   *traceCtx
 	// origin is set when the caller is a waypoint: the ambient pod whose
 	// connection ztunnel brought to it.
 	origin *Pod
@@ -164,7 +165,8 @@ func (s *Sim) Ingress(ctx context.Context, req Request) Response {
 	if err != nil {
 		return Response{Status: 500, Body: err.Error(), Flags: "-"}
 	}
-	trace := s.traceID()
+	trace := s.newTrace()
+	defer s.flush(context.WithoutCancel(ctx), w)
 	for _, g := range w.Gateways {
 		if !serves(g, req.Port) {
 			continue
@@ -202,13 +204,16 @@ func (s *Sim) FromPod(ctx context.Context, ns string, sidecar bool, req Request)
 	if err != nil {
 		return Response{Status: 500, Body: err.Error(), Flags: "-"}
 	}
-	return s.send(ctx, w, &caller{ns: ns, labels: map[string]string{}, sidecar: sidecar, trace: s.traceID()}, req)
+	defer s.flush(context.WithoutCancel(ctx), w)
+	return s.send(ctx, w, &caller{ns: ns, labels: map[string]string{}, sidecar: sidecar, trace: s.newTrace()}, req)
 }
 
-func (s *Sim) traceID() string {
+// newTrace starts a request's trace: an ID that every proxy on its way
+// that traces will log, and no sampling decision yet.
+func (s *Sim) newTrace() *traceCtx {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64())
+	return &traceCtx{id: fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64())}
 }
 
 // send is one request leaving a caller.
@@ -241,6 +246,9 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 		}
 		return s.inbound(ctx, w, from, ep, svc, req, "plain")
 	}
+	// The caller's proxy joins the request's trace as a client, naming
+	// its span after the host and port it calls, as Envoy does.
+	traceID := s.hop(w, from.pod, "CLIENT", from.trace, fmt.Sprintf("%s:%d/*", hostOf(req.Host, svc), req.Port), req)
 	var r Response
 	cluster := "-"
 	tcp := false
@@ -254,8 +262,9 @@ func (s *Sim) send(ctx context.Context, w *World, from *caller, req Request) Res
 		r, cluster = s.forward(ctx, w, from, rule, vs, svc, req)
 	}
 	if from.sidecar && !tcp {
-		s.metrics.accessLog(from.key(), fmt.Sprintf(`{"start_time":%q,"method":%q,"path":%q,"response_code":%d,"response_flags":%q,"upstream_cluster":%q,"duration":%d,"trace_id":%q}`,
-			s.opts.Now().UTC().Format(time.RFC3339Nano), method(req), req.Path, r.Status, r.Flags, cluster, time.Since(start).Milliseconds(), from.trace))
+		// The caller's proxy (or gateway) logs the call as a client.
+		s.logAccess(w, from.pod, from.key(), "CLIENT", accessEvent{req: req, status: r.Status, flags: r.Flags, cluster: cluster,
+			duration: time.Since(start), trace: traceID})
 	}
 	return r
 }

@@ -71,6 +71,23 @@ data:
     rootNamespace: istio-system
     discoverySelectors:
     - matchLabels: {istio.io/rev: stable}
+    defaultProviders:
+      metrics: [prometheus]
+      accessLogging: [envoy-stdout]
+    extensionProviders:
+    - name: envoy-stdout
+      envoyFileAccessLog:
+        path: /dev/stdout
+        logFormat:
+          labels:
+            start_time: '%START_TIME%'
+            method: '%REQ(:METHOD)%'
+            path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%'
+            response_code: '%RESPONSE_CODE%'
+            response_flags: '%RESPONSE_FLAGS%'
+            upstream_cluster: '%UPSTREAM_CLUSTER%'
+            duration: '%DURATION%'
+            trace_id: '%TRACE_ID%'
 ---
 apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -159,13 +176,19 @@ func send(s *Sim, path string, n int, hdr http.Header) tally {
 	return t
 }
 
+// outboundLine says whether an access-log line of base's format is a
+// call the proxy made (its upstream cluster is not an inbound one).
+func outboundLine(l string) bool {
+	return strings.Contains(l, `"upstream_cluster":`) && !strings.Contains(l, `"upstream_cluster":"inbound|`)
+}
+
 // flagsOf counts the response flags in the outbound access-log lines of
 // app's proxy: what that caller's Envoy saw, while the ingress only sees
 // the application's answer.
 func flagsOf(s *Sim, app string) map[string]int {
 	out := map[string]int{}
 	for _, l := range s.AccessLog(podOf(s, app)) {
-		if i := strings.Index(l, `"response_flags":"`); i >= 0 && strings.Contains(l, "upstream_cluster") {
+		if i := strings.Index(l, `"response_flags":"`); i >= 0 && outboundLine(l) {
 			f := l[i+len(`"response_flags":"`):]
 			out[f[:strings.Index(f, `"`)]]++
 		}
@@ -693,7 +716,7 @@ func TestAccessLog(t *testing.T) {
 	outbound := func(s *Sim) []string {
 		var out []string
 		for _, l := range s.AccessLog(podOf(s, "productpage")) {
-			if strings.Contains(l, "upstream_cluster") {
+			if outboundLine(l) {
 				out = append(out, l)
 			}
 		}

@@ -33,8 +33,12 @@ type World struct {
 	AuthzPolicies    []*authz.Policy
 	RequestAuthns    []*authz.RequestAuthn
 	// realms are the Keycloak realms found in Secrets, by namespace/realm.
-	realms map[string]*realm
-	Mesh   MeshConfig
+	realms      map[string]*realm
+	Telemetries []*Telemetry
+	Mesh        MeshConfig
+	// ConfigMaps holds every ConfigMap's data by namespace/name: the
+	// OpenTelemetry collector's and Alloy's configurations live there.
+	ConfigMaps map[string]map[string]string
 	// Ignored says which Istio objects istiod would not see (a namespace
 	// outside the mesh config's discoverySelectors), for explanations.
 	Ignored []string
@@ -63,6 +67,21 @@ type MeshConfig struct {
 	// OutboundPolicy is outboundTrafficPolicy.mode: ALLOW_ANY (the
 	// default) or REGISTRY_ONLY.
 	OutboundPolicy string
+	// The telemetry part: enableTracing, defaultProviders,
+	// extensionProviders and defaultConfig.tracing.sampling.
+	EnableTracing      bool
+	DefaultProviders   DefaultProviders
+	ExtensionProviders []ExtensionProvider
+	Sampling           float64
+	// Found: the world has istiod's mesh ConfigMap.
+	Found bool
+}
+
+// DefaultProviders are the mesh config's defaultProviders.
+type DefaultProviders struct {
+	Metrics       []string `json:"metrics"`
+	AccessLogging []string `json:"accessLogging"`
+	Tracing       []string `json:"tracing"`
 }
 
 // LabelSelector is a Kubernetes label selector.
@@ -291,7 +310,7 @@ type PeerAuthentication struct {
 // simulator does not read are skipped. An object whose spec cannot be
 // read is an error naming it.
 func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
-	w := &World{Namespaces: map[string]map[string]string{}}
+	w := &World{Namespaces: map[string]map[string]string{}, ConfigMaps: map[string]map[string]string{}}
 	var errs []string
 	spec := func(o *unstructured.Unstructured, into any) bool {
 		b, err := json.Marshal(o.Object["spec"])
@@ -368,7 +387,14 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 			if spec(o, &p.Spec) {
 				w.PeerAuths = append(w.PeerAuths, p)
 			}
+		case "Telemetry":
+			t := &Telemetry{Name: name, Namespace: ns, Created: o.GetCreationTimestamp().Time}
+			if spec(o, &t.Spec) {
+				w.Telemetries = append(w.Telemetries, t)
+			}
 		case "ConfigMap":
+			data, _, _ := unstructured.NestedStringMap(o.Object, "data")
+			w.ConfigMaps[ns+"/"+name] = data
 			if _, ok, _ := unstructured.NestedString(o.Object, "data", "mesh"); ok && (name == "istio" || strings.HasPrefix(name, "istio-")) {
 				meshes = append(meshes, o)
 			}
@@ -378,6 +404,7 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 	sort.Slice(meshes, func(i, j int) bool { return meshes[i].GetName() < meshes[j].GetName() })
 	w.Mesh.RootNamespace = "istio-system"
 	if len(meshes) > 0 {
+		w.Mesh.Found = true
 		raw, _, _ := unstructured.NestedString(meshes[0].Object, "data", "mesh")
 		var mc struct {
 			RootNamespace         string          `json:"rootNamespace"`
@@ -385,6 +412,14 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 			OutboundTrafficPolicy struct {
 				Mode string `json:"mode"`
 			} `json:"outboundTrafficPolicy"`
+			EnableTracing      *bool               `json:"enableTracing"`
+			DefaultProviders   *DefaultProviders   `json:"defaultProviders"`
+			ExtensionProviders []ExtensionProvider `json:"extensionProviders"`
+			DefaultConfig      struct {
+				Tracing struct {
+					Sampling float64 `json:"sampling"`
+				} `json:"tracing"`
+			} `json:"defaultConfig"`
 		}
 		if err := yaml.Unmarshal([]byte(raw), &mc); err != nil {
 			errs = append(errs, fmt.Sprintf("ConfigMap %s/%s key mesh: %v", meshes[0].GetNamespace(), meshes[0].GetName(), err))
@@ -394,6 +429,18 @@ func FromObjects(objs []*unstructured.Unstructured) (*World, error) {
 		}
 		w.Mesh.DiscoverySelectors = mc.DiscoverySelectors
 		w.Mesh.OutboundPolicy = mc.OutboundTrafficPolicy.Mode
+		// enableTracing is true unless the mesh config turns it off
+		// (pkg/config/mesh DefaultMeshConfig).
+		w.Mesh.EnableTracing = mc.EnableTracing == nil || *mc.EnableTracing
+		// istiod's chart writes defaultProviders.metrics: [prometheus]
+		// unless its values set defaultProviders; a mesh config without
+		// the key is read as the chart's.
+		w.Mesh.DefaultProviders = DefaultProviders{Metrics: []string{"prometheus"}}
+		if mc.DefaultProviders != nil {
+			w.Mesh.DefaultProviders = *mc.DefaultProviders
+		}
+		w.Mesh.ExtensionProviders = mc.ExtensionProviders
+		w.Mesh.Sampling = mc.DefaultConfig.Tracing.Sampling
 	}
 	w.filterDiscovery()
 	w.readAmbient(objs)
@@ -454,9 +501,15 @@ func (w *World) filterDiscovery() {
 			se = append(se, x)
 		}
 	}
-	w.VirtualServices, w.DestinationRules, w.PeerAuths, w.Gateways = vs, dr, pa, gw
 	w.Sidecars, w.ServiceEntries = sc, se
 	w.filterSecurity(seen)
+	var tel []*Telemetry
+	for _, t := range w.Telemetries {
+		if seen("Telemetry", t.Namespace, t.Name) {
+			tel = append(tel, t)
+		}
+	}
+	w.VirtualServices, w.DestinationRules, w.PeerAuths, w.Gateways, w.Telemetries = vs, dr, pa, gw, tel
 }
 
 // Selected reports whether istiod watches namespace ns.
