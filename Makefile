@@ -6,8 +6,9 @@
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 # Two test binaries at a time: each integration package runs its own etcd
-# and kube-apiserver, and CI machines have two cores.
-TESTFLAGS ?= -count=1 -p 2 -timeout 10m
+# and kube-apiserver, and CI machines have two cores. The lessons package
+# walks every lesson against the simulated lab in real time (about 8 minutes).
+TESTFLAGS ?= -count=1 -p 2 -timeout 14m
 BENCHTIME ?= 200ms
 ARGS ?=
 

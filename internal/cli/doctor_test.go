@@ -62,19 +62,27 @@ func TestDoctorPermissions(t *testing.T) {
 		t.Errorf("json report: %d denied, %+v", denied, rep)
 	}
 
-	if err := c.Apply(ctx, rbac.Prober+`
+	// Lesson 14's breaks write objects: the breaker role grants that, and
+	// with all three roles doctor finds nothing missing.
+	if err := c.Apply(ctx, rbac.Prober+"---\n"+rbac.Breaker+`
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: meshdojo-prober}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshdojo-prober}
 subjects: [{kind: ServiceAccount, name: meshdojo, namespace: meshdojo}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: meshdojo-breaker}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshdojo-breaker}
+subjects: [{kind: ServiceAccount, name: meshdojo, namespace: meshdojo}]
 `); err != nil {
 		t.Fatal(err)
 	}
 	code, out, _ = run(t, "", false, "doctor", "--kubeconfig", kc)
 	if code != 0 || !strings.Contains(out, "Every permission the lessons' checks use is granted.") || strings.Contains(out, "NO ") {
-		t.Errorf("with reader and prober: exit %d\n%s", code, out)
+		t.Errorf("with reader, prober and breaker: exit %d\n%s", code, out)
 	}
 }
 
