@@ -25,15 +25,15 @@ import (
 
 // Codes of follow-request.
 const (
-	CodeFollowOK         = "MD0860" // pass
-	CodeFollowNoAnswer   = "MD0861" // the marked request got no HTTP answer
-	CodeFollowNoLine     = "MD0862" // the proxy logged no line for it
-	CodeFollowNoTraceID  = "MD0863" // the line has no trace ID
-	CodeFollowNotInLoki  = "MD0864" // Loki does not have the line
-	CodeFollowNoLoki     = "MD0865" // Loki is not installed
-	CodeFollowNotInTempo = "MD0866" // Tempo does not have the trace
-	CodeFollowNoTempo    = "MD0867" // Tempo is not installed
-	CodeFollowStore      = "MD0868" // Loki or Tempo could not be asked
+	CodeFollowOK         = "MD0880" // pass
+	CodeFollowNoAnswer   = "MD0881" // the marked request got no HTTP answer
+	CodeFollowNoLine     = "MD0882" // the proxy logged no line for it
+	CodeFollowNoTraceID  = "MD0883" // the line has no trace ID
+	CodeFollowNotInLoki  = "MD0884" // Loki does not have the line
+	CodeFollowNoLoki     = "MD0885" // Loki is not installed
+	CodeFollowNotInTempo = "MD0886" // Tempo does not have the trace
+	CodeFollowNoTempo    = "MD0887" // Tempo is not installed
+	CodeFollowStore      = "MD0888" // Loki or Tempo could not be asked
 )
 
 var followPlaces = []string{"log", "loki", "tempo"}
