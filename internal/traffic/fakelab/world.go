@@ -517,11 +517,11 @@ func (w *World) Selected(ns string) bool {
 	if len(w.Mesh.DiscoverySelectors) == 0 {
 		return true
 	}
-	labels := w.Namespaces[ns]
-	if labels == nil {
-		labels = map[string]string{}
+	// A copy: the World is shared by concurrent requests, which ask this.
+	labels := map[string]string{"kubernetes.io/metadata.name": ns}
+	for k, v := range w.Namespaces[ns] {
+		labels[k] = v
 	}
-	labels["kubernetes.io/metadata.name"] = ns
 	for _, s := range w.Mesh.DiscoverySelectors {
 		if s.Matches(labels) {
 			return true
