@@ -1,7 +1,7 @@
 package lessons_test
 
 // TestProbeSizes measures, by simulation, how reliable each traffic
-// probe of lessons 7, 9, 10, 11 and a2 is at the size the lesson gives it: the
+// probe of lessons 5, 7, 9, 10, 11, 14 and a2 is at the size the lesson gives it: the
 // chance that a lab in the right state fails the probe, and the chance
 // that each named wrong lab passes it. Samples are drawn from a model of
 // the lab's behaviour (the failure versions of ratings, faults, timeouts,
@@ -13,6 +13,7 @@ package lessons_test
 // and testdata/a2/README.md.
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -190,6 +191,44 @@ var probes = []probe{
 	{lesson: "7", title: "with izzy's token, details no longer asks to sign in", right: page(200, pageAll),
 		wrong: map[string]lab{"token of another issuer (401, sign-out)": page(302, ""), "no token": page(200, pageNoToken)}},
 
+	// Lesson 5. A route's weights are shares, so each phase of the
+	// release is a split the sample must match within its Wilson
+	// interval; the wrong labs are the phase the reader arrives from,
+	// the phases either side, the weights the wrong way round, the lab's
+	// own phased-release chart (a third each to v1, v2 and v4) and a
+	// route left without one of its destinations.
+	{lesson: "5", title: "all sampled reviews answers come from v4", right: versions(map[string]float64{"v4": 1}),
+		wrong: map[string]lab{"no route (the Service balances v1, v2, v4)": versions(map[string]float64{"v1": 1, "v2": 1, "v4": 1})}},
+	{lesson: "5", title: "ratings answer with data from MySQL", right: page(200, ratingsMySQL),
+		wrong: map[string]lab{"MySQL unreachable (500 through productpage)": page(500, ratingsDown)}},
+	{lesson: "5", title: "reviews traffic still goes only to v4", right: versions(map[string]float64{"v4": 1}),
+		wrong: map[string]lab{"no route (the Service balances v1, v2, v4)": versions(map[string]float64{"v1": 1, "v2": 1, "v4": 1}),
+			"the lab's phased-release chart (a third each)": versions(map[string]float64{"v1": 1, "v2": 1, "v4": 1})}},
+	{lesson: "5", title: "about one answer in ten comes from v4", right: versions(map[string]float64{"v1": 90, "v4": 10}),
+		wrong: map[string]lab{"everything to v4 (arrival)": versions(map[string]float64{"v4": 1}),
+			"weights the wrong way round (v1 10, v4 90)": versions(map[string]float64{"v1": 10, "v4": 90}),
+			"half to each":          versions(map[string]float64{"v1": 1, "v4": 1}),
+			"v4 left out (v1 only)": versions(map[string]float64{"v1": 1}),
+			"the lab's phased-release chart (a third each)": versions(map[string]float64{"v1": 1, "v2": 1, "v4": 1}),
+			"a canary of a fifth (v1 80, v4 20)":            versions(map[string]float64{"v1": 80, "v4": 20})},
+		mayPass: "a canary of a fifth (v1 80, v4 20)"},
+	{lesson: "5", title: "about half of the answers come from v4", right: versions(map[string]float64{"v1": 1, "v4": 1}),
+		wrong: map[string]lab{"the canary (v1 90, v4 10; arrival)": versions(map[string]float64{"v1": 90, "v4": 10}),
+			"everything to v4":                              versions(map[string]float64{"v4": 1}),
+			"v4 left out (v1 only)":                         versions(map[string]float64{"v1": 1}),
+			"the lab's phased-release chart (a third each)": versions(map[string]float64{"v1": 1, "v2": 1, "v4": 1}),
+			"a third to v4 (v1 2, v4 1)":                    versions(map[string]float64{"v1": 2, "v4": 1})},
+		mayPass: "a third to v4 (v1 2, v4 1)"},
+	{lesson: "5", title: "every sampled answer comes from v4 again", right: versions(map[string]float64{"v4": 1}),
+		wrong: map[string]lab{"half to each (arrival)": versions(map[string]float64{"v1": 1, "v4": 1}),
+			"the canary left (v1 90, v4 10)": versions(map[string]float64{"v1": 90, "v4": 10}),
+			"v1 left a tenth (v1 10, v4 90)": versions(map[string]float64{"v1": 10, "v4": 90})}},
+	{lesson: "5", title: "callers get v1's answers only", right: page(200, detailsV1),
+		wrong: map[string]lab{"details-v3 answers (no mirror chart; arrival)": page(200, detailsV3),
+			"details-v3 answers, Google unreachable": page(500, detailsDown),
+			"half to each of v1 and v3":              mixed(page(200, detailsV1), page(200, detailsV3), 0.5),
+			"v3 left a tenth":                        mixed(page(200, detailsV1), page(200, detailsV3), 0.9)}},
+
 	// Lesson 9.
 	{lesson: "9", title: "ratings answers 200 through productpage", right: always(200),
 		wrong: map[string]lab{"a 500 abort left on the route": always(500), "an abort on half the calls": fault(500, 0, 0.5)}},
@@ -254,6 +293,31 @@ var probes = []probe{
 		wrong: map[string]lab{"no route attached to the Gateway (arrival)": unanswered("refused"), "productpage failing": always(503)}},
 }
 
+// The chapter 5 lab's JSON answers through productpage's API, as
+// productpage.py passes them on (only the fields the probes record).
+const (
+	ratingsMySQL = `{"id": 0, "ratings": {"Reviewer1": 5, "Reviewer2": 4}}`
+	ratingsDown  = `{"error": "Sorry, product ratings are currently unavailable."}`
+	detailsV1    = `{"id": 0, "publisher": "PublisherA", "type": "paperback"}`
+	detailsV3    = `{"id": 0, "publisher": "Dover Publications", "type": "paperback"}`
+	detailsDown  = `{"error": "Sorry, product details are currently unavailable."}`
+)
+
+// mixed answers each request from a with probability share, else from b.
+func mixed(a, b lab, share float64) lab {
+	return func(r *rand.Rand, n int) []traffic.Sample {
+		out := make([]traffic.Sample, n)
+		for i := range out {
+			if r.Float64() < share {
+				out[i] = a(r, 1)[0]
+			} else {
+				out[i] = b(r, 1)[0]
+			}
+		}
+		return out
+	}
+}
+
 // versions is reviews answering 200 from each version with the given
 // relative weights, as a route (or ztunnel's balancing) spreads them.
 func versions(w map[string]float64) lab {
@@ -305,7 +369,7 @@ func TestProbeSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
-	for _, id := range []string{"7", "9", "10", "11", "14", "a2"} {
+	for _, id := range []string{"5", "7", "9", "10", "11", "14", "a2"} {
 		l, ok := lessons.Find(all, id)
 		if !ok {
 			t.Fatalf("lesson %s is missing", id)
@@ -389,7 +453,7 @@ func passRate(rng *rand.Rand, l lab, plan traffic.Plan, exp traffic.Expect) (flo
 	pass := 0
 	var worst time.Duration
 	for range trials {
-		samples := l(rng, plan.Count)
+		samples := record(l(rng, plan.Count), plan)
 		kept, took := schedule(samples, plan)
 		worst = max(worst, took)
 		rep := &traffic.Report{Plan: plan, Samples: kept, Elapsed: took}
@@ -405,6 +469,31 @@ func passRate(rng *rand.Rand, l lab, plan traffic.Plan, exp traffic.Expect) (flo
 		}
 	}
 	return float64(pass) / trials, worst
+}
+
+// record fills each sample's Fields from its JSON body, as the probe
+// records the fields a body-field expectation names.
+func record(samples []traffic.Sample, plan traffic.Plan) []traffic.Sample {
+	if len(plan.Fields) == 0 {
+		return samples
+	}
+	for i, s := range samples {
+		var doc any
+		dec := json.NewDecoder(strings.NewReader(s.Body))
+		dec.UseNumber()
+		if dec.Decode(&doc) != nil {
+			continue
+		}
+		for _, f := range plan.Fields {
+			if v, ok := traffic.Field(doc, f); ok {
+				if samples[i].Fields == nil {
+					samples[i].Fields = map[string]string{}
+				}
+				samples[i].Fields[f] = v
+			}
+		}
+	}
+	return samples
 }
 
 // schedule runs the samples through plan.Concurrency workers the way
