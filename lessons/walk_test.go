@@ -289,11 +289,15 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		var wrong []stepState
 		guardFailed := map[int]bool{}
 		for _, f := range sf.wrong {
-			w.applyFile(f)
+			sp := w.applyFile(f)
 			// Getting a step wrong takes a reader minutes too: what the
 			// mesh counted in the state before (the arrival state, or an
-			// earlier wrong one) is out of a windowed query's reach.
-			lab.sim.Age(readerPace)
+			// earlier wrong one) is out of a windowed query's reach;
+			// unless the file says the reader checks at once (a break
+			// the reader puts in and tests straight away).
+			if sp.atOnce == "" {
+				lab.sim.Age(readerPace)
+			}
 			st := evaluate(ctx, t, run, l, i, rows, seen)
 			st.file = f
 			shut := len(rows) == 0
@@ -789,6 +793,7 @@ type spec struct {
 	restores []ref
 	guards   map[int]string // check number -> why it may pass before the step
 	sends    []send         // requests the reader sends through the ingress
+	atOnce   string         // "# at once: WHY": a wrong state checked with no time passed
 }
 
 // send is a "# send: N PATH" directive: the reader sends N GET requests
@@ -804,6 +809,7 @@ var (
 	deleteRe  = regexp.MustCompile(`(?m)^# (delete|restore): (\S+) (\S+) (\S+)\s*$`)
 	guardRe   = regexp.MustCompile(`(?m)^# guard: ([0-9]+) (.*\S)\s*$`)
 	sendRe    = regexp.MustCompile(`(?m)^# send: ([0-9]+) (/\S*)\s*$`)
+	atOnceRe  = regexp.MustCompile(`(?m)^# at once: (.*\S)\s*$`)
 	// The fixture names: entry.yaml, NN.pass.yaml or NN.observe.yaml,
 	// and any number of NN.fail.yaml / NN.fail-WORD.yaml.
 	stepFileRe = regexp.MustCompile(`^([0-9]{2})\.(pass|observe|fail|fail-[a-z0-9-]+)\.yaml$`)
@@ -913,6 +919,9 @@ func (w *walker) load(path string) spec {
 			w.t.Fatalf("%s: send: %q is not a count from 1 to 1000", path, m[1])
 		}
 		sp.sends = append(sp.sends, send{n, m[2]})
+	}
+	if m := atOnceRe.FindStringSubmatch(string(raw)); m != nil {
+		sp.atOnce = m[1]
 	}
 	for _, m := range guardRe.FindAllStringSubmatch(string(raw), -1) {
 		n, err := strconv.Atoi(m[1])
