@@ -52,36 +52,54 @@ var (
 	// no reachable address, port-forwards to one of its ready pods
 	// (http-probe).
 	IngressForward = &Capability{
-		Name: "ingress port-forward",
-		Doc:  "finds the ingress gateway's Service and port-forwards to a gateway pod",
-		Perms: []Permission{
-			{Verb: "get", Resource: "services"},
-			{Verb: "list", Resource: "pods"},
-			{Verb: "create", Resource: "pods", Subresource: "portforward"},
-			{Verb: "get", Resource: "pods", Subresource: "portforward"},
-		},
-		Live: true,
+		Name:  "ingress port-forward",
+		Doc:   "finds the ingress gateway's Service and port-forwards to a gateway pod",
+		Perms: ingressForwardPerms,
+		Live:  true,
 	}
 	// ServiceProxy sends a request to a Service through the API server's
 	// service proxy (prometheus-query).
 	ServiceProxy = &Capability{
 		Name:  "service proxy",
 		Doc:   "asks a Service through the API server's service proxy",
-		Perms: []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: "namespace"}},
+		Perms: serviceProxy("namespace"),
 		Live:  true,
 	}
 	// PodProxy reads the selected pods' proxies through the API server's
 	// pod proxy (envoy-stat).
 	PodProxy = &Capability{
-		Name: "pod proxy",
-		Doc:  "reads pods' Envoy statistics through the API server's pod proxy",
-		Perms: []Permission{
-			{Verb: "list", Resource: "pods", NamespaceParam: "namespace"},
-			{Verb: "get", Resource: "pods", Subresource: "proxy", NamespaceParam: "namespace"},
-		},
-		Live: true,
+		Name:  "pod proxy",
+		Doc:   "reads pods' Envoy statistics through the API server's pod proxy",
+		Perms: selectedPods("proxy"),
+		Live:  true,
 	}
 )
+
+// ingressForwardPerms reach the ingress gateway as kubectl port-forward
+// does: find its Service, list its pods for a ready one, forward to it.
+// Keycloak's token endpoint is reached through the same gateway.
+var ingressForwardPerms = []Permission{
+	{Verb: "get", Resource: "services"},
+	{Verb: "list", Resource: "pods"},
+	{Verb: "create", Resource: "pods", Subresource: "portforward"},
+	{Verb: "get", Resource: "pods", Subresource: "portforward"},
+}
+
+// serviceProxy is a get of services/proxy in the namespace the parameter
+// param names: asking a Service (Prometheus, Loki, Tempo) through the
+// API server.
+func serviceProxy(param string) []Permission {
+	return []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: param}}
+}
+
+// selectedPods lists the pods of the check's namespace parameter and
+// reads a subresource of each (their proxy, their log).
+func selectedPods(sub string) []Permission {
+	return []Permission{
+		{Verb: "list", Resource: "pods", NamespaceParam: "namespace"},
+		{Verb: "get", Resource: "pods", Subresource: sub, NamespaceParam: "namespace"},
+	}
+}
 
 // Capabilities is every capability a check may declare.
 func Capabilities() []*Capability {
@@ -93,28 +111,20 @@ func Capabilities() []*Capability {
 // Keycloak port, for http-probe's token-user. It needs what
 // IngressForward needs; the token stays in the probe's memory.
 var KeycloakToken = &Capability{
-	Name: "keycloak token",
-	Doc:  "asks Keycloak for a user's token through a port-forward to the ingress gateway, and keeps it in memory for the probe",
-	Perms: []Permission{
-		{Verb: "get", Resource: "services"},
-		{Verb: "list", Resource: "pods"},
-		{Verb: "create", Resource: "pods", Subresource: "portforward"},
-		{Verb: "get", Resource: "pods", Subresource: "portforward"},
-	},
-	Live: true,
+	Name:  "keycloak token",
+	Doc:   "asks Keycloak for a user's token through a port-forward to the ingress gateway, and keeps it in memory for the probe",
+	Perms: ingressForwardPerms,
+	Live:  true,
 }
 
 // PodLogs reads the selected pods' container logs through the API
 // server (pods/log), which fetches them from each pod's kubelet
 // (access-log).
 var PodLogs = &Capability{
-	Name: "pod logs",
-	Doc:  "reads pods' container logs (the proxies' access logs) through the API server",
-	Perms: []Permission{
-		{Verb: "list", Resource: "pods", NamespaceParam: "namespace"},
-		{Verb: "get", Resource: "pods", Subresource: "log", NamespaceParam: "namespace"},
-	},
-	Live: true,
+	Name:  "pod logs",
+	Doc:   "reads pods' container logs (the proxies' access logs) through the API server",
+	Perms: selectedPods("log"),
+	Live:  true,
 }
 
 // AccessReview asks the API server's authorizer what another account may
@@ -135,7 +145,7 @@ var (
 	LokiProxy = &Capability{
 		Name:  "Loki through the service proxy",
 		Doc:   "asks Loki's query API through the API server's service proxy",
-		Perms: []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: "loki-namespace"}},
+		Perms: serviceProxy("loki-namespace"),
 		Live:  true,
 	}
 	// TempoProxy asks Tempo through the API server's service proxy
@@ -143,7 +153,7 @@ var (
 	TempoProxy = &Capability{
 		Name:  "Tempo through the service proxy",
 		Doc:   "asks Tempo's trace API through the API server's service proxy",
-		Perms: []Permission{{Verb: "get", Resource: "services", Subresource: "proxy", NamespaceParam: "tempo-namespace"}},
+		Perms: serviceProxy("tempo-namespace"),
 		Live:  true,
 	}
 )

@@ -17,6 +17,7 @@ package checks
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,8 @@ type Result struct {
 	Progress   string            `json:"progress,omitempty"` // e.g. "37/100 requests"
 	Bars       []Bar             `json:"bars,omitempty"`
 	At         time.Time         `json:"at"`
+
+	args []any // what the code's template was filled with (Args)
 }
 
 // Input is one set of objects a check reads. The engine watches exactly
@@ -171,12 +174,20 @@ func (c *Check) NeedsMesh() bool {
 }
 
 // Code is one outcome a check reports: a stable identifier (MD0101),
-// the verdict it comes with, and what it means, for `meshdojo check
-// --list` and for readers of `-o json`.
+// the verdict it comes with, the template of its summary and what it
+// means, for `meshdojo check --list` and for readers of `-o json`. A code
+// is declared with Msg0 to Msg5, which record the types of its
+// template's arguments (see message.go).
 type Code struct {
 	ID      string
 	Verdict Verdict
-	Doc     string
+	// Template is the summary, with a fmt verb for each argument:
+	// "%s is not installed".
+	Template string
+	// Doc says what the outcome means and what the reader can do.
+	Doc string
+
+	args []reflect.Type // the template's arguments; nil when not declared by a Msg
 }
 
 // Params are a check's validated parameters, defaults filled in.

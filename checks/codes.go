@@ -1,29 +1,33 @@
 package checks
 
 import (
-	"slices"
 	"strings"
 	"time"
 )
 
-// CommonCodes are the outcomes any check may report: what stops it from
-// looking, and what the engine says of it.
-var CommonCodes = []Code{
-	{CodeNotServed, Error, "a resource the check reads is not served: its CRD is not installed"},
-	{CodeForbidden, Error, "the reader's credentials may not read what the check reads"},
-	{CodeUnreachable, Error, "the API server could not be reached or did not answer in time"},
-	{CodeReadFailed, Error, "a read failed for another reason"},
-	{CodeBadParams, Error, "a parameter cannot be used (a lesson bug), found only when the check ran"},
-	{CodePanic, Error, "the check crashed: a meshdojo bug"},
-	{CodeNotRun, Pending, "the check acts on the cluster and was not asked to run"},
-	{CodeUndeclared, Error, "the check read objects its Inputs do not declare: a meshdojo bug"},
-}
+// The messages of the outcomes any check may report: what stops it from
+// looking (ErrorResult gives these, filled with the typed error that
+// says what and why), and what the engine says of it.
+var (
+	MsgNotServed   = Msg1[error](Code{ID: CodeNotServed, Verdict: Error, Template: "%v", Doc: "a resource the check reads is not served: its CRD is not installed"})
+	MsgForbidden   = Msg1[error](Code{ID: CodeForbidden, Verdict: Error, Template: "%v", Doc: "the reader's credentials may not read what the check reads"})
+	MsgUnreachable = Msg1[error](Code{ID: CodeUnreachable, Verdict: Error, Template: "%v", Doc: "the API server could not be reached or did not answer in time"})
+	MsgReadFailed  = Msg1[error](Code{ID: CodeReadFailed, Verdict: Error, Template: "%v", Doc: "a read failed for another reason"})
+	MsgBadParams   = Msg1[error](Code{ID: CodeBadParams, Verdict: Error, Template: "%v", Doc: "a parameter cannot be used (a lesson bug), found only when the check ran"})
+	MsgPanic       = Msg1[string](Code{ID: CodePanic, Verdict: Error, Template: "the check %s; this is a meshdojo bug, not a problem with your cluster", Doc: "the check crashed: a meshdojo bug"})
+	MsgNotRun      = Msg2[string, string](Code{ID: CodeNotRun, Verdict: Pending, Template: "not run: this check %s (%s)", Doc: "the check acts on the cluster and was not asked to run"})
+	MsgUndeclared  = Msg1[error](Code{ID: CodeUndeclared, Verdict: Error, Template: "%v", Doc: "the check read objects its Inputs do not declare: a meshdojo bug"})
+)
+
+// CommonCodes are the outcomes any check may report.
+var CommonCodes = []Code{MsgNotServed.Code, MsgForbidden.Code, MsgUnreachable.Code, MsgReadFailed.Code,
+	MsgBadParams.Code, MsgPanic.Code, MsgNotRun.Code, MsgUndeclared.Code}
 
 // Declares says whether code is one of the check's outcomes or one
 // every check shares.
 func (c *Check) Declares(code string) bool {
-	has := func(cs []Code) bool { return slices.ContainsFunc(cs, func(x Code) bool { return x.ID == code }) }
-	return has(c.Codes) || has(CommonCodes)
+	_, ok := c.CodeOf(code)
+	return ok
 }
 
 // Finish makes every result carry its check's name, parameters and

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -140,7 +139,10 @@ const (
 // evaluation time) into an Error result that says what could not be seen
 // and what to do about it. The caller fills Check and Params.
 func ErrorResult(err error) Result {
-	r := Result{Verdict: Error, Summary: err.Error(), At: time.Now()}
+	var (
+		msg   Message1[error]
+		conds []Condition
+	)
 	var (
 		ns  *NotServedError
 		fb  *ForbiddenError
@@ -150,7 +152,7 @@ func ErrorResult(err error) Result {
 	)
 	switch {
 	case errors.As(err, &ns):
-		r.Code = CodeNotServed
+		msg = MsgNotServed
 		fix := "Install the CRD that serves it (see the lesson's set-up step), then wait a few seconds."
 		switch {
 		case strings.HasSuffix(ns.GVR.Group, "istio.io"):
@@ -158,34 +160,34 @@ func ErrorResult(err error) Result {
 		case ns.GVR.Group == "gateway.networking.k8s.io":
 			fix = "Install the Gateway API CRDs (kubectl apply -f the standard-install.yaml of the Gateway API release), then try again."
 		}
-		r.Conditions = []Condition{{Name: ResourceName(ns.GVR) + " served", Observed: "not served", Expected: "served", Fix: fix}}
+		conds = []Condition{{Name: ResourceName(ns.GVR) + " served", Observed: "not served", Expected: "served", Fix: fix}}
 	case errors.As(err, &fb):
-		r.Code = CodeForbidden
-		r.Conditions = []Condition{{
+		msg = MsgForbidden
+		conds = []Condition{{
 			Name:     "permission to " + fb.Verb + " " + ResourceName(fb.GVR),
 			Observed: "forbidden",
 			Expected: "allowed",
 			Fix:      "Ask your cluster admin to " + fb.Rule() + ".",
 		}}
 	case errors.As(err, &ue):
-		r.Code = CodeUnreachable
-		r.Conditions = []Condition{{Name: "API server reachable", Observed: ue.Err.Error(), Expected: "an answer",
+		msg = MsgUnreachable
+		conds = []Condition{{Name: "API server reachable", Observed: ue.Err.Error(), Expected: "an answer",
 			Fix: "Check that the cluster is running (minikube status -p istio-demo) and that kubectl get ns works; meshdojo retries by itself."}}
 	case errors.As(err, &und):
-		r.Code = CodeUndeclared
-		r.Conditions = []Condition{{Name: "reads only its declared inputs", Observed: und.Input.String(), Expected: "one of its Inputs",
+		msg = MsgUndeclared
+		conds = []Condition{{Name: "reads only its declared inputs", Observed: und.Input.String(), Expected: "one of its Inputs",
 			Fix: "This is a meshdojo bug, not a cluster problem: please report it with the output of `meshdojo check --run " + und.Check + " -o json`; you can skip this step meanwhile."}}
 	case errors.As(err, &bad):
-		r.Code = CodeBadParams
+		msg = MsgBadParams
 		obs := bad.Value
 		if obs == "" {
 			obs = "not given"
 		}
-		r.Conditions = []Condition{{Name: "parameter " + bad.Param, Observed: obs, Expected: bad.Want,
+		conds = []Condition{{Name: "parameter " + bad.Param, Observed: obs, Expected: bad.Want,
 			Fix: "Fix the check's parameters in the lesson (this is a lesson bug, not a cluster problem)."}}
 	default:
-		r.Code = CodeReadFailed
-		r.Conditions = []Condition{{Name: "read", Observed: err.Error(), Expected: "a successful read", Fix: "It may have been passing: " + Again + "; if it fails again, run meshdojo doctor."}}
+		msg = MsgReadFailed
+		conds = []Condition{{Name: "read", Observed: err.Error(), Expected: "a successful read", Fix: "It may have been passing: " + Again + "; if it fails again, run meshdojo doctor."}}
 	}
-	return r
+	return msg.Result(err, conds...)
 }

@@ -9,21 +9,21 @@ import (
 // The resources the API checks read. Istio and Gateway API kinds are
 // named at v1; envs read the version ClusterInfo.Served names.
 var (
-	GVRPods         = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-	GVRNamespaces   = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	GVRConfigMaps   = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	GVRDeployments  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	GVRDaemonSets   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
-	GVRStatefulSets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
-	GVRMutating     = schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "mutatingwebhookconfigurations"}
-	GVRCRDs         = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	GVRPeerAuth     = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "peerauthentications"}
-	GVRVirtualSvc   = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
-	GVRDestRule     = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
-	GVRGateways     = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-	GVRHTTPRoutes   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
-	GVRGWClasses    = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gatewayclasses"}
-	gvrIstioGW      = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	GVRPods         = gvr("", "v1", "pods")
+	GVRNamespaces   = gvr("", "v1", "namespaces")
+	GVRConfigMaps   = gvr("", "v1", "configmaps")
+	GVRDeployments  = gvr("apps", "v1", "deployments")
+	GVRDaemonSets   = gvr("apps", "v1", "daemonsets")
+	GVRStatefulSets = gvr("apps", "v1", "statefulsets")
+	GVRMutating     = gvr("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations")
+	GVRCRDs         = gvr("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+	GVRPeerAuth     = gvr("security.istio.io", "v1", "peerauthentications")
+	GVRVirtualSvc   = gvr("networking.istio.io", "v1", "virtualservices")
+	GVRDestRule     = gvr("networking.istio.io", "v1", "destinationrules")
+	GVRGateways     = gvr("gateway.networking.k8s.io", "v1", "gateways")
+	GVRHTTPRoutes   = gvr("gateway.networking.k8s.io", "v1", "httproutes")
+	GVRGWClasses    = gvr("gateway.networking.k8s.io", "v1", "gatewayclasses")
+	gvrIstioGW      = gvr("networking.istio.io", "v1", "gateways")
 )
 
 // KindInfo maps a Kind a lesson names to the resource to read.
@@ -42,40 +42,52 @@ type KindInfo struct {
 // Gateway.networking.istio.io or gateways.gateway.networking.k8s.io
 // picks one.
 var kinds = []KindInfo{
-	{Kind: "Pod", GVR: GVRPods, Namespaced: true},
-	{Kind: "Service", GVR: schema.GroupVersionResource{Version: "v1", Resource: "services"}, Namespaced: true},
-	{Kind: "ConfigMap", GVR: GVRConfigMaps, Namespaced: true},
-	{Kind: "ServiceAccount", GVR: schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}, Namespaced: true},
-	{Kind: "Namespace", GVR: GVRNamespaces, Namespaced: false},
-	{Kind: "Node", GVR: schema.GroupVersionResource{Version: "v1", Resource: "nodes"}, Namespaced: false},
-	{Kind: "Deployment", GVR: GVRDeployments, Namespaced: true},
-	{Kind: "DaemonSet", GVR: GVRDaemonSets, Namespaced: true},
-	{Kind: "StatefulSet", GVR: GVRStatefulSets, Namespaced: true},
-	{Kind: "ReplicaSet", GVR: schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, Namespaced: true},
-	{Kind: "Job", GVR: schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}, Namespaced: true},
-	{Kind: "HorizontalPodAutoscaler", GVR: schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}, Namespaced: true},
-	{Kind: "PodDisruptionBudget", GVR: schema.GroupVersionResource{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"}, Namespaced: true},
-	{Kind: "MutatingWebhookConfiguration", GVR: GVRMutating, Namespaced: false},
-	{Kind: "ValidatingWebhookConfiguration", GVR: schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}, Namespaced: false},
-	{Kind: "CustomResourceDefinition", GVR: GVRCRDs, Namespaced: false},
-	{Kind: "VirtualService", GVR: GVRVirtualSvc, Namespaced: true},
-	{Kind: "DestinationRule", GVR: GVRDestRule, Namespaced: true},
-	{Kind: "Gateway", GVR: gvrIstioGW, Namespaced: true},
-	{Kind: "Gateway", GVR: GVRGateways, Namespaced: true},
-	{Kind: "ServiceEntry", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "serviceentries"}, Namespaced: true},
-	{Kind: "Sidecar", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "sidecars"}, Namespaced: true},
-	{Kind: "WorkloadEntry", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}, Namespaced: true},
-	{Kind: "WorkloadGroup", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadgroups"}, Namespaced: true},
-	{Kind: "EnvoyFilter", GVR: schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, Namespaced: true},
-	{Kind: "PeerAuthentication", GVR: GVRPeerAuth, Namespaced: true},
-	{Kind: "RequestAuthentication", GVR: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "requestauthentications"}, Namespaced: true},
-	{Kind: "AuthorizationPolicy", GVR: schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}, Namespaced: true},
-	{Kind: "Telemetry", GVR: schema.GroupVersionResource{Group: "telemetry.istio.io", Version: "v1", Resource: "telemetries"}, Namespaced: true},
-	{Kind: "WasmPlugin", GVR: schema.GroupVersionResource{Group: "extensions.istio.io", Version: "v1alpha1", Resource: "wasmplugins"}, Namespaced: true},
-	{Kind: "HTTPRoute", GVR: GVRHTTPRoutes, Namespaced: true},
-	{Kind: "GRPCRoute", GVR: schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "grpcroutes"}, Namespaced: true},
-	{Kind: "GatewayClass", GVR: GVRGWClasses, Namespaced: false},
-	{Kind: "ReferenceGrant", GVR: schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"}, Namespaced: true},
+	namespaced("Pod", GVRPods),
+	namespaced("Service", gvr("", "v1", "services")),
+	namespaced("ConfigMap", GVRConfigMaps),
+	namespaced("ServiceAccount", gvr("", "v1", "serviceaccounts")),
+	clusterScoped("Namespace", GVRNamespaces),
+	clusterScoped("Node", gvr("", "v1", "nodes")),
+	namespaced("Deployment", GVRDeployments),
+	namespaced("DaemonSet", GVRDaemonSets),
+	namespaced("StatefulSet", GVRStatefulSets),
+	namespaced("ReplicaSet", gvr("apps", "v1", "replicasets")),
+	namespaced("Job", gvr("batch", "v1", "jobs")),
+	namespaced("HorizontalPodAutoscaler", gvr("autoscaling", "v2", "horizontalpodautoscalers")),
+	namespaced("PodDisruptionBudget", gvr("policy", "v1", "poddisruptionbudgets")),
+	clusterScoped("MutatingWebhookConfiguration", GVRMutating),
+	clusterScoped("ValidatingWebhookConfiguration", gvr("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations")),
+	clusterScoped("CustomResourceDefinition", GVRCRDs),
+	namespaced("VirtualService", GVRVirtualSvc),
+	namespaced("DestinationRule", GVRDestRule),
+	namespaced("Gateway", gvrIstioGW),
+	namespaced("Gateway", GVRGateways),
+	namespaced("ServiceEntry", gvr("networking.istio.io", "v1", "serviceentries")),
+	namespaced("Sidecar", gvr("networking.istio.io", "v1", "sidecars")),
+	namespaced("WorkloadEntry", gvr("networking.istio.io", "v1", "workloadentries")),
+	namespaced("WorkloadGroup", gvr("networking.istio.io", "v1", "workloadgroups")),
+	namespaced("EnvoyFilter", gvr("networking.istio.io", "v1alpha3", "envoyfilters")),
+	namespaced("PeerAuthentication", GVRPeerAuth),
+	namespaced("RequestAuthentication", gvr("security.istio.io", "v1", "requestauthentications")),
+	namespaced("AuthorizationPolicy", gvr("security.istio.io", "v1", "authorizationpolicies")),
+	namespaced("Telemetry", gvr("telemetry.istio.io", "v1", "telemetries")),
+	namespaced("WasmPlugin", gvr("extensions.istio.io", "v1alpha1", "wasmplugins")),
+	namespaced("HTTPRoute", GVRHTTPRoutes),
+	namespaced("GRPCRoute", gvr("gateway.networking.k8s.io", "v1", "grpcroutes")),
+	clusterScoped("GatewayClass", GVRGWClasses),
+	namespaced("ReferenceGrant", gvr("gateway.networking.k8s.io", "v1beta1", "referencegrants")),
+}
+
+func namespaced(kind string, r schema.GroupVersionResource) KindInfo {
+	return KindInfo{Kind: kind, GVR: r, Namespaced: true}
+}
+
+func clusterScoped(kind string, r schema.GroupVersionResource) KindInfo {
+	return KindInfo{Kind: kind, GVR: r}
+}
+
+func gvr(group, version, resource string) schema.GroupVersionResource {
+	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
 }
 
 // shortNames are kubectl's short names for the kinds above.
@@ -107,7 +119,7 @@ func LookupKind(s string) (KindInfo, error) {
 	// Any other resource.group: read it at v1, namespaced unless the
 	// lesson leaves the namespace out.
 	if res, group, ok := strings.Cut(s, "."); ok && res != "" && strings.Contains(group, ".") && strings.ToLower(s) == s {
-		return KindInfo{Kind: s, GVR: schema.GroupVersionResource{Group: group, Version: "v1", Resource: res}, Namespaced: true}, nil
+		return namespaced(s, gvr(group, "v1", res)), nil
 	}
 	return KindInfo{}, &ParamError{Param: "kind", Value: s,
 		Want: "a Kind such as VirtualService, DestinationRule, PeerAuthentication, Telemetry, Gateway, HTTPRoute, Service, Deployment, ConfigMap, Namespace, or resource.group such as gateways.gateway.networking.k8s.io"}

@@ -43,7 +43,7 @@ var canI = &checks.Check{
 			"system:serviceaccounts and system:serviceaccounts:<namespace>, which are added for you)"},
 		{Name: "verb", Type: checks.Enum, Enum: accessVerbs, Required: true, Doc: "the API verb: get, list, watch, create, update, patch, " +
 			"delete, deletecollection, or * for all"},
-		{Name: "kind", Type: checks.KindName, Required: true, Doc: kindDoc},
+		kindParam,
 		{Name: "namespace", Type: checks.Namespace, Doc: "the namespace the request is in; empty for cluster-scoped kinds, or to ask " +
 			"about every namespace at once (what a ClusterRoleBinding grants)"},
 		{Name: "name", Type: checks.ObjectName, Doc: "one object's name, for rules with resourceNames"},

@@ -85,6 +85,9 @@ func TestCatalogue(t *testing.T) {
 			if code.ID == "" || code.Doc == "" || code.Verdict == "" {
 				t.Errorf("%s: code %+v lacks an ID, a verdict or a Doc", name, code)
 			}
+			if err := code.Fits(); err != nil && !unconverted[name] {
+				t.Errorf("%s: %v", name, err)
+			}
 			kinds[code.Verdict] = true
 		}
 		if !kinds[checks.Pass] || !kinds[checks.Fail] && !kinds[checks.Error] {
@@ -117,6 +120,37 @@ func TestCatalogue(t *testing.T) {
 	}
 }
 
+// unconverted lists the checks whose codes are not messages yet (codes8
+// converts them check by check); it only shrinks.
+var unconverted = map[string]bool{"access-log": true, "can-i": true, "authz-decision": true, "data-plane": true, "route-api": true,
+	"follow-request": true, "gateway-condition": true, "istiod-ready": true, "ca-root-cert": true, "mesh-config": true, "mtls-mode": true,
+	"pod-probe": true, "request-rate": true, "route-weights": true, "http-probe": true, "prometheus-query": true, "envoy-stat": true,
+	"namespace-enrolled": true, "workloads-in-mesh": true, "workload-ready": true}
+
+// TestCommonCodesFit: the codes every check shares are messages whose
+// templates fit their arguments, as every check's own are (TestCatalogue).
+func TestCommonCodesFit(t *testing.T) {
+	for _, c := range checks.CommonCodes {
+		if err := c.Fits(); err != nil {
+			t.Error(err)
+		}
+	}
+	for name := range unconverted {
+		c, ok := Lookup(name)
+		if !ok {
+			t.Errorf("unconverted names %s, which is no check", name)
+			continue
+		}
+		fit := true
+		for _, code := range c.Codes {
+			fit = fit && code.Fits() == nil
+		}
+		if fit {
+			t.Errorf("%s: its codes are messages now: take it off unconverted", name)
+		}
+	}
+}
+
 // TestCodesAreUnique: a code means one outcome, wherever it is declared.
 func TestCodesAreUnique(t *testing.T) {
 	seen := map[string]checks.Code{}
@@ -125,7 +159,7 @@ func TestCodesAreUnique(t *testing.T) {
 	}
 	for _, ch := range catalogue() {
 		for _, c := range ch.Codes {
-			if prev, dup := seen[c.ID]; dup && prev != c {
+			if prev, dup := seen[c.ID]; dup && (prev.Verdict != c.Verdict || prev.Template != c.Template || prev.Doc != c.Doc) {
 				t.Errorf("%s: code %s (%s) is declared elsewhere as %s", ch.Name, c.ID, c.Doc, prev.Doc)
 			}
 			seen[c.ID] = c

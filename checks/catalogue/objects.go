@@ -47,6 +47,17 @@ func result(v checks.Verdict, code, summary string, conds ...checks.Condition) c
 	return checks.Result{Verdict: v, Code: code, Summary: summary, Conditions: conds, At: time.Now()}
 }
 
+// more is how many further items a summary counts without naming them:
+// " (and 2 more)", or nothing when there are none.
+type more int
+
+func (m more) String() string {
+	if m <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more)", int(m))
+}
+
 // errResult is ErrorResult for an Eval.
 func errResult(err error) checks.Result { return checks.ErrorResult(err) }
 

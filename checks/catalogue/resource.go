@@ -25,13 +25,55 @@ const (
 	CodeCRDNotReady   = "MD0422" // present but not Established, or terminating
 )
 
-const kindDoc = "Kind (VirtualService, DestinationRule, PeerAuthentication, RequestAuthentication, AuthorizationPolicy, Telemetry, ServiceEntry, Gateway = Istio's networking.istio.io Gateway, HTTPRoute, GatewayClass, Service, Deployment, ConfigMap, Namespace, …) or resource.group (gateways.gateway.networking.k8s.io for the Gateway API's Gateway)"
+// The messages of the generic resource checks.
+var (
+	msgFieldOK = checks.Msg2[string, string](checks.Code{ID: CodeFieldOK, Verdict: checks.Pass,
+		Template: "%s: %s",
+		Doc:      "the field satisfies the operator on every chosen object (the object, or how many, and the field as found)"})
+	msgFieldMismatch = checks.Msg4[string, string, string, more](checks.Code{ID: CodeFieldMismatch, Verdict: checks.Fail,
+		Template: "%s: want %s, found %s%s",
+		Doc:      "the field does not satisfy the operator: the first object where it fails, and how many more do; edit the object as the lesson's manifest says"})
+	msgObjectMissing = checks.Msg1[string](checks.Code{ID: CodeObjectMissing, Verdict: checks.Fail,
+		Template: "%s does not exist",
+		Doc:      "no object of that name, or none the selector matches: apply the lesson's manifest that creates it"})
+	msgCountOK = checks.Msg3[string, string, string](checks.Code{ID: CodeCountOK, Verdict: checks.Pass,
+		Template: "%s %s (%s)",
+		Doc:      "the count is within min and max"})
+	msgTooFew = checks.Msg3[string, string, string](checks.Code{ID: CodeTooFew, Verdict: checks.Fail,
+		Template: "%s %s, want %s",
+		Doc:      "fewer objects than min: create the missing ones with the lesson's manifests"})
+	msgTooMany = checks.Msg3[string, string, string](checks.Code{ID: CodeTooMany, Verdict: checks.Fail,
+		Template: "%s %s, want %s",
+		Doc:      "more objects than max: delete the extra ones, as the lesson says"})
+	msgCRDServed = checks.Msg1[string](checks.Code{ID: CodeCRDServed, Verdict: checks.Pass,
+		Template: "%s is installed and served",
+		Doc:      "the CRD is installed, Established and serves a version"})
+	msgCRDMissing = checks.Msg1[string](checks.Code{ID: CodeCRDMissing, Verdict: checks.Fail,
+		Template: "%s is not installed",
+		Doc:      "the CRD is not installed: install the release that brings it (istio-base, the Gateway API's standard-install.yaml)"})
+	msgCRDNotReady = checks.Msg2[string, crdState](checks.Code{ID: CodeCRDNotReady, Verdict: checks.Fail,
+		Template: "%s is not ready: %s",
+		Doc:      "the CRD is present but not Established, serves nothing, or is being deleted"})
+)
+
+// crdState is why a CRD that is there cannot be used yet.
+type crdState string
+
+const (
+	crdDeleting       crdState = "it is being deleted"
+	crdNotEstablished crdState = "it is installed but not Established yet"
+	crdServesNothing  crdState = "it serves no version"
+)
+
+// kindParam is the parameter of the checks that name any kind a lesson
+// reads (resource-field, resource-count, can-i).
+var kindParam = checks.ParamSpec{Name: "kind", Type: checks.KindName, Required: true, Doc: "Kind (VirtualService, DestinationRule, PeerAuthentication, RequestAuthentication, AuthorizationPolicy, Telemetry, ServiceEntry, Gateway = Istio's networking.istio.io Gateway, HTTPRoute, GatewayClass, Service, Deployment, ConfigMap, Namespace, …) or resource.group (gateways.gateway.networking.k8s.io for the Gateway API's Gateway)"}
 
 var resourceField = &checks.Check{
 	Name:    "resource-field",
 	Summary: "a field of an object (by name, or of every object a selector matches) equals, contains, matches or compares with a value, or exists / is absent",
 	Params: []checks.ParamSpec{
-		{Name: "kind", Type: checks.KindName, Required: true, Doc: kindDoc},
+		kindParam,
 		{Name: "namespace", Type: checks.Namespace, Doc: "namespace of the object (required for namespaced kinds)"},
 		{Name: "name", Type: checks.ObjectName, Doc: "object name; without it every object matching selector (or every object of the namespace) must pass"},
 		{Name: "selector", Type: checks.Selector, Doc: "label selector, instead of name"},
@@ -42,19 +84,15 @@ var resourceField = &checks.Check{
 	Rules:  []checks.Rule{namespacedKindRule, checks.ComparisonRule},
 	Watch:  true,
 	Inputs: kindInputs,
-	Codes: []checks.Code{
-		{ID: CodeFieldOK, Verdict: checks.Pass, Doc: "the field satisfies the operator on every chosen object"},
-		{ID: CodeFieldMismatch, Verdict: checks.Fail, Doc: "the field does not satisfy the operator"},
-		{ID: CodeObjectMissing, Verdict: checks.Fail, Doc: "no object of that name, or none the selector matches"},
-	},
-	Eval: evalField,
+	Codes:  []checks.Code{msgFieldOK.Code, msgFieldMismatch.Code, msgObjectMissing.Code},
+	Eval:   evalField,
 }
 
 var resourceCount = &checks.Check{
 	Name:    "resource-count",
 	Summary: "the number of objects of a kind in a namespace (matching a selector) is within min and max",
 	Params: []checks.ParamSpec{
-		{Name: "kind", Type: checks.KindName, Required: true, Doc: kindDoc},
+		kindParam,
 		{Name: "namespace", Type: checks.Namespace, Doc: "namespace to count in (empty: every namespace, or the cluster for cluster-scoped kinds)"},
 		{Name: "selector", Type: checks.Selector, Doc: "label selector"},
 		{Name: "min", Type: checks.Int, Min: "0", Doc: "at least this many (default 1 when neither min nor max is given)"},
@@ -63,12 +101,8 @@ var resourceCount = &checks.Check{
 	Rules:  []checks.Rule{checks.NotBelow("max", "min")},
 	Watch:  true,
 	Inputs: kindInputs,
-	Codes: []checks.Code{
-		{ID: CodeCountOK, Verdict: checks.Pass, Doc: "the count is within min and max"},
-		{ID: CodeTooFew, Verdict: checks.Fail, Doc: "fewer objects than min"},
-		{ID: CodeTooMany, Verdict: checks.Fail, Doc: "more objects than max"},
-	},
-	Eval: evalCount,
+	Codes:  []checks.Code{msgCountOK.Code, msgTooFew.Code, msgTooMany.Code},
+	Eval:   evalCount,
 }
 
 var crdServed = &checks.Check{
@@ -81,12 +115,8 @@ var crdServed = &checks.Check{
 	Inputs: func(p checks.Params) []checks.Input {
 		return []checks.Input{{GVR: checks.GVRCRDs}}
 	},
-	Codes: []checks.Code{
-		{ID: CodeCRDServed, Verdict: checks.Pass, Doc: "the CRD is installed, Established and serves a version"},
-		{ID: CodeCRDMissing, Verdict: checks.Fail, Doc: "the CRD is not installed"},
-		{ID: CodeCRDNotReady, Verdict: checks.Fail, Doc: "the CRD is present but not Established, serves nothing, or is being deleted"},
-	},
-	Eval: evalCRD,
+	Codes: []checks.Code{msgCRDServed.Code, msgCRDMissing.Code, msgCRDNotReady.Code},
+	Eval:  evalCRD,
 }
 
 // crdName: a CRD is named resource.group, and the group has a dot.
@@ -185,7 +215,7 @@ func evalField(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 	sort.Slice(chosen, func(i, j int) bool { return nsName(chosen[i]) < nsName(chosen[j]) })
 	exp := expectedText(path, op, want)
 	var conds []checks.Condition
-	var failed []string
+	var failed []checks.Condition
 	for _, u := range chosen {
 		ok, obs, err := compare(evalPath(u.Object, steps), op, want)
 		if err != nil {
@@ -194,21 +224,18 @@ func evalField(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 		c := checks.Condition{Name: objKind(k, u) + " " + nsName(u), OK: ok, Observed: obs, Expected: exp}
 		if !ok {
 			c.Fix = fieldFix(k, u, path, op, want)
-			failed = append(failed, fmt.Sprintf("%s %s: want %s, found %s", objKind(k, u), nsName(u), exp, obs))
+			failed = append(failed, c)
 		}
 		conds = append(conds, c)
 	}
 	if len(failed) > 0 {
-		s := failed[0]
-		if len(failed) > 1 {
-			s += fmt.Sprintf(" (and %d more)", len(failed)-1)
-		}
-		return result(checks.Fail, CodeFieldMismatch, s, conds...)
+		f := failed[0]
+		return msgFieldMismatch.Result(f.Name, f.Expected, f.Observed, more(len(failed)-1), conds...)
 	}
 	if len(chosen) == 1 {
-		return result(checks.Pass, CodeFieldOK, fmt.Sprintf("%s %s: %s", objKind(k, chosen[0]), nsName(chosen[0]), conds[0].Observed), conds...)
+		return msgFieldOK.Result(conds[0].Name, conds[0].Observed, conds...)
 	}
-	return result(checks.Pass, CodeFieldOK, fmt.Sprintf("all %d %s objects: %s", len(chosen), k.Kind, exp), conds...)
+	return msgFieldOK.Result(fmt.Sprintf("all %d %s objects", len(chosen), k.Kind), exp, conds...)
 }
 
 func missingObject(k checks.KindInfo, ns, name, sel string, objs []*unstructured.Unstructured) checks.Result {
@@ -236,7 +263,7 @@ func missingObject(k checks.KindInfo, ns, name, sel string, objs []*unstructured
 	} else {
 		obs += "; there is no " + k.Kind + where
 	}
-	return result(checks.Fail, CodeObjectMissing, what+" does not exist", checks.Condition{
+	return msgObjectMissing.Result(what, checks.Condition{
 		Name: what, Observed: obs, Expected: "exists",
 		Fix: "Apply the lesson's manifest (or helmfile release) that creates it, and check its name and namespace.",
 	})
@@ -322,12 +349,12 @@ func evalCount(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 	switch {
 	case hasMin && n < lo:
 		c.OK, c.Fix = false, "Create the missing "+k.Kind+" objects with the lesson's manifests."
-		return result(checks.Fail, CodeTooFew, fmt.Sprintf("%s %s, want %s", plural(n, k.Kind, k.Kind+"s"), where, exp), c)
+		return msgTooFew.Result(plural(n, k.Kind, k.Kind+"s"), where, exp, c)
 	case hasMax && n > hi:
 		c.OK, c.Fix = false, "Delete the extra ones (kubectl delete "+strings.ToLower(k.GVR.Resource)+" <name> -n <namespace>), as the lesson says."
-		return result(checks.Fail, CodeTooMany, fmt.Sprintf("%s %s, want %s", plural(n, k.Kind, k.Kind+"s"), where, exp), c)
+		return msgTooMany.Result(plural(n, k.Kind, k.Kind+"s"), where, exp, c)
 	}
-	return result(checks.Pass, CodeCountOK, fmt.Sprintf("%s %s (%s)", plural(n, k.Kind, k.Kind+"s"), where, exp), c)
+	return msgCountOK.Result(plural(n, k.Kind, k.Kind+"s"), where, exp, c)
 }
 
 func evalCRD(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
@@ -356,7 +383,7 @@ func evalCRD(ctx context.Context, env checks.Env, p checks.Params) checks.Result
 			sort.Strings(similar)
 			obs += "; the cluster has " + joinMax(similar, 6)
 		}
-		return result(checks.Fail, CodeCRDMissing, name+" is not installed", checks.Condition{Name: cname, Observed: obs, Expected: "installed and Established", Fix: crdFix(group)})
+		return msgCRDMissing.Result(name, checks.Condition{Name: cname, Observed: obs, Expected: "installed and Established", Fix: crdFix(group)})
 	}
 	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
 	established, accepted := "", ""
@@ -389,19 +416,19 @@ func evalCRD(ctx context.Context, env checks.Env, p checks.Params) checks.Result
 	obs := "Established=" + orDefault(established, "not reported") + "; versions " + strings.Join(vs, ", ")
 	switch {
 	case crd.GetDeletionTimestamp() != nil:
-		return result(checks.Fail, CodeCRDNotReady, name+" is being deleted", checks.Condition{Name: cname, Observed: "terminating; " + obs, Expected: "installed and Established",
+		return msgCRDNotReady.Result(name, crdDeleting, checks.Condition{Name: cname, Observed: "terminating; " + obs, Expected: "installed and Established",
 			Fix: "Wait for the deletion to finish, then install the CRD again."})
 	case established != "True":
 		if accepted != "" && !strings.HasPrefix(accepted, "True") {
 			obs += "; NamesAccepted=" + accepted
 		}
-		return result(checks.Fail, CodeCRDNotReady, name+" is installed but not Established yet", checks.Condition{Name: cname, Observed: obs, Expected: "Established=True",
+		return msgCRDNotReady.Result(name, crdNotEstablished, checks.Condition{Name: cname, Observed: obs, Expected: "Established=True",
 			Fix: "Wait a few seconds; if it stays so, another CRD may claim the same names (kubectl describe crd " + name + ")."})
 	case served == 0:
-		return result(checks.Fail, CodeCRDNotReady, name+" serves no version", checks.Condition{Name: cname, Observed: obs, Expected: "at least one served version",
+		return msgCRDNotReady.Result(name, crdServesNothing, checks.Condition{Name: cname, Observed: obs, Expected: "at least one served version",
 			Fix: "Install the CRD release the lesson names; this one serves nothing."})
 	}
-	return result(checks.Pass, CodeCRDServed, name+" is installed and served", checks.Condition{Name: cname, OK: true, Observed: obs, Expected: "installed and Established"})
+	return msgCRDServed.Result(name, checks.Condition{Name: cname, OK: true, Observed: obs, Expected: "installed and Established"})
 }
 
 func crdFix(group string) string {

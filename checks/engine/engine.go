@@ -244,14 +244,10 @@ func (e *Engine) Once(ctx context.Context, set []checks.Bound, askActs func(chec
 }
 
 func notRun(b checks.Bound, why string) checks.Result {
-	r := checks.Result{
-		Verdict: checks.Pending,
-		Code:    checks.CodeNotRun,
-		Summary: "not run: this check " + b.Check.Acts,
+	if why == "" {
+		why = "it runs only when asked"
 	}
-	if why != "" {
-		r.Summary += " (" + why + ")"
-	}
+	r := checks.MsgNotRun.Result(b.Check.Acts, why)
 	fill(&r, b)
 	return r
 }
@@ -268,27 +264,22 @@ func (e *Engine) listTimeout() time.Duration {
 // parameters and the time are filled in.
 func Evaluate(ctx context.Context, env checks.Env, b checks.Bound) (r checks.Result) {
 	if b.Check == nil || b.Check.Eval == nil {
-		r = checks.Result{Verdict: checks.Error, Code: checks.CodeBadParams, Summary: "no such check"}
+		r = checks.MsgBadParams.Result(errors.New("no such check"))
 		fill(&r, b)
 		return r
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			at := panicSite()
-			r = checks.Result{
-				Verdict: checks.Error,
-				Code:    checks.CodePanic,
-				Summary: fmt.Sprintf("the check crashed (%v); this is a meshdojo bug, not a problem with your cluster", p),
-				Conditions: []checks.Condition{{
-					Name:     "check ran to the end",
-					Observed: fmt.Sprintf("panic: %v%s", p, at),
-					Expected: "a verdict",
-					Fix:      "Please report it with the output of `meshdojo check --run " + b.Check.Name + " -o json`; you can skip this step meanwhile.",
-				}},
-			}
+			r = checks.MsgPanic.Result(fmt.Sprintf("crashed (%v)", p), checks.Condition{
+				Name:     "check ran to the end",
+				Observed: fmt.Sprintf("panic: %v%s", p, at),
+				Expected: "a verdict",
+				Fix:      "Please report it with the output of `meshdojo check --run " + b.Check.Name + " -o json`; you can skip this step meanwhile.",
+			})
 		}
 		if r.Verdict == "" {
-			r.Verdict, r.Code, r.Summary = checks.Error, checks.CodePanic, "the check returned no verdict; this is a meshdojo bug"
+			r = checks.MsgPanic.Result("returned no verdict")
 		}
 		fill(&r, b)
 	}()

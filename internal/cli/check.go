@@ -446,9 +446,10 @@ type paramInfo struct {
 }
 
 type codeInfo struct {
-	Code    string `json:"code"`
-	Verdict string `json:"verdict"`
-	Doc     string `json:"doc"`
+	Code     string `json:"code"`
+	Verdict  string `json:"verdict"`
+	Template string `json:"template"` // the summary, a fmt verb for each value it names
+	Doc      string `json:"doc"`
 }
 
 func listChecks(io IO, names []string, asJSON bool) int {
@@ -479,7 +480,7 @@ func listChecks(io IO, names []string, asJSON bool) int {
 			ci.Rules = append(ci.Rules, r.Doc)
 		}
 		for _, code := range c.Codes {
-			ci.Codes = append(ci.Codes, codeInfo{Code: code.ID, Verdict: string(code.Verdict), Doc: code.Doc})
+			ci.Codes = append(ci.Codes, codeInfo{Code: code.ID, Verdict: string(code.Verdict), Template: code.Template, Doc: code.Doc})
 		}
 		infos = append(infos, ci)
 	}
@@ -515,7 +516,8 @@ func listChecks(io IO, names []string, asJSON bool) int {
 		if len(c.Codes) > 0 {
 			fmt.Fprintln(w, "    Codes:")
 			for _, code := range c.Codes {
-				wrap(w, "      ", code.Code+" "+code.Verdict+": "+code.Doc)
+				wrap(w, "      ", code.Code+" "+code.Verdict+": \""+code.Template+"\"")
+				wrap(w, "          ", code.Doc)
 			}
 		}
 		fmt.Fprintf(w, "    Example: meshdojo check --run %s%s\n", c.Name, exampleArgs(c))
