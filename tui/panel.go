@@ -64,6 +64,57 @@ func rowState(st *styles, r *session.Row, online bool) (string, string, lipgloss
 	}
 }
 
+// panelHeader is the panel's first line: its name, what the connection
+// means for the verdicts under it, and a rule of rune to the edge. The
+// ordinary and the presenter's panel differ only in the rule.
+func panelHeader(st *styles, conn session.Conn, rule string, w int) string {
+	head := "Checks"
+	switch conn {
+	case session.Connecting:
+		head += " (connecting to the cluster…)"
+	case session.Offline:
+		head += " (offline: not checked)"
+	}
+	return st.subtle.Render(ansi.Truncate(rule+rule+" "+head+" "+strings.Repeat(rule, w), w, ""))
+}
+
+// rowDetail is what a row says after its verdict: why it cannot run,
+// its progress, what is wrong, or, for a traffic test not yet run while
+// online, run (how to start it); "" when there is nothing to add.
+func rowDetail(r *session.Row, online bool, run string) string {
+	switch {
+	case r.Problem != "":
+		return r.Problem
+	case r.Res != nil && r.Res.Progress != "" && r.Running:
+		return r.Res.Progress
+	case r.Res != nil && r.Verdict() != checks.Pass:
+		return session.Failing(r.Res)
+	case r.Acts() && r.Res == nil && online:
+		return run
+	}
+	return ""
+}
+
+// questionState is the question's row: its mark, word and style from
+// the answer's state, and the text beside it (the answer's note, or how
+// to answer).
+func questionState(st *styles, q *lessons.Question, a session.Answer) (mark, word string, ms lipgloss.Style, text string) {
+	mark, word, ms = markNone, "QUESTION", st.pending
+	switch {
+	case a.Judging:
+		mark, word = markPending, "JUDGING"
+	case a.Judged && a.Right:
+		mark, word, ms = markDone, "RIGHT", st.pass
+	case a.Judged:
+		mark, word, ms = markFailed, "NOT YET", st.fail
+	}
+	text = fmt.Sprintf("answer with 1-%d", len(q.Choices))
+	if a.Note != "" {
+		text = a.Note
+	}
+	return mark, word, ms, text
+}
+
 // charted says whether a row draws a small chart under its line: its
 // check asks for one and its result has bars.
 func charted(r *session.Row) bool {
@@ -92,28 +143,11 @@ func panelView(st *styles, rows []session.Row, q *lessons.Question, a session.An
 	if h <= 0 {
 		return ""
 	}
-	head := "Checks"
-	switch conn {
-	case session.Connecting:
-		head += " (connecting to the cluster…)"
-	case session.Offline:
-		head += " (offline: not checked)"
-	}
-	lines := []string{st.subtle.Render(ansi.Truncate("── "+head+" "+strings.Repeat("─", w), w, ""))}
+	lines := []string{panelHeader(st, conn, "─", w)}
 	for i := range rows {
 		r := &rows[i]
 		mark, word, ms := rowState(st, r, on)
-		detail := ""
-		switch {
-		case r.Problem != "":
-			detail = r.Problem
-		case r.Res != nil && r.Res.Progress != "" && r.Running:
-			detail = r.Res.Progress
-		case r.Res != nil && r.Verdict() != checks.Pass:
-			detail = session.Failing(r.Res)
-		case r.Acts() && r.Res == nil && on:
-			detail = "press t to run"
-		}
+		detail := rowDetail(r, on, "press t to run")
 		left := ms.Render(fmt.Sprintf("%s %-7s", mark, word)) + " " + st.text.Render(r.Bound.Title)
 		if detail != "" {
 			left += st.subtle.Render(" — " + detail)
@@ -124,19 +158,7 @@ func panelView(st *styles, rows []session.Row, q *lessons.Question, a session.An
 		}
 	}
 	if q != nil {
-		mark, word, ms := markNone, "QUESTION", st.pending
-		switch {
-		case a.Judging:
-			mark, word = markPending, "JUDGING"
-		case a.Judged && a.Right:
-			mark, word, ms = markDone, "RIGHT", st.pass
-		case a.Judged:
-			mark, word, ms = markFailed, "NOT YET", st.fail
-		}
-		text := fmt.Sprintf("answer with 1-%d", len(q.Choices))
-		if a.Note != "" {
-			text = a.Note
-		}
+		mark, word, ms, text := questionState(st, q, a)
 		lines = append(lines, ansi.Truncate(ms.Render(fmt.Sprintf("%s %-7s", mark, word))+" "+st.text.Render(text), w, "…"))
 	}
 	if len(lines) > h {

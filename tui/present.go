@@ -13,7 +13,6 @@ import (
 	"charm.land/lipgloss/v2"
 	xansi "github.com/charmbracelet/x/ansi"
 
-	"github.com/meshdojo/meshdojo/checks"
 	"github.com/meshdojo/meshdojo/internal/presence"
 	"github.com/meshdojo/meshdojo/internal/session"
 )
@@ -204,45 +203,15 @@ func presentPanelView(st *styles, ses *session.Session, w, h int) string {
 		return panelView(st, rows, q, a, conn, w, h)
 	}
 	on := conn == session.Online
-	head := "Checks"
-	switch conn {
-	case session.Connecting:
-		head += " (connecting to the cluster…)"
-	case session.Offline:
-		head += " (offline: not checked)"
-	}
-	lines := []string{st.subtle.Render(xansi.Truncate("━━ "+head+" "+strings.Repeat("━", w), w, ""))}
+	lines := []string{panelHeader(st, conn, "━", w)}
 	for i := range rows {
 		r := &rows[i]
 		mark, word, ms := rowState(st, r, on)
-		lines = append(lines, xansi.Truncate(ms.Render(fmt.Sprintf("%s %s", mark, word))+"  "+st.chartLabel.Render(r.Bound.Title), w, "…"))
-		detail := ""
-		switch {
-		case r.Problem != "":
-			detail = r.Problem
-		case r.Res != nil && r.Res.Progress != "" && r.Running:
-			detail = r.Res.Progress
-		case r.Res != nil && r.Verdict() != checks.Pass:
-			detail = session.Failing(r.Res)
-		case r.Acts() && r.Res == nil && on:
-			detail = "press t to run the traffic test"
-		}
-		lines = append(lines, xansi.Truncate("    "+st.text.Render(detail), w, "…"))
+		lines = append(lines, xansi.Truncate(ms.Render(fmt.Sprintf("%s %s", mark, word))+"  "+st.chartLabel.Render(r.Bound.Title), w, "…"),
+			xansi.Truncate("    "+st.text.Render(rowDetail(r, on, "press t to run the traffic test")), w, "…"))
 	}
 	if q != nil {
-		mark, word, ms := markNone, "QUESTION", st.pending
-		text := fmt.Sprintf("answer with 1-%d", len(q.Choices))
-		switch {
-		case a.Judging:
-			mark, word = markPending, "JUDGING"
-		case a.Judged && a.Right:
-			mark, word, ms = markDone, "RIGHT", st.pass
-		case a.Judged:
-			mark, word, ms = markFailed, "NOT YET", st.fail
-		}
-		if a.Note != "" {
-			text = a.Note
-		}
+		mark, word, ms, text := questionState(st, q, a)
 		lines = append(lines, xansi.Truncate(ms.Render(mark+" "+word), w, "…"), xansi.Truncate("    "+st.text.Render(text), w, "…"))
 	}
 	return fit(strings.Join(lines, "\n"), w, h)
