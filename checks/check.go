@@ -245,6 +245,10 @@ type Bar struct {
 	Group string `json:"group"` // e.g. "version", "status"
 	Label string `json:"label"` // e.g. "v4", "503"
 	Value int    `json:"value"`
+	// Series marks a bar of a chart over time: the group's bars are
+	// consecutive buckets in time order (Label names each, e.g. "12s"),
+	// drawn as columns from left to right instead of as shares.
+	Series bool `json:"series,omitempty"`
 }
 
 // Clients gives direct API access to checks that act rather than read

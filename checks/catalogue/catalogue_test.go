@@ -28,6 +28,7 @@ var liveTests = map[string][]string{
 	"access-log":       {"TestAccessLogOnCluster"},
 	"follow-request":   {"TestFollowRequestOnCluster"},
 	"request-rate":     {"TestRequestRateOnCluster"},
+	"uptime-probe":     {"TestUptimeProbeOnCluster", "TestUptimeProbeParams"},
 }
 
 // TestCatalogue holds every check to the contract, naming what is

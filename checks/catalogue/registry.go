@@ -40,7 +40,7 @@ func catalogue() []*checks.Check {
 		dataPlane, routeAPI,
 		// One request followed through logs, Loki and Tempo, and the
 		// request rate charted live (follow_request.go, request_rate.go).
-		followRequest, requestRate,
+		followRequest, requestRate, uptimeProbe,
 	}
 }
 

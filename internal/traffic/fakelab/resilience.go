@@ -25,7 +25,7 @@ func hostKey(from *caller, cluster string, ep *Pod) string {
 // predicate), or nil when none is left: Istio sets Envoy's panic
 // threshold to 0, so ejected hosts are not used as a last resort.
 func (s *Sim) pickHost(w *World, from *caller, up *upstream, tried map[string]bool) *Pod {
-	eps := w.Endpoints(up.svc, up.subset)
+	eps := s.rolling(w.Endpoints(up.svc, up.subset))
 	now := s.opts.Now()
 	var healthy, fresh []*Pod
 	s.mu.Lock()

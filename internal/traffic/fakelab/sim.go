@@ -78,6 +78,7 @@ type Sim struct {
 	pools   map[string]*pool      // proxy|cluster
 	metrics *metrics
 	obs     observed
+	roll    rollouts // restarts under way (rollout.go)
 }
 
 // NewSim returns a simulator reading its objects from src.
@@ -752,6 +753,25 @@ func (s *Sim) attempt(ctx context.Context, w *World, from *caller, up *upstream,
 	defer release()
 	mode := s.clientTLS(up, ep)
 	var r Response
+	down, isDown := s.rolloutFault(ep)
+	switch {
+	case isDown:
+		r = down
+	default:
+		r = s.attemptTo(actx, ctx, w, from, up, ep, req, mode)
+	}
+	if ctx.Err() == nil {
+		s.outcome(w, from, up, ep, r)
+	}
+	if r.Flags == "UC" || r.Flags == "UF" {
+		s.recordRequest(from, ep, up.svc, r, "unknown", false)
+	}
+	return r
+}
+
+// attemptTo is an attempt's connection to ep and what comes back.
+func (s *Sim) attemptTo(actx, ctx context.Context, w *World, from *caller, up *upstream, ep *Pod, req Request, mode string) Response {
+	var r Response
 	switch s.handshake(w, ep, req.Port, mode) {
 	case "reset":
 		r = Response{Status: 503, Body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination", Header: textHeader(), Flags: "UC"}
@@ -764,12 +784,6 @@ func (s *Sim) attempt(ctx context.Context, w *World, from *caller, up *upstream,
 			s.metrics.add(from.key(), "envoy_cluster_upstream_rq_per_try_timeout", up.cluster, 1)
 			r = Response{Status: 504, Body: "upstream request timeout", Header: textHeader(), Flags: "UT"}
 		}
-	}
-	if ctx.Err() == nil {
-		s.outcome(w, from, up, ep, r)
-	}
-	if r.Flags == "UC" || r.Flags == "UF" {
-		s.recordRequest(from, ep, up.svc, r, "unknown", false)
 	}
 	return r
 }
