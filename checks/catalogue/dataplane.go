@@ -80,6 +80,7 @@ func evalDataPlane(ctx context.Context, env checks.Env, p checks.Params) checks.
 		return errResult(err)
 	}
 	byKind := map[string][]string{}
+	var infra []string
 	for _, u := range objs {
 		var pod corev1.Pod
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &pod); err != nil {
@@ -87,6 +88,13 @@ func evalDataPlane(ctx context.Context, env checks.Env, p checks.Params) checks.
 		}
 		// meshdojo's own probe pods come and go; finished pods run nothing.
 		if pod.Labels["app.kubernetes.io/managed-by"] == "meshdojo" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		// The mesh's own proxies are not workloads: the chapter 11 lab
+		// runs ztunnel and its waypoint in bookinfo, and both have a
+		// container named istio-proxy.
+		if meshProxyPod(&pod) {
+			infra = append(infra, pod.Name)
 			continue
 		}
 		kind, _ := podProxy(&pod)
@@ -109,6 +117,10 @@ func evalDataPlane(ctx context.Context, env checks.Env, p checks.Params) checks.
 		}
 	}
 	sort.Strings(parts)
+	if len(infra) > 0 {
+		sort.Strings(infra)
+		parts = append(parts, "not counted, the mesh's own proxies: "+joinMax(infra, 4))
+	}
 	cond := checks.Condition{Name: "data plane of " + ns, OK: got == want, Observed: got + " (" + strings.Join(parts, "; ") + ")", Expected: want}
 	if cond.OK {
 		return result(checks.Pass, CodeShapeOK, ns+" runs "+got, cond)
@@ -154,4 +166,18 @@ func evalRouteAPI(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	}
 	cond.Fix = "See for yourself: kubectl get virtualservices,httproutes -n " + ns + " (an API whose CRDs are not installed answers with an error)"
 	return result(checks.Fail, CodeRoutesOther, fmt.Sprintf("%s's routes are %s, not %s", ns, got, want), cond)
+}
+
+// meshProxyPod says whether a pod is one of the mesh's own proxies rather
+// than a workload: a ztunnel or istio-cni node agent, or a gateway or
+// waypoint Istio deploys (Gateway API labels) or the gateway chart
+// injects (the gateway injection template).
+func meshProxyPod(p *corev1.Pod) bool {
+	switch {
+	case p.Labels["app"] == "ztunnel", p.Labels["k8s-app"] == "istio-cni-node":
+		return true
+	case p.Labels["gateway.networking.k8s.io/gateway-name"] != "", p.Labels["gateway.istio.io/managed"] != "":
+		return true
+	}
+	return strings.Contains(p.Annotations["inject.istio.io/templates"], "gateway")
 }
