@@ -83,36 +83,7 @@ data:
     discoverySelectors:
     - matchLabels: {istio.io/dataplane-mode: ambient}
 ---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: productpage-ingress, namespace: istio-ingress}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: 9080, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: istio-ingressgateway-abc-12345, namespace: istio-ingress, labels: {app: istio-ingressgateway, istio: ingressgateway}}
-spec: {containers: [{name: istio-proxy}]}
-status: {phase: Running, conditions: [{type: Ready, status: "True"}]}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: productpage-ingress, namespace: bookinfo}
-spec:
-  hosts: ["*"]
-  gateways: [istio-ingress/productpage-ingress]
-  http:
-  - route: [{destination: {host: productpage.bookinfo.svc.cluster.local, port: {number: 9080}, subset: v2}}]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: productpage, namespace: bookinfo}
-spec:
-  host: productpage.bookinfo.svc.cluster.local
-  subsets: [{name: v2, labels: {version: v2}}]
----
-`)
+` + ingressYAML)
 	for _, s := range []string{"productpage", "details", "ratings"} {
 		b.WriteString(svcYAML(s))
 	}
@@ -120,15 +91,7 @@ spec:
 		b.WriteString(ambientPod(p[0], p[1]))
 	}
 	b.WriteString(strings.Replace(reviewsVS("v1=0,v2=0,v4=100"), podYAML("bookinfo", "reviews", "v1", true)+podYAML("bookinfo", "reviews", "v2", true), "", 1))
-	objs, err := ParseObjects(b.String() + strings.Join(extra, "\n---\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := FromObjects(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewSim(Static(w), Options{Seed: 11, Scale: 0.01})
+	return simOf(t, 11, append([]string{b.String()}, extra...)...)
 }
 
 const (

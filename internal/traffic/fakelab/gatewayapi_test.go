@@ -26,15 +26,7 @@ spec:
 		podYAML("bookinfo", "productpage", "v2", true) + podYAML("bookinfo", "reviews", "v4", true) +
 		podYAML("bookinfo", "details", "v3", true) + podYAML("bookinfo", "ratings", "v3", true) + pa("bookinfo", "STRICT") +
 		strings.Join(routes, "---\n")
-	objs, err := ParseObjects(docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := FromObjects(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewSim(Static(w), Options{Seed: 3, Scale: 0.01})
+	return simOf(t, 3, docs)
 }
 
 func httpRoute(name, parents, backend string) string {

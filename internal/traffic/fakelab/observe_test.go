@@ -14,8 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 var includeRe = regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
@@ -47,28 +45,7 @@ func chapter8(t *testing.T, files []string, extra ...string) *Sim {
 		docs = append(docs, read(f))
 	}
 	docs = append(docs, extra...)
-	objs, err := ParseObjects(strings.Join(docs, "\n---\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A later document replaces an earlier one of the same object, as
-	// applying it would.
-	at := map[string]int{}
-	var kept []*unstructured.Unstructured
-	for _, o := range objs {
-		k := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
-		if i, ok := at[k]; ok {
-			kept[i] = o
-			continue
-		}
-		at[k] = len(kept)
-		kept = append(kept, o)
-	}
-	w, err := FromObjects(kept)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewSim(Static(w), Options{Seed: 8, Scale: 0.01})
+	return simOf(t, 8, docs...)
 }
 
 var (

@@ -89,7 +89,20 @@ data:
             duration: '%DURATION%'
             trace_id: '%TRACE_ID%'
 ---
-apiVersion: networking.istio.io/v1
+` + ingressYAML)
+	for _, s := range []string{"productpage", "details", "reviews", "ratings"} {
+		b.WriteString(svcYAML(s))
+	}
+	b.WriteString(podYAML("bookinfo", "productpage", "v2", true))
+	b.WriteString(podYAML("bookinfo", "details", "v3", true))
+	b.WriteString(podYAML("bookinfo", "reviews", "v4", true))
+	return b.String()
+}
+
+// ingressYAML is the ingress gateway every lab's Bookinfo sits behind
+// (an Envoy in istio-ingress, service account istio-ingressgateway),
+// routing all of port 9080 to productpage v2.
+const ingressYAML = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: productpage-ingress, namespace: istio-ingress}
 spec:
@@ -118,24 +131,24 @@ spec:
   host: productpage.bookinfo.svc.cluster.local
   subsets: [{name: v2, labels: {version: v2}}]
 ---
-`)
-	for _, s := range []string{"productpage", "details", "reviews", "ratings"} {
-		b.WriteString(svcYAML(s))
-	}
-	b.WriteString(podYAML("bookinfo", "productpage", "v2", true))
-	b.WriteString(podYAML("bookinfo", "details", "v3", true))
-	b.WriteString(podYAML("bookinfo", "reviews", "v4", true))
-	return b.String()
-}
+`
 
+// lab is the chapter 2 lab (base) with docs added.
 func lab(t *testing.T, docs ...string) *Sim {
 	t.Helper()
-	objs, err := ParseObjects(base() + strings.Join(docs, "\n---\n"))
+	return simOf(t, 7, append([]string{base()}, docs...)...)
+}
+
+// simOf simulates the objects of the YAML documents, in order: a later
+// document for an object an earlier one has replaces it, as applying it
+// would. seed fixes the simulator's choices, so a test sees the same
+// traffic every run.
+func simOf(t *testing.T, seed uint64, docs ...string) *Sim {
+	t.Helper()
+	objs, err := ParseObjects(strings.Join(docs, "\n---\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A document for an object base has replaces it, as applying it
-	// would.
 	at := map[string]int{}
 	var kept []*unstructured.Unstructured
 	for _, o := range objs {
@@ -147,12 +160,11 @@ func lab(t *testing.T, docs ...string) *Sim {
 		at[k] = len(kept)
 		kept = append(kept, o)
 	}
-	objs = kept
-	w, err := FromObjects(objs)
+	w, err := FromObjects(kept)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewSim(Static(w), Options{Seed: 7, Scale: 0.01})
+	return NewSim(Static(w), Options{Seed: seed, Scale: 0.01})
 }
 
 // tally is what n requests to path through the ingress got.
