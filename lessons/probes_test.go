@@ -1,16 +1,16 @@
 package lessons_test
 
 // TestProbeSizes measures, by simulation, how reliable each traffic
-// probe of lessons 5, 7, 9, 10, 11, 14 and a2 is at the size the lesson gives it: the
-// chance that a lab in the right state fails the probe, and the chance
-// that each named wrong lab passes it. Samples are drawn from a model of
+// probe of lessons 1, 2, 5, 6, 7, 9, 10, 11, 14 and a2 is at the size
+// the lesson gives it: the chance that a lab in the right state fails
+// the probe, and the chance that each named wrong lab passes it. Samples are drawn from a model of
 // the lab's behaviour (the failure versions of ratings, faults, timeouts,
 // retries, circuit breakers) and judged by the check's own plan and
 // judge (checks.ProbePlan, traffic.Judge), so a probe made smaller than
 // it needs, or an expectation made looser, fails this test. The figures
 // it logs (go test -run ProbeSizes -v) are the ones in
-// testdata/9/README.md, testdata/10/README.md, testdata/11/README.md
-// and testdata/a2/README.md.
+// testdata/5/README.md, testdata/9/README.md, testdata/10/README.md,
+// testdata/11/README.md and testdata/a2/README.md.
 
 import (
 	"encoding/json"
@@ -191,6 +191,33 @@ var probes = []probe{
 	{lesson: "7", title: "with izzy's token, details no longer asks to sign in", right: page(200, pageAll),
 		wrong: map[string]lab{"token of another issuer (401, sign-out)": page(302, ""), "no token": page(200, pageNoToken)}},
 
+	// Lessons 1, 2 and 6. Each state answers every request the same way
+	// (a route is bound or not, a policy accepts the call or not), so the
+	// default ten requests tell them apart; the wrong labs are the state
+	// the reader arrives in and the lab's traps.
+	{lesson: "1", title: "the product page loads through NGINX", right: always(200),
+		wrong: map[string]lab{"no HTTPRoute yet (arrival: NGINX answers 404)": always(404),
+			"the lab's helmfile replaced the application (no backend)": always(500)}},
+	{lesson: "1", title: "ratings answer from MySQL", right: always(200),
+		wrong: map[string]lab{"no HTTPRoute yet (arrival)": always(404), "MySQL unreachable (500 through productpage)": always(500)}},
+	{lesson: "2", title: "the product page loads through the ingress gateway", right: always(200),
+		wrong: map[string]lab{"no VirtualService bound to the Gateway (arrival: 404)": always(404)}},
+	{lesson: "2", title: "every reviews answer comes from reviews-v4", right: versions(map[string]float64{"v4": 1}),
+		wrong: map[string]lab{"no VirtualService bound to the Gateway (arrival: 404)": always(404)}},
+	{lesson: "2", title: "ratings answer with data from MySQL", right: always(200),
+		wrong: map[string]lab{"no VirtualService bound to the Gateway (arrival: 404)": always(404),
+			"MySQL unreachable (500 through productpage)": always(500)}},
+	{lesson: "6", title: "productpage can no longer reach ratings", right: always(503),
+		wrong: map[string]lab{"automatic mTLS still (arrival)": always(200),
+			"the chart's other switch, SIMPLE (refused by STRICT too)": always(503)},
+		mayPass: "the chart's other switch, SIMPLE (refused by STRICT too)"},
+	{lesson: "6", title: "productpage reaches ratings in plain text", right: always(200),
+		wrong: map[string]lab{"bookinfo still STRICT (arrival)": always(503)}},
+	{lesson: "6", title: "productpage reaches ratings over mTLS", right: always(200),
+		wrong: map[string]lab{"PERMISSIVE with plain text (arrival)": always(200),
+			"STRICT with the DestinationRule still DISABLE": always(503)},
+		mayPass: "PERMISSIVE with plain text (arrival)"},
+
 	// Lesson 5. A route's weights are shares, so each phase of the
 	// release is a split the sample must match within its Wilson
 	// interval; the wrong labs are the phase the reader arrives from,
@@ -369,7 +396,7 @@ func TestProbeSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := map[string]bool{}
-	for _, id := range []string{"5", "7", "9", "10", "11", "14", "a2"} {
+	for _, id := range []string{"1", "2", "5", "6", "7", "9", "10", "11", "14", "a2"} {
 		l, ok := lessons.Find(all, id)
 		if !ok {
 			t.Fatalf("lesson %s is missing", id)
