@@ -9,7 +9,8 @@ package fakelab
 // opts out) is reached through that waypoint when one of its pods runs:
 // the waypoint is an Envoy that applies the Service's VirtualService and
 // DestinationRule and reports istio_requests_total with
-// reporter="waypoint". Gateways (and sidecars) send straight to the pods.
+// reporter="waypoint". Gateways (and sidecars) send straight to the pods,
+// unless istio.io/ingress-use-waypoint asks otherwise (ingresswaypoint.go).
 //
 // ztunnel enforces PeerAuthentications only as "deny plain text or not":
 // the simulator takes the sidecar's effective mode (PeerMode) and treats

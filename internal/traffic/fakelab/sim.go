@@ -731,6 +731,9 @@ func (s *Sim) attempt(ctx context.Context, w *World, from *caller, up *upstream,
 		defer cancel()
 	}
 	s.metrics.add(from.key(), "envoy_cluster_upstream_rq_total", up.cluster, 1)
+	if r, ok := s.gatewayViaWaypoint(actx, w, from, up.svc, req); ok {
+		return r
+	}
 	ep := s.pickHost(w, from, up, tried)
 	if ep == nil {
 		r := Response{Status: 503, Body: "no healthy upstream", Header: textHeader(), Flags: "UH"}
