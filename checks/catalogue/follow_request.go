@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"github.com/meshdojo/meshdojo/checks"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ var followPlaces = []string{"log", "loki", "tempo"}
 var followRequest = &checks.Check{
 	Name: "follow-request",
 	Summary: "sends one marked request through the ingress gateway and follows it: its access-log line in the selected " +
-		"pods' proxy (with a trace ID), then that line in Loki and that trace in Tempo",
+		"pods' proxy (with a trace ID unless trace-id is false), then that line in Loki and that trace in Tempo",
 	Acts: "sends one HTTP request through your ingress gateway (opening a port-forward to a gateway pod when it has no " +
 		"reachable address), then reads proxy logs and asks Loki and Tempo",
 	Params: []checks.ParamSpec{
@@ -53,6 +54,9 @@ var followRequest = &checks.Check{
 		{Name: "container", Type: checks.ObjectName, Default: "istio-proxy", Doc: "the proxy's container"},
 		{Name: "in", Type: checks.List, Default: "log", Rule: followIn, Doc: "where the request must be found, in order: log (the " +
 			"proxy's access log, always), loki (the same line in Loki), tempo (its trace in Tempo), e.g. log,tempo"},
+		{Name: "trace-id", Type: checks.Bool, Default: "true", Doc: "whether the line must carry a trace ID; false where the proxies " +
+			"cannot trace yet (istiod gives them a tracer only once it finds the tracing provider's Service). A trace in Tempo " +
+			"always needs one"},
 		{Name: "within", Type: checks.Duration, Default: "60s", Min: "1s", Max: "5m", Doc: "how long to keep looking in each place: " +
 			"the proxy's log is read within a second or two, Alloy ships a line to Loki within seconds, and the collector " +
 			"batches spans before Tempo has them"},
@@ -67,6 +71,12 @@ var followRequest = &checks.Check{
 		{Name: "ingress", Type: checks.String, Rule: ingressOverride, Doc: "base URL instead of finding the ingress; lessons leave it " +
 			"empty (readers set --ingress)"},
 	},
+	Rules: []checks.Rule{{Doc: "in with tempo needs trace-id", Check: func(p checks.Params) *checks.ParamError {
+		if p.Str("trace-id") != "" && !p.Bool("trace-id") && slices.Contains(p.List("in"), "tempo") {
+			return &checks.ParamError{Param: "trace-id", Value: p.Str("trace-id"), Want: "true (or left out): a trace is found in Tempo by the trace ID in the line"}
+		}
+		return nil
+	}}},
 	Inputs: func(p checks.Params) []checks.Input {
 		return []checks.Input{{GVR: checks.GVRPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
 	},
@@ -122,6 +132,9 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 	for _, s := range p.List("in") {
 		in[s] = true
 	}
+	// The default is true; only an explicit false lets a line without a
+	// trace ID pass.
+	needID := p.Str("trace-id") == "" || p.Bool("trace-id") || in["tempo"]
 	// The ingress is found as http-probe finds it, with this check's
 	// gateway parameters only.
 	reached, ingressCond, bad := reachIngress(ctx, env, checks.Params{"gateway": p.Str("gateway"), "port": p.Str("port"), "ingress": p.Str("ingress")})
@@ -187,9 +200,12 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 				}
 			}
 		}
-		return line != nil && line.TraceID != ""
+		return line != nil && (line.TraceID != "" || !needID)
 	})
 	logCond := checks.Condition{Name: "its line in the " + who, Expected: "an access-log line with a trace ID"}
+	if !needID {
+		logCond.Expected = "an access-log line"
+	}
 	if line == nil {
 		if lastErr != nil && seen == 0 {
 			logCond.Observed = lastErr.Error()
@@ -203,9 +219,10 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 		return result(checks.Fail, CodeFollowNoLine, "the proxy logged no line for the marked request", append(conds, logCond)...)
 	}
 	logCond.Observed = fmt.Sprintf("%s %s %d, trace_id %s", line.Method, line.Path, line.Code, orNone(line.TraceID))
-	if !traceIDRe.MatchString(line.TraceID) {
+	if needID && !traceIDRe.MatchString(line.TraceID) {
 		logCond.Fix = "The line has no trace ID: the access-log provider's format needs trace_id: '%TRACE_ID%', and the proxy " +
-			"must trace (a tracing provider in the mesh config or a Telemetry, and no disableSpanReporting for these pods)."
+			"must trace: a tracing provider in the mesh config or a Telemetry, no disableSpanReporting for these pods, and the " +
+			"provider's Service must exist (istiod gives the proxies no tracer until it finds it: install the collector)."
 		return result(checks.Fail, CodeFollowNoTraceID, "the request's line carries no trace ID", append(conds, logCond)...)
 	}
 	logCond.OK = true
@@ -266,7 +283,7 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 		case !found:
 			cond.Observed = fmt.Sprintf("trace not found after %s", within)
 			cond.Fix = "The proxies send spans to the mesh config's opentelemetry-grpc provider, the collector in " +
-				"opentelemetry-collector, which sends them on to Tempo through the egress gateway. checks.Check the collector runs " +
+				"opentelemetry-collector, which sends them on to Tempo through the egress gateway. Check the collector runs " +
 				"(kubectl get pods -n opentelemetry-collector), that its traces pipeline exports to Tempo, and that the " +
 				"Telemetry samples the request (randomSamplingPercentage)."
 			return result(checks.Fail, CodeFollowNotInTempo, "Tempo does not have the request's trace", append(conds, cond)...)

@@ -82,3 +82,20 @@ func TestValidateEveryProblemByParameter(t *testing.T) {
 		t.Errorf("empty optional parameters: %v, %v", p, err)
 	}
 }
+
+// follow-request finds a trace in Tempo by the ID in the line, so a step
+// cannot waive the trace ID and ask for Tempo at once.
+func TestValidateFollowTraceIDWithTempo(t *testing.T) {
+	c, ok := Lookup("follow-request")
+	if !ok {
+		t.Fatal("follow-request is not registered")
+	}
+	if _, err := c.Validate(map[string]string{"in": "log,tempo", "trace-id": "false"}); err == nil || !strings.Contains(err.Error(), `parameter "trace-id"`) {
+		t.Errorf("in=log,tempo with trace-id=false: %v", err)
+	}
+	for _, p := range []map[string]string{{"in": "log,loki", "trace-id": "false"}, {"in": "log,tempo"}, {"in": "log,tempo", "trace-id": "true"}} {
+		if _, err := c.Validate(p); err != nil {
+			t.Errorf("%v: %v", p, err)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func inboundLine(t *testing.T, s *Sim, path string) map[string]any {
 }
 
 func TestAccessLogFollowsTelemetry(t *testing.T) {
-	s := chapter8(t, lab8)
+	s := chapter8(t, lab8Trace)
 	send(s, "/productpage?n=1", 1, nil)
 	m := inboundLine(t, s, "/productpage?n=1")
 	if id, _ := m["trace_id"].(string); !hex32.MatchString(id) {
@@ -111,6 +111,45 @@ spec:
 	send(s, "/productpage", 1, nil)
 	if l := s.AccessLog(podOf(s, "productpage")); len(l) != 0 {
 		t.Errorf("logging disabled, yet: %q", l)
+	}
+}
+
+// TestTracerNeedsItsProvider: istiod gives the proxies a tracer only
+// when it finds the tracing provider's service in its registry, so in
+// the chapter 8 lab no line carries a trace ID until the collector's
+// Service exists (README step 19), and none does when the provider the
+// mesh config names for tracing is not defined.
+func TestTracerNeedsItsProvider(t *testing.T) {
+	traceID := func(s *Sim, path string) any {
+		send(s, path, 1, nil)
+		return inboundLine(t, s, path)["trace_id"]
+	}
+	if id, _ := traceID(chapter8(t, []string{"chapter-08.yaml", "chapter-08-otel.yaml"}), "/productpage?t=1").(string); !hex32.MatchString(id) {
+		t.Errorf("collector installed: trace_id %q, want 32 hex digits", id)
+	}
+	for name, files := range map[string][]string{
+		"lab up to Kiali":     lab8,
+		"Loki and Alloy only": lab8Logs,
+		"Tempo only":          {"chapter-08.yaml", "chapter-08-tempo.yaml"},
+	} {
+		if id := traceID(chapter8(t, files), "/productpage?t=2"); id != nil {
+			t.Errorf("%s (no collector Service): trace_id %v, want null", name, id)
+		}
+	}
+	// The collector's Service in a namespace istiod does not watch.
+	w := mustWorld(t, chapter8(t, []string{"chapter-08.yaml", "chapter-08-otel.yaml"}))
+	delete(w.Namespaces["opentelemetry-collector"], "istio.io/rev")
+	if id := traceID(NewSim(Static(w), Options{Seed: 8, Scale: 0.01}), "/productpage?t=3"); id != nil {
+		t.Errorf("collector outside the discovery selectors: trace_id %v, want null", id)
+	}
+	// The default tracing provider names no extensionProvider.
+	w = mustWorld(t, chapter8(t, []string{"chapter-08.yaml", "chapter-08-otel.yaml"}))
+	w.Mesh.DefaultProviders.Tracing = []string{"zipkin-typo"}
+	for _, tel := range w.Telemetries {
+		tel.Spec.Tracing = nil
+	}
+	if id := traceID(NewSim(Static(w), Options{Seed: 8, Scale: 0.01}), "/productpage?t=4"); id != nil {
+		t.Errorf("undefined provider: trace_id %v, want null", id)
 	}
 }
 

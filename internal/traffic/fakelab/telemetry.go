@@ -214,6 +214,16 @@ type tracing struct {
 // tracing configured at all the legacy enableTracing switch decides, with
 // no provider the simulator knows. Sampling falls back to the mesh
 // config's defaultConfig.tracing.sampling, then 1%.
+//
+// A provider istiod cannot use gives the proxy no tracer at all, so no
+// span and no trace ID (Envoy's %TRACE_ID% is then empty): a provider
+// name the mesh config does not define (Telemetries.Tracing disables the
+// spec), and an OpenTelemetry provider whose service is not in istiod's
+// registry (otelConfig's LookupCluster fails, and
+// configureTracingFromTelemetry returns before setting the connection
+// manager's tracing; pilot/pkg/networking/core/tracing.go, Istio 1.29).
+// In the chapter 8 lab that is every proxy until the collector's Service
+// exists.
 func (w *World) tracingFor(p *Pod, mode string) tracing {
 	fallback := w.Mesh.Sampling
 	if fallback == 0 {
@@ -251,17 +261,45 @@ func (w *World) tracingFor(p *Pod, mode string) tracing {
 			}
 		}
 	}
-	if disabled {
+	if disabled || prov == nil {
+		return tracing{}
+	}
+	if prov.Opentelemetry != nil && !w.inRegistry(prov.Opentelemetry.Service) {
 		return tracing{}
 	}
 	tr := tracing{on: true, sampling: fallback}
 	if sampling != nil {
 		tr.sampling = *sampling
 	}
-	if prov != nil && prov.Opentelemetry != nil {
+	if prov.Opentelemetry != nil {
 		tr.provider = prov
 	}
 	return tr
+}
+
+// inRegistry says whether istiod's service index has host, as
+// model.LookupCluster looks it up: a Service's full name in a namespace
+// istiod watches, or a ServiceEntry host (entries outside the discovery
+// selectors are already dropped). "namespace/host" names the namespace.
+func (w *World) inRegistry(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	ns := ""
+	if a, b, ok := strings.Cut(host, "/"); ok {
+		ns, host = a, b
+	}
+	for _, s := range w.Services {
+		if s.FQDN() == host && (ns == "" || s.Namespace == ns) && w.Selected(s.Namespace) {
+			return true
+		}
+	}
+	for _, se := range w.ServiceEntries {
+		for _, h := range se.Spec.Hosts {
+			if strings.EqualFold(h, host) && (ns == "" || se.Namespace == ns) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // metricsFor says whether a proxy reports istio_requests_total in mode,
