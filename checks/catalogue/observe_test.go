@@ -10,41 +10,18 @@ package catalogue
 
 import (
 	"context"
-	"github.com/meshdojo/meshdojo/checks"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/meshdojo/meshdojo/checks"
 	"github.com/meshdojo/meshdojo/internal/testcluster"
 	"github.com/meshdojo/meshdojo/internal/traffic/fakelab"
 )
-
-var labInclude = regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
-
-// labFile reads a lesson fixture from lessons/testdata/common with its
-// includes, each file once.
-func labFile(t *testing.T, seen map[string]bool, name string) string {
-	t.Helper()
-	if seen[name] {
-		return ""
-	}
-	seen[name] = true
-	b, err := os.ReadFile(filepath.Join("..", "..", "lessons", "testdata", "common", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	for _, m := range labInclude.FindAllStringSubmatch(string(b), -1) {
-		out.WriteString(labFile(t, seen, m[1]) + "\n---\n")
-	}
-	return out.String() + string(b)
-}
 
 // simLab starts a private API server (the lab uses fixed namespaces and
 // a mesh config every other test would see) with the simulated lab
@@ -99,16 +76,21 @@ var settle func()
 
 func applyLab(t *testing.T, c *testcluster.Cluster, files ...string) {
 	t.Helper()
-	seen := map[string]bool{}
-	var docs []string
+	var docs, names []string
 	for _, f := range files {
 		if strings.Contains(f, "\n") {
 			docs = append(docs, f) // a document of the test's own
 			continue
 		}
-		docs = append(docs, labFile(t, seen, f))
+		names = append(names, f)
 	}
-	c.ApplyT(t, strings.Join(docs, "\n---\n"))
+	// The lesson's fixtures, from lessons/testdata/common with their
+	// includes, before the test's own documents.
+	lab, err := fakelab.Fixtures(filepath.Join("..", "..", "lessons", "testdata", "common"), names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyT(t, strings.Join(append([]string{lab}, docs...), "\n---\n"))
 	settle()
 }
 
@@ -210,20 +192,7 @@ spec: {selector: {app.kubernetes.io/name: nothing}, ports: [{name: http, port: 9
 	}
 	// Quoted, they are CEL strings: one bar per workload that received
 	// the requests, live while they go.
-	applyLab(t, c, `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {name: bookinfo, namespace: bookinfo}
-spec:
-  accessLogging:
-  - {match: {mode: SERVER}, providers: [{name: envoy-inbound-stdout}]}
-  - {match: {mode: CLIENT}, providers: [{name: envoy-outbound-stdout}]}
-  metrics:
-  - providers: [{name: prometheus}]
-    overrides:
-    - tagOverrides:
-        system_name: {value: "'istio-demo'"}
-        system_environment: {value: "'dev'"}
-`)
+	applyLab(t, c, "chapter-08-telemetry-fixed.yaml")
 	env.mu.Lock()
 	env.emitted = nil
 	env.mu.Unlock()

@@ -6,6 +6,7 @@ package fakelab
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,36 +17,33 @@ import (
 	"time"
 )
 
-var includeRe = regexp.MustCompile(`(?m)^# include: (\S+)\s*$`)
+// common is where the lessons' shared fixtures are.
+var common = filepath.Join("..", "..", "..", "lessons", "testdata", "common")
 
-// chapter8 reads lesson fixtures from lessons/testdata/common, expanding
-// their includes, followed by extra documents.
+// chapter8 is the lab of lesson fixtures from lessons/testdata/common,
+// with their includes, followed by extra documents.
 func chapter8(t *testing.T, files []string, extra ...string) *Sim {
 	t.Helper()
-	seen := map[string]bool{}
-	var read func(name string) string
-	read = func(name string) string {
-		if seen[name] {
-			return ""
-		}
-		seen[name] = true
-		b, err := os.ReadFile(filepath.Join("..", "..", "..", "lessons", "testdata", "common", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := string(b)
-		var out strings.Builder
-		for _, m := range includeRe.FindAllStringSubmatch(text, -1) {
-			out.WriteString(read(m[1]) + "\n---\n")
-		}
-		return out.String() + text
+	docs, err := Fixtures(common, files...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var docs []string
-	for _, f := range files {
-		docs = append(docs, read(f))
+	return simOf(t, 8, append([]string{docs}, extra...)...)
+}
+
+// telemetryFixed is lesson 8's fix of share-istio's Telemetry (quoted
+// tag overrides), tracing with the sampling percentage given.
+func telemetryFixed(t *testing.T, sampling int) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(common, "chapter-08-telemetry-fixed.yaml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	docs = append(docs, extra...)
-	return simOf(t, 8, docs...)
+	const full = "randomSamplingPercentage: 100"
+	if !strings.Contains(string(b), full) {
+		t.Fatalf("chapter-08-telemetry-fixed.yaml no longer says %q", full)
+	}
+	return strings.Replace(string(b), full, fmt.Sprintf("randomSamplingPercentage: %d", sampling), 1)
 }
 
 var (
@@ -163,7 +161,7 @@ func TestTagOverridesAreCEL(t *testing.T) {
 	if got, _ := s.Query(`sum(istio_requests_total{reporter="destination",destination_workload="productpage-v2",system_name="unknown"})`); len(got) != 1 || got[0].Value != 3 {
 		t.Errorf("the lab's bare values should report unknown: %v", got)
 	}
-	s = chapter8(t, lab8, quotedTelemetry)
+	s = chapter8(t, lab8, telemetryFixed(t, 100))
 	send(s, "/productpage", 3, nil)
 	if got, _ := s.Query(query); len(got) != 1 || got[0].Value != 3 {
 		t.Errorf("quoted CEL strings: %v", got)
@@ -173,24 +171,6 @@ func TestTagOverridesAreCEL(t *testing.T) {
 		t.Error("the collector's proxy reports metrics despite its Telemetry")
 	}
 }
-
-const quotedTelemetry = `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {name: bookinfo, namespace: bookinfo}
-spec:
-  accessLogging:
-  - {match: {mode: SERVER}, providers: [{name: envoy-inbound-stdout}]}
-  - {match: {mode: CLIENT}, providers: [{name: envoy-outbound-stdout}]}
-  metrics:
-  - providers: [{name: prometheus}]
-    overrides:
-    - tagOverrides:
-        system_name: {value: "'istio-demo'"}
-        system_environment: {value: "'dev'"}
-  tracing:
-  - providers: [{name: opentelemetry-grpc}]
-    randomSamplingPercentage: 100
-`
 
 func mustWorld(t *testing.T, s *Sim) *World {
 	t.Helper()
@@ -236,7 +216,7 @@ func TestTracesReachTempo(t *testing.T) {
 	}{
 		{"no collector", []string{"chapter-08.yaml", "chapter-08-tempo.yaml"}, nil},
 		{"no Tempo", []string{"chapter-08.yaml", "chapter-08-otel.yaml"}, nil},
-		{"sampling 0", lab8Trace, []string{strings.Replace(quotedTelemetry, "randomSamplingPercentage: 100", "randomSamplingPercentage: 0", 1)}},
+		{"sampling 0", lab8Trace, []string{telemetryFixed(t, 0)}},
 		{"egress gateway down", lab8Trace, []string{`apiVersion: v1
 kind: Pod
 metadata: {name: istio-egressgateway-5d7f8b9c6d-m4x7q, namespace: istio-egress, labels: {app: istio-egressgateway, istio: egressgateway}}
@@ -318,7 +298,7 @@ func TestFollowRates(t *testing.T) {
 		}
 		return float64(hit) / n
 	}
-	ten := strings.Replace(quotedTelemetry, "randomSamplingPercentage: 100", "randomSamplingPercentage: 10", 1)
+	ten := telemetryFixed(t, 10)
 	cases := []struct {
 		name     string
 		s        *Sim
@@ -329,7 +309,7 @@ func TestFollowRates(t *testing.T) {
 		{"step 4 wrong: no Alloy", chapter8(t, []string{"chapter-08.yaml", "chapter-08-loki.yaml"}), false, 0, 0},
 		{"step 5 right: Tempo and the collector, sampling 100", chapter8(t, lab8Trace), true, 1, 1},
 		{"step 5 wrong: no collector", chapter8(t, []string{"chapter-08.yaml", "chapter-08-tempo.yaml"}), true, 0, 0},
-		{"step 5 wrong: sampling 0", chapter8(t, lab8Trace, strings.Replace(quotedTelemetry, "randomSamplingPercentage: 100", "randomSamplingPercentage: 0", 1)), true, 0, 0},
+		{"step 5 wrong: sampling 0", chapter8(t, lab8Trace, telemetryFixed(t, 0)), true, 0, 0},
 		{"sampling 10 (not a lesson state)", chapter8(t, lab8Trace, ten), true, 0.04, 0.18},
 	}
 	for _, c := range cases {
