@@ -13,8 +13,9 @@ package fakelab
 //     to their namespace.
 //   - A Service is known to a proxy if istiod discovers its namespace, its
 //     networking.istio.io/exportTo annotation exports it to the proxy's
-//     namespace, and the scope's egress hosts include it; a ServiceEntry's
-//     hosts likewise, with its spec.exportTo.
+//     namespace, and the scope's egress hosts include it (or a
+//     VirtualService the scope imports routes to it: scopevs.go); a
+//     ServiceEntry's hosts likewise, with its spec.exportTo.
 //   - Each known host and port is one outbound cluster, plus one per
 //     subset of the DestinationRule the proxy sees for that host. A
 //     sidecar adds one inbound cluster per port of the Services selecting
@@ -197,7 +198,8 @@ func (w *World) callerScope(from *caller) proxyScope {
 
 // knowsService says whether a proxy has the Service in its registry.
 func (w *World) knowsService(sc proxyScope, s *Service) bool {
-	return w.Selected(s.Namespace) && exported(s.ExportTo, s.Namespace, sc.ns) && sc.sidecar.allows(s.Namespace, s.FQDN())
+	return w.Selected(s.Namespace) && exported(s.ExportTo, s.Namespace, sc.ns) &&
+		(sc.sidecar.allows(s.Namespace, s.FQDN()) || w.routedByImportedVS(sc, s))
 }
 
 // knownEntry is a ServiceEntry host a proxy knows.

@@ -281,6 +281,10 @@ func method(r Request) string {
 // a nil response is the default route to the Service itself.
 func (s *Sim) pickRule(w *World, from *caller, svc *Service, req Request) (*HTTPRoute, *VirtualService, *Response) {
 	var cands []*VirtualService
+	var scope proxyScope
+	if from.gateway == nil {
+		scope = w.callerScope(from)
+	}
 	for _, v := range w.VirtualServices {
 		if from.gateway != nil {
 			if bound(v, from.gateway) && hostMatch(v, req.Host, "") {
@@ -288,7 +292,7 @@ func (s *Sim) pickRule(w *World, from *caller, svc *Service, req Request) (*HTTP
 			}
 			continue
 		}
-		if svc == nil || !exported(v.Spec.ExportTo, v.Namespace, from.ns) || !meshBound(v.Spec.Gateways) {
+		if svc == nil || !exported(v.Spec.ExportTo, v.Namespace, from.ns) || !meshBound(v.Spec.Gateways) || !scope.importsVS(v) {
 			continue
 		}
 		if hostMatch(v, "", svc.FQDN()) {
