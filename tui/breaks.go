@@ -72,9 +72,12 @@ func (m *Model) planned(msg plannedMsg) {
 	if n := diffLines(m.h); len(lines) > n {
 		lines = append(lines[:n], fmt.Sprintf("… %d more lines", len(lines)-n))
 	}
+	// The diff comes last: on a small screen the dialog cuts its body
+	// from the end, and the diff's tail is what can best give way.
 	m.dlg = &dialog{kind: dlgBreak, title: "Break your lab for this exercise?",
-		body: "meshdojo writes this (server-side apply, field manager " + breaks.Manager + "; the dry run against your cluster):\n\n" +
-			strings.Join(lines, "\n") + "\n\nWhat was there before is recorded; u puts it back, and so does meshdojo reset."}
+		body: "What was there before is recorded; u puts it back, and so does meshdojo reset. " +
+			"meshdojo writes this (server-side apply, field manager " + breaks.Manager + "; the dry run against your cluster):\n\n" +
+			strings.Join(lines, "\n")}
 }
 
 // applyBreak writes the plan the reader agreed to. It is admitted as an

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"fmt"
+	"strings"
+
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 )
@@ -60,6 +63,19 @@ func (d *dialog) view(st *styles, w, h int) string {
 			foot += "   " + st.key.Render("o") + " next link"
 		}
 	}
-	box := st.box.Width(bw).Render(st.boxTitle.Render(d.title) + "\n\n" + d.body + "\n\n" + foot)
+	render := func(body string) string {
+		return st.box.Width(bw).Render(st.boxTitle.Render(d.title) + "\n\n" + body + "\n\n" + foot)
+	}
+	box := render(d.body)
+	if over := lipgloss.Height(box) - h; over > 0 {
+		// Too tall for the screen: the body's last lines give way, with
+		// a count of what was left out, so the question and its keys
+		// stay on screen. A line of the body is at least one row of the
+		// box, so leaving out over+1 of them (one row for the count)
+		// makes room.
+		lines := strings.Split(d.body, "\n")
+		keep := max(0, len(lines)-over-1)
+		box = render(strings.Join(lines[:keep], "\n") + "\n" + st.subtle.Render(fmt.Sprintf("… %d more lines", len(lines)-keep)))
+	}
 	return lipgloss.NewStyle().MaxHeight(h).Render(box)
 }
