@@ -113,23 +113,6 @@ func (w *World) readSecurity(o *unstructured.Unstructured, errs *[]string) bool 
 	return true
 }
 
-// filterSecurity drops the policies istiod does not see.
-func (w *World) filterSecurity(seen func(kind, ns, name string) bool) {
-	var ap []*authz.Policy
-	for _, p := range w.AuthzPolicies {
-		if seen("AuthorizationPolicy", p.Namespace, p.Name) {
-			ap = append(ap, p)
-		}
-	}
-	var ra []*authz.RequestAuthn
-	for _, a := range w.RequestAuthns {
-		if seen("RequestAuthentication", a.Namespace, a.Name) {
-			ra = append(ra, a)
-		}
-	}
-	w.AuthzPolicies, w.RequestAuthns = ap, ra
-}
-
 // principal is the caller's identity as the server's sidecar sees it.
 func principal(from *caller, mode string) string {
 	if mode != "mtls" || !from.sidecar {

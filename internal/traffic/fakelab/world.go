@@ -458,58 +458,31 @@ func (w *World) filterDiscovery() {
 	if len(w.Mesh.DiscoverySelectors) == 0 {
 		return
 	}
-	seen := func(kind, ns, name string) bool {
-		if w.Selected(ns) {
-			return true
+	w.VirtualServices = visible(w, "VirtualService", w.VirtualServices, func(x *VirtualService) (string, string) { return x.Namespace, x.Name })
+	w.DestinationRules = visible(w, "DestinationRule", w.DestinationRules, func(x *DestinationRule) (string, string) { return x.Namespace, x.Name })
+	w.PeerAuths = visible(w, "PeerAuthentication", w.PeerAuths, func(x *PeerAuthentication) (string, string) { return x.Namespace, x.Name })
+	w.Gateways = visible(w, "Gateway", w.Gateways, func(x *Gateway) (string, string) { return x.Namespace, x.Name })
+	w.Sidecars = visible(w, "Sidecar", w.Sidecars, func(x *Sidecar) (string, string) { return x.Namespace, x.Name })
+	w.ServiceEntries = visible(w, "ServiceEntry", w.ServiceEntries, func(x *ServiceEntry) (string, string) { return x.Namespace, x.Name })
+	w.AuthzPolicies = visible(w, "AuthorizationPolicy", w.AuthzPolicies, func(x *authz.Policy) (string, string) { return x.Namespace, x.Name })
+	w.RequestAuthns = visible(w, "RequestAuthentication", w.RequestAuthns, func(x *authz.RequestAuthn) (string, string) { return x.Namespace, x.Name })
+	w.Telemetries = visible(w, "Telemetry", w.Telemetries, func(x *Telemetry) (string, string) { return x.Namespace, x.Name })
+}
+
+// visible is the objects of one kind that istiod sees, in their order;
+// the others are listed in w.Ignored with the reason. at gives an
+// object's namespace and name.
+func visible[T any](w *World, kind string, objs []T, at func(T) (ns, name string)) []T {
+	var out []T
+	for _, o := range objs {
+		ns, name := at(o)
+		if !w.Selected(ns) {
+			w.Ignored = append(w.Ignored, fmt.Sprintf("%s %s/%s (namespace %s is outside the mesh config's discoverySelectors)", kind, ns, name, ns))
+			continue
 		}
-		w.Ignored = append(w.Ignored, fmt.Sprintf("%s %s/%s (namespace %s is outside the mesh config's discoverySelectors)", kind, ns, name, ns))
-		return false
+		out = append(out, o)
 	}
-	var vs []*VirtualService
-	for _, v := range w.VirtualServices {
-		if seen("VirtualService", v.Namespace, v.Name) {
-			vs = append(vs, v)
-		}
-	}
-	var dr []*DestinationRule
-	for _, d := range w.DestinationRules {
-		if seen("DestinationRule", d.Namespace, d.Name) {
-			dr = append(dr, d)
-		}
-	}
-	var pa []*PeerAuthentication
-	for _, p := range w.PeerAuths {
-		if seen("PeerAuthentication", p.Namespace, p.Name) {
-			pa = append(pa, p)
-		}
-	}
-	var gw []*Gateway
-	for _, g := range w.Gateways {
-		if seen("Gateway", g.Namespace, g.Name) {
-			gw = append(gw, g)
-		}
-	}
-	var sc []*Sidecar
-	for _, x := range w.Sidecars {
-		if seen("Sidecar", x.Namespace, x.Name) {
-			sc = append(sc, x)
-		}
-	}
-	var se []*ServiceEntry
-	for _, x := range w.ServiceEntries {
-		if seen("ServiceEntry", x.Namespace, x.Name) {
-			se = append(se, x)
-		}
-	}
-	w.Sidecars, w.ServiceEntries = sc, se
-	w.filterSecurity(seen)
-	var tel []*Telemetry
-	for _, t := range w.Telemetries {
-		if seen("Telemetry", t.Namespace, t.Name) {
-			tel = append(tel, t)
-		}
-	}
-	w.VirtualServices, w.DestinationRules, w.PeerAuths, w.Gateways, w.Telemetries = vs, dr, pa, gw, tel
+	return out
 }
 
 // Selected reports whether istiod watches namespace ns.
