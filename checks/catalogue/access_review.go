@@ -31,6 +31,31 @@ var (
 
 var accessVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*"}
 
+// The messages of can-i.
+var (
+	msgAccessAsExpected = checks.Msg2[string, string](checks.Code{ID: CodeAccessAsExpected, Verdict: checks.Pass,
+		Template: "%s: %s, as expected",
+		Doc:      "the authorizer answers as expected"})
+	msgAccessAllowed = checks.Msg1[string](checks.Code{ID: CodeAccessAllowed, Verdict: checks.Fail,
+		Template: "%s: allowed, but the step wants it denied",
+		Doc:      "the request is allowed, and the step wants it denied"})
+	msgAccessDenied = checks.Msg1[string](checks.Code{ID: CodeAccessDenied, Verdict: checks.Fail,
+		Template: "%s: denied, but the step wants it allowed",
+		Doc:      "the request is denied, and the step wants it allowed"})
+	msgAccessNoReview = checks.Msg1[reviewFault](checks.Code{ID: CodeAccessNoReview, Verdict: checks.Error,
+		Template: "the access review could not be made: %s",
+		Doc:      "the review could not be made: no connection, refused, or failed"})
+)
+
+// reviewFault is why no access review could be made.
+type reviewFault string
+
+const (
+	reviewOffline    reviewFault = "not connected to a cluster"
+	reviewUnanswered reviewFault = "the API server did not answer it"
+	reviewStopped    reviewFault = "stopped before it was settled"
+)
+
 var canI = &checks.Check{
 	Name: "can-i",
 	Summary: "asks the API server, as kubectl auth can-i --as does, whether a user or group may do a verb on a kind " +
@@ -57,10 +82,10 @@ var canI = &checks.Check{
 	},
 	Uses: []*checks.Capability{checks.AccessReview},
 	Codes: []checks.Code{
-		{ID: CodeAccessAsExpected, Verdict: checks.Pass, Doc: "the authorizer answers as expected"},
-		{ID: CodeAccessAllowed, Verdict: checks.Fail, Doc: "the request is allowed, and the step wants it denied"},
-		{ID: CodeAccessDenied, Verdict: checks.Fail, Doc: "the request is denied, and the step wants it allowed"},
-		{ID: CodeAccessNoReview, Verdict: checks.Error, Doc: "the review could not be made: no connection, refused, or failed"},
+		msgAccessAsExpected.Code,
+		msgAccessAllowed.Code,
+		msgAccessDenied.Code,
+		msgAccessNoReview.Code,
 	},
 	Eval: evalCanI,
 }
@@ -89,7 +114,7 @@ func evalCanI(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 	}
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeAccessNoReview, "cannot ask the API server: not connected to a cluster")
+		return msgAccessNoReview.Result(reviewOffline)
 	}
 	user, ns := p.Str("user"), p.Str("namespace")
 	groups := p.List("groups")
@@ -112,7 +137,7 @@ func evalCanI(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 	for i := 0; ; i++ {
 		got, err = c.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 		if err != nil {
-			return result(checks.Error, CodeAccessNoReview, "the API server did not answer the access review", checks.Condition{
+			return msgAccessNoReview.Result(reviewUnanswered, checks.Condition{
 				Name: what, Observed: err.Error(), Expected: "an answer",
 				Fix: "Your credentials need create on subjectaccessreviews.authorization.k8s.io (meshdojo doctor --rbac prints the role).",
 			})
@@ -122,7 +147,7 @@ func evalCanI(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 		}
 		select {
 		case <-ctx.Done():
-			return result(checks.Error, CodeAccessNoReview, "stopped before the access review was settled")
+			return msgAccessNoReview.Result(reviewStopped)
 		case <-time.After(reviewSettle[i]):
 		}
 	}
@@ -139,16 +164,16 @@ func evalCanI(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 	cond := checks.Condition{Name: what, OK: got.Status.Allowed == want, Observed: obs, Expected: p.Str("value")}
 	switch {
 	case cond.OK:
-		return result(checks.Pass, CodeAccessAsExpected, fmt.Sprintf("%s: %s, as expected", what, p.Str("value")), cond)
+		return msgAccessAsExpected.Result(what, p.Str("value"), cond)
 	case got.Status.Allowed:
 		cond.Fix = fmt.Sprintf("Find what grants it: kubectl get rolebindings,clusterrolebindings -A -o wide | grep -e %s%s; "+
 			"a ClusterRoleBinding grants its ClusterRole in every namespace, a RoleBinding only in its own.", user, grepGroups(p.List("groups")))
-		return result(checks.Fail, CodeAccessAllowed, what+": allowed, but the step wants it denied", cond)
+		return msgAccessAllowed.Result(what, cond)
 	}
 	cond.Fix = fmt.Sprintf("Bind a Role (or ClusterRole) that allows %s on %s to %s with a RoleBinding in %s, then check with "+
 		"kubectl auth can-i %s %s%s --as %s%s.", p.Str("verb"), k.GVR.Resource, subjectText(user, p.List("groups")), orDefault(ns, "the namespace"),
 		p.Str("verb"), checks.ResourceName(k.GVR), nsFlag(ns), user, asGroups(p.List("groups")))
-	return result(checks.Fail, CodeAccessDenied, what+": denied, but the step wants it allowed", cond)
+	return msgAccessDenied.Result(what, cond)
 }
 
 func canIText(p checks.Params, kind, ns string) string {

@@ -39,6 +39,28 @@ var (
 // istio/gateway chart labels them.
 const ingressGatewaySelector = "istio=ingressgateway"
 
+// The messages of authz-decision.
+var (
+	msgAuthzOK = checks.Msg3[string, string, string](checks.Code{ID: CodeAuthzOK, Verdict: checks.Pass,
+		Template: "%s: %s (%s)",
+		Doc:      "the policies give the expected decision: the summary says which, why (the policy and rule that decide), and for which request"})
+	msgAuthzAllowed = checks.Msg2[string, string](checks.Code{ID: CodeAuthzAllowed, Verdict: checks.Fail,
+		Template: "allowed, not denied: %s (%s)",
+		Doc:      "the request is allowed, but should be denied"})
+	msgAuthzDenied = checks.Msg3[denial, string, string](checks.Code{ID: CodeAuthzDenied, Verdict: checks.Fail,
+		Template: "%s, not allowed: %s (%s)",
+		Doc:      "the request is denied (or refused with 401 before authorization), but should be allowed"})
+	msgAuthzNoWorkload = checks.Msg1[string](checks.Code{ID: CodeAuthzNoWorkload, Verdict: checks.Fail,
+		Template: "no running pod of %s to judge",
+		Doc:      "no running pod of the workload to judge"})
+	msgAuthzNoGateway = checks.Msg1[string](checks.Code{ID: CodeAuthzNoGateway, Verdict: checks.Fail,
+		Template: "no ingress gateway pod (%s) gives the caller's identity",
+		Doc:      "the caller is the ingress gateway, but no gateway pod gives its identity"})
+	msgAuthzCustom = checks.Msg2[string, string](checks.Code{ID: CodeAuthzCustom, Verdict: checks.Fail,
+		Template: "%s (%s); no object shows its answer",
+		Doc:      "a CUSTOM policy hands the request to an external authorizer, whose answer no object shows"})
+)
+
 var authzDecision = &checks.Check{
 	Name: "authz-decision",
 	Summary: "computes whether a caller may make a request to a workload from the AuthorizationPolicies Istio applies to it " +
@@ -73,12 +95,12 @@ var authzDecision = &checks.Check{
 	Watch:  true,
 	Inputs: authzInputs,
 	Codes: []checks.Code{
-		{ID: CodeAuthzOK, Verdict: checks.Pass, Doc: "the policies give the expected decision"},
-		{ID: CodeAuthzAllowed, Verdict: checks.Fail, Doc: "the request is allowed, but should be denied"},
-		{ID: CodeAuthzDenied, Verdict: checks.Fail, Doc: "the request is denied, but should be allowed"},
-		{ID: CodeAuthzNoWorkload, Verdict: checks.Fail, Doc: "no running pod of the workload to judge"},
-		{ID: CodeAuthzNoGateway, Verdict: checks.Fail, Doc: "the caller is the ingress gateway, but no gateway pod gives its identity"},
-		{ID: CodeAuthzCustom, Verdict: checks.Fail, Doc: "a CUSTOM policy hands the request to an external authorizer, whose answer no object shows"},
+		msgAuthzOK.Code,
+		msgAuthzAllowed.Code,
+		msgAuthzDenied.Code,
+		msgAuthzNoWorkload.Code,
+		msgAuthzNoGateway.Code,
+		msgAuthzCustom.Code,
 	},
 	Eval: evalAuthz,
 }
@@ -195,7 +217,7 @@ func evalAuthz(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 	}
 	target := fmt.Sprintf("%s in %s", p.Str("workload"), ns)
 	if len(pods) == 0 {
-		return result(checks.Fail, CodeAuthzNoWorkload, "no running pod of "+target+" to judge", checks.Condition{
+		return msgAuthzNoWorkload.Result(target, checks.Condition{
 			Name: "workload " + target, Observed: "no running pods", Expected: "at least one running pod",
 			Fix: "Deploy the lab's workloads into " + ns + " (or fix the workload selector), then wait for the pods to start.",
 		})
@@ -217,7 +239,7 @@ func evalAuthz(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 			return errResult(err)
 		}
 		if len(gws) == 0 {
-			return result(checks.Fail, CodeAuthzNoGateway, "no ingress gateway pod ("+ingressGatewaySelector+") gives the caller's identity", checks.Condition{
+			return msgAuthzNoGateway.Result(ingressGatewaySelector, checks.Condition{
 				Name: "caller ingress-gateway", Observed: "no running pod labelled " + ingressGatewaySelector + " in " + p.Str("gateway-namespace"), Expected: "the ingress gateway's pods",
 				Fix: "Install the ingress gateway as the lab's set-up does (helmfile -f chapter-07/istio/istio-ingress/helmfile.yaml apply).",
 			})
@@ -280,9 +302,9 @@ func evalAuthz(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 		c := checks.Condition{Name: "decision", OK: want == "denied", Observed: "refused with 401 before authorization: " + an.Why, Expected: expected}
 		if !c.OK {
 			c.Fix = "Give the RequestAuthentication that selects the workload a jwtRules entry whose issuer is the token's iss (kubectl edit requestauthentication -n " + ns + ")."
-			return result(checks.Fail, CodeAuthzDenied, "refused (401), not allowed: "+an.Why+" ("+desc+")", append(conds, c)...)
+			return msgAuthzDenied.Result(refused401, an.Why, desc, append(conds, c)...)
 		}
-		return result(checks.Pass, CodeAuthzOK, "refused (401) as expected: "+an.Why+" ("+desc+")", append(conds, c)...)
+		return msgAuthzOK.Result("refused (401) as expected", an.Why, desc, append(conds, c)...)
 	}
 	req.JWT = an.Claims
 
@@ -301,20 +323,26 @@ func evalAuthz(ctx context.Context, env checks.Env, p checks.Params) checks.Resu
 	c := checks.Condition{Name: "decision", OK: decided == want && d.Action != authz.Custom, Observed: observed, Expected: expected}
 	if d.Action == authz.Custom {
 		c.Fix = "The external authorizer " + d.Policy.Provider + " decides this request; no object shows its answer. Send real traffic (http-probe) to see it."
-		return result(checks.Fail, CodeAuthzCustom, d.Why+" ("+desc+")", append(conds, c)...)
+		return msgAuthzCustom.Result(d.Why, desc, append(conds, c)...)
 	}
 	if c.OK {
-		return result(checks.Pass, CodeAuthzOK, decided+": "+d.Why+" ("+desc+")", append(conds, c)...)
+		return msgAuthzOK.Result(decided, d.Why, desc, append(conds, c)...)
 	}
-	code := CodeAuthzDenied
 	if d.Allowed {
-		code = CodeAuthzAllowed
 		c.Fix = allowedFix(d, ns, w)
-	} else {
-		c.Fix = deniedFix(d, ns)
+		return msgAuthzAllowed.Result(d.Why, desc, append(conds, c)...)
 	}
-	return result(checks.Fail, code, decided+", not "+want+": "+d.Why+" ("+desc+")", append(conds, c)...)
+	c.Fix = deniedFix(d, ns)
+	return msgAuthzDenied.Result(deniedByPolicy, d.Why, desc, append(conds, c)...)
 }
+
+// denial is how a request the step wants allowed is stopped.
+type denial string
+
+const (
+	deniedByPolicy denial = "denied"
+	refused401     denial = "refused (401)"
+)
 
 func refsSuffix(by []string) string {
 	if len(by) == 0 {

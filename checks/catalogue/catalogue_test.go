@@ -123,10 +123,10 @@ func TestCatalogue(t *testing.T) {
 
 // unconverted lists the checks whose codes are not messages yet (codes8
 // converts them check by check); it only shrinks.
-var unconverted = map[string]bool{"access-log": true, "can-i": true, "authz-decision": true, "data-plane": true, "route-api": true,
-	"follow-request": true, "gateway-condition": true, "istiod-ready": true, "ca-root-cert": true, "mesh-config": true, "mtls-mode": true,
-	"pod-probe": true, "request-rate": true, "route-weights": true, "http-probe": true, "prometheus-query": true, "envoy-stat": true,
-	"namespace-enrolled": true, "workloads-in-mesh": true, "workload-ready": true}
+var unconverted = map[string]bool{"access-log": true,
+	"follow-request": true,
+	"pod-probe":      true, "request-rate": true, "http-probe": true, "prometheus-query": true, "envoy-stat": true,
+}
 
 // TestCommonCodesFit: the codes every check shares are messages whose
 // templates fit their arguments, as every check's own are (TestCatalogue).

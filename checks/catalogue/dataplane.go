@@ -27,6 +27,19 @@ const (
 	CodeRoutesOther = "MD0876" // the routes are in another API, or none
 )
 
+// The messages of data-plane.
+var (
+	msgShapeOK = checks.Msg2[string, string](checks.Code{ID: CodeShapeOK, Verdict: checks.Pass,
+		Template: "%s runs %s",
+		Doc:      "the namespace is what the value says"})
+	msgShapeOther = checks.Msg3[string, string, string](checks.Code{ID: CodeShapeOther, Verdict: checks.Fail,
+		Template: "%s runs %s, not %s",
+		Doc:      "the namespace is something else"})
+	msgShapeEmpty = checks.Msg1[string](checks.Code{ID: CodeShapeEmpty, Verdict: checks.Fail,
+		Template: "no running pod in %s",
+		Doc:      "no running pod to judge by"})
+)
+
 var dataPlane = &checks.Check{
 	Name: "data-plane",
 	Summary: "which data plane the running pods of a namespace use, in one word: native-sidecar, classic-sidecar, ambient, " +
@@ -42,12 +55,22 @@ var dataPlane = &checks.Check{
 		return []checks.Input{{GVR: checks.GVRPods, Namespace: p.Str("namespace")}}
 	},
 	Codes: []checks.Code{
-		{ID: CodeShapeOK, Verdict: checks.Pass, Doc: "the namespace is what the value says"},
-		{ID: CodeShapeOther, Verdict: checks.Fail, Doc: "the namespace is something else"},
-		{ID: CodeShapeEmpty, Verdict: checks.Fail, Doc: "no running pod to judge by"},
+		msgShapeOK.Code,
+		msgShapeOther.Code,
+		msgShapeEmpty.Code,
 	},
 	Eval: evalDataPlane,
 }
+
+// The messages of route-api.
+var (
+	msgRoutesOK = checks.Msg2[string, string](checks.Code{ID: CodeRoutesOK, Verdict: checks.Pass,
+		Template: "%s's routes: %s",
+		Doc:      "the routes are written in the API the value says"})
+	msgRoutesOther = checks.Msg3[string, string, string](checks.Code{ID: CodeRoutesOther, Verdict: checks.Fail,
+		Template: "%s's routes are %s, not %s",
+		Doc:      "the routes are written in another API, or there are none"})
+)
 
 var routeAPI = &checks.Check{
 	Name: "route-api",
@@ -65,8 +88,8 @@ var routeAPI = &checks.Check{
 		return []checks.Input{{GVR: checks.GVRVirtualSvc, Namespace: ns}, {GVR: checks.GVRHTTPRoutes, Namespace: ns}, {GVR: gvrGRPCRoutes, Namespace: ns}}
 	},
 	Codes: []checks.Code{
-		{ID: CodeRoutesOK, Verdict: checks.Pass, Doc: "the routes are written in the API the value says"},
-		{ID: CodeRoutesOther, Verdict: checks.Fail, Doc: "the routes are written in another API, or there are none"},
+		msgRoutesOK.Code,
+		msgRoutesOther.Code,
 	},
 	Eval: evalRouteAPI,
 }
@@ -101,7 +124,7 @@ func evalDataPlane(ctx context.Context, env checks.Env, p checks.Params) checks.
 		byKind[kind] = append(byKind[kind], pod.Name)
 	}
 	if len(byKind) == 0 {
-		return result(checks.Fail, CodeShapeEmpty, "no running pod in "+ns, checks.Condition{
+		return msgShapeEmpty.Result(ns, checks.Condition{
 			Name: "pods in " + ns, Observed: "none", Expected: want,
 			Fix: "Build the lab the lesson names (kubectl get pods -n " + ns + " shows what runs).",
 		})
@@ -123,10 +146,10 @@ func evalDataPlane(ctx context.Context, env checks.Env, p checks.Params) checks.
 	}
 	cond := checks.Condition{Name: "data plane of " + ns, OK: got == want, Observed: got + " (" + strings.Join(parts, "; ") + ")", Expected: want}
 	if cond.OK {
-		return result(checks.Pass, CodeShapeOK, ns+" runs "+got, cond)
+		return msgShapeOK.Result(ns, got, cond)
 	}
 	cond.Fix = "See for yourself: kubectl get pods -n " + ns + " -o jsonpath='{range .items[*]}{.metadata.name}: init {.spec.initContainers[*].name}, containers {.spec.containers[*].name}{\"\\n\"}{end}'"
-	return result(checks.Fail, CodeShapeOther, fmt.Sprintf("%s runs %s, not %s", ns, got, want), cond)
+	return msgShapeOther.Result(ns, got, want, cond)
 }
 
 func evalRouteAPI(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
@@ -162,10 +185,10 @@ func evalRouteAPI(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	cond := checks.Condition{Name: "routes in " + ns, OK: got == want, Expected: want,
 		Observed: fmt.Sprintf("%s (%s, %s, %s)", got, plural(vs, "VirtualService", "VirtualServices"), plural(hr, "HTTPRoute", "HTTPRoutes"), plural(gr, "GRPCRoute", "GRPCRoutes"))}
 	if cond.OK {
-		return result(checks.Pass, CodeRoutesOK, ns+"'s routes: "+got, cond)
+		return msgRoutesOK.Result(ns, got, cond)
 	}
 	cond.Fix = "See for yourself: kubectl get virtualservices,httproutes -n " + ns + " (an API whose CRDs are not installed answers with an error)"
-	return result(checks.Fail, CodeRoutesOther, fmt.Sprintf("%s's routes are %s, not %s", ns, got, want), cond)
+	return msgRoutesOther.Result(ns, got, want, cond)
 }
 
 // meshProxyPod says whether a pod is one of the mesh's own proxies rather

@@ -24,6 +24,25 @@ const (
 	CodeGWParentMissing = "MD0504" // the route's status has no entry for that parent
 )
 
+// The messages of gateway-condition.
+var (
+	msgGWConditionOK = checks.Msg4[string, string, string, string](checks.Code{ID: CodeGWConditionOK, Verdict: checks.Pass,
+		Template: "%s is %s=%s%s",
+		Doc:      "the condition has the wanted status for the current generation (on every parent, for a route)"})
+	msgGWCondition = checks.Msg4[string, string, string, string](checks.Code{ID: CodeGWCondition, Verdict: checks.Fail,
+		Template: "%s is %s, not %s=%s",
+		Doc:      "the condition has another status"})
+	msgGWMissing = checks.Msg1[string](checks.Code{ID: CodeGWMissing, Verdict: checks.Fail,
+		Template: "%s does not exist",
+		Doc:      "no such Gateway, HTTPRoute or GatewayClass"})
+	msgGWNoCondition = checks.Msg3[string, string, string](checks.Code{ID: CodeGWNoCondition, Verdict: checks.Fail,
+		Template: "%s has no current %s condition: %s",
+		Doc:      "no such condition yet, or it was reported for an older generation"})
+	msgGWParentMissing = checks.Msg2[string, string](checks.Code{ID: CodeGWParentMissing, Verdict: checks.Fail,
+		Template: "%s has no status for %s",
+		Doc:      "the route's status has no entry for that parent"})
+)
+
 var gatewayCondition = &checks.Check{
 	Name:    "gateway-condition",
 	Summary: "a Gateway API Gateway, HTTPRoute (per parent) or GatewayClass reports a status condition (Accepted, Programmed, ResolvedRefs…) for its current generation",
@@ -43,11 +62,11 @@ var gatewayCondition = &checks.Check{
 	Watch:  true,
 	Inputs: gatewayInputs,
 	Codes: []checks.Code{
-		{ID: CodeGWConditionOK, Verdict: checks.Pass, Doc: "the condition has the wanted status for the current generation"},
-		{ID: CodeGWCondition, Verdict: checks.Fail, Doc: "the condition has another status"},
-		{ID: CodeGWMissing, Verdict: checks.Fail, Doc: "no such Gateway, HTTPRoute or GatewayClass"},
-		{ID: CodeGWNoCondition, Verdict: checks.Fail, Doc: "no such condition yet, or it was reported for an older generation"},
-		{ID: CodeGWParentMissing, Verdict: checks.Fail, Doc: "the route's status has no entry for that parent"},
+		msgGWConditionOK.Code,
+		msgGWCondition.Code,
+		msgGWMissing.Code,
+		msgGWNoCondition.Code,
+		msgGWParentMissing.Code,
 	},
 	Eval: evalGatewayCondition,
 }
@@ -150,7 +169,7 @@ func evalGatewayCondition(ctx context.Context, env checks.Env, p checks.Params) 
 		ref = kind + " " + ns + "/" + name
 	}
 	if obj == nil {
-		return result(checks.Fail, CodeGWMissing, ref+" does not exist", checks.Condition{Name: ref, Observed: "not found", Expected: "exists",
+		return msgGWMissing.Result(ref, checks.Condition{Name: ref, Observed: "not found", Expected: "exists",
 			Fix: "Apply the lesson's manifest that creates it (kubectl get " + strings.ToLower(kind) + "s -A shows what exists)."})
 	}
 	gen := obj.GetGeneration()
@@ -158,9 +177,9 @@ func evalGatewayCondition(ctx context.Context, env checks.Env, p checks.Params) 
 		conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 		c := judgeCondition(ref, conds, ctype, want, gen, controllerHint(kind, obj))
 		if !c.OK {
-			return result(checks.Fail, c.code, c.summary, c.Condition)
+			return c.fail(c.Condition)
 		}
-		return result(checks.Pass, CodeGWConditionOK, fmt.Sprintf("%s is %s=%s", ref, ctype, want), c.Condition)
+		return msgGWConditionOK.Result(ref, ctype, want, "", c.Condition)
 	}
 
 	parents, _, _ := unstructured.NestedSlice(obj.Object, "status", "parents")
@@ -198,13 +217,13 @@ func evalGatewayCondition(ctx context.Context, env checks.Env, p checks.Params) 
 		if parent != nil {
 			want = "a status entry for parent " + parent.String()
 		}
-		return result(checks.Fail, CodeGWParentMissing, ref+" has no status for "+strings.TrimPrefix(want, "a status entry for "), checks.Condition{
+		return msgGWParentMissing.Result(ref, strings.TrimPrefix(want, "a status entry for "), checks.Condition{
 			Name: ref, Observed: obs, Expected: want, Fix: fix})
 	}
 	if firstBad != nil {
-		return result(checks.Fail, firstBad.code, firstBad.summary, out...)
+		return firstBad.fail(out...)
 	}
-	return result(checks.Pass, CodeGWConditionOK, fmt.Sprintf("%s is %s=%s on %s", ref, ctype, want, plural(seen, "parent", "parents")), out...)
+	return msgGWConditionOK.Result(ref, ctype, want, " on "+plural(seen, "parent", "parents"), out...)
 }
 
 func specHasParent(obj *unstructured.Unstructured, parent *parentRef, ns string) bool {
@@ -224,7 +243,7 @@ func specHasParent(obj *unstructured.Unstructured, parent *parentRef, ns string)
 
 type judged struct {
 	checks.Condition
-	code, summary string
+	fail func(...checks.Condition) checks.Result // the result when not OK
 }
 
 // judgeCondition finds ctype in conds and says whether it has status
@@ -251,11 +270,15 @@ func judgeCondition(name string, conds []any, ctype, want string, gen int64, hin
 		if og != 0 && og < gen {
 			return judged{checks.Condition{Name: name, Observed: fmt.Sprintf("%s, but reported for generation %d while the object is at generation %d", obs, og, gen), Expected: exp,
 				Fix: "The controller has not processed the latest change yet; wait a few seconds, and check its logs if it stays so (" + hint + ")."},
-				CodeGWNoCondition, fmt.Sprintf("%s: %s is stale (generation %d < %d)", name, ctype, og, gen)}
+				func(cs ...checks.Condition) checks.Result {
+					return msgGWNoCondition.Result(name, ctype, fmt.Sprintf("the one reported is stale (generation %d < %d)", og, gen), cs...)
+				}}
 		}
 		if status != want {
 			return judged{checks.Condition{Name: name, Observed: obs, Expected: exp, Fix: conditionFix(ctype, m)},
-				CodeGWCondition, fmt.Sprintf("%s is %s, not %s=%s", name, strings.SplitN(obs, ":", 2)[0], ctype, want)}
+				func(cs ...checks.Condition) checks.Result {
+					return msgGWCondition.Result(name, strings.SplitN(obs, ":", 2)[0], ctype, want, cs...)
+				}}
 		}
 		return judged{Condition: checks.Condition{Name: name, OK: true, Observed: obs, Expected: exp}}
 	}
@@ -267,7 +290,9 @@ func judgeCondition(name string, conds []any, ctype, want string, gen int64, hin
 	}
 	return judged{checks.Condition{Name: name, Observed: obs, Expected: exp,
 		Fix: "Make sure the controller for its class is installed and running (" + hint + ")."},
-		CodeGWNoCondition, name + " has no " + ctype + " condition yet"}
+		func(cs ...checks.Condition) checks.Result {
+			return msgGWNoCondition.Result(name, ctype, "none is reported yet", cs...)
+		}}
 }
 
 // conditionFix explains a condition in the Gateway API's own terms; the

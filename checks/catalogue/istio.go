@@ -27,6 +27,22 @@ const (
 	CodeRootCertBad     = "MD0112" // no root-cert.pem, not a certificate, or expired
 )
 
+// The messages of istiod-ready.
+var (
+	msgIstiodReady = checks.Msg1[string](checks.Code{ID: CodeIstiodReady, Verdict: checks.Pass,
+		Template: "istiod is ready: %s",
+		Doc:      "every chosen istiod Deployment is Available with all replicas updated and ready"})
+	msgIstiodMissing = checks.Msg2[string, string](checks.Code{ID: CodeIstiodMissing, Verdict: checks.Fail,
+		Template: "%s is not installed in %s",
+		Doc:      "no istiod Deployment (of that revision) in the namespace"})
+	msgIstiodNotReady = checks.Msg1[string](checks.Code{ID: CodeIstiodNotReady, Verdict: checks.Fail,
+		Template: "istiod %s is not ready yet",
+		Doc:      "istiod is there, but not every replica is updated and ready"})
+	msgRevisionUnknown = checks.Msg1[string](checks.Code{ID: CodeRevisionUnknown, Verdict: checks.Fail,
+		Template: "no istiod revision or tag named %s",
+		Doc:      "the revision is neither a running revision nor a revision tag"})
+)
+
 var istiodReady = &checks.Check{
 	Name:    "istiod-ready",
 	Summary: "istiod (of a revision or tag, or every one installed) is Available with all replicas updated and ready",
@@ -37,10 +53,10 @@ var istiodReady = &checks.Check{
 	Watch:  true,
 	Inputs: istiodInputs,
 	Codes: []checks.Code{
-		{ID: CodeIstiodReady, Verdict: checks.Pass, Doc: "every chosen istiod Deployment is Available with all replicas updated and ready"},
-		{ID: CodeIstiodMissing, Verdict: checks.Fail, Doc: "no istiod Deployment (of that revision) in the namespace"},
-		{ID: CodeIstiodNotReady, Verdict: checks.Fail, Doc: "istiod is there, but not every replica is updated and ready"},
-		{ID: CodeRevisionUnknown, Verdict: checks.Fail, Doc: "the revision is neither a running revision nor a revision tag"},
+		msgIstiodReady.Code,
+		msgIstiodMissing.Code,
+		msgIstiodNotReady.Code,
+		msgRevisionUnknown.Code,
 	},
 	Eval: evalIstiodReady,
 }
@@ -53,6 +69,29 @@ func istiodInputs(p checks.Params) []checks.Input {
 	return in
 }
 
+// The messages of ca-root-cert.
+var (
+	msgRootCertOK = checks.Msg1[string](checks.Code{ID: CodeRootCertOK, Verdict: checks.Pass,
+		Template: "istio-ca-root-cert is present in %s",
+		Doc:      "istio-ca-root-cert holds a root certificate valid now"})
+	msgRootCertMissing = checks.Msg1[string](checks.Code{ID: CodeRootCertMissing, Verdict: checks.Fail,
+		Template: "istio-ca-root-cert is missing in %s",
+		Doc:      "no istio-ca-root-cert ConfigMap in the namespace: istiod does not watch it, or is not running"})
+	msgRootCertBad = checks.Msg2[string, rootCertFault](checks.Code{ID: CodeRootCertBad, Verdict: checks.Fail,
+		Template: "the root certificate in %s cannot be used: %s",
+		Doc:      "the ConfigMap has no root-cert.pem, or it is not a certificate, or it has expired"})
+)
+
+// rootCertFault is what makes istio-ca-root-cert unusable.
+type rootCertFault string
+
+const (
+	rootCertAbsent  rootCertFault = "istio-ca-root-cert has no root-cert.pem"
+	rootCertInvalid rootCertFault = "root-cert.pem is not a valid certificate"
+	rootCertEmpty   rootCertFault = "root-cert.pem holds no certificate"
+	rootCertExpired rootCertFault = "it has expired"
+)
+
 var caRootCert = &checks.Check{
 	Name:    "ca-root-cert",
 	Summary: "the ConfigMap istio-ca-root-cert that istiod writes into each namespace it watches is present with a valid root-cert.pem",
@@ -62,9 +101,9 @@ var caRootCert = &checks.Check{
 	Watch:  true,
 	Inputs: rootCertInputs,
 	Codes: []checks.Code{
-		{ID: CodeRootCertOK, Verdict: checks.Pass, Doc: "istio-ca-root-cert holds a root certificate valid now"},
-		{ID: CodeRootCertMissing, Verdict: checks.Fail, Doc: "no istio-ca-root-cert ConfigMap in the namespace: istiod does not watch it, or is not running"},
-		{ID: CodeRootCertBad, Verdict: checks.Fail, Doc: "the ConfigMap has no root-cert.pem, or it is not a certificate, or it has expired"},
+		msgRootCertOK.Code,
+		msgRootCertMissing.Code,
+		msgRootCertBad.Code,
 	},
 	Eval: evalRootCert,
 }
@@ -112,13 +151,13 @@ func evalIstiodReady(ctx context.Context, env checks.Env, p checks.Params) check
 			obs = "istiod Deployments in " + ns + ": " + strings.Join(found, ", ")
 		}
 		if rev == "" {
-			return result(checks.Fail, CodeIstiodMissing, "istiod is not installed in "+ns, checks.Condition{
+			return msgIstiodMissing.Result("istiod", ns, checks.Condition{
 				Name: "istiod Deployment", Observed: obs, Expected: "a Deployment labelled app=istiod in " + ns,
 				Fix: "Install the control plane (the lab's istio-base and istio-istiod Helm releases), then wait for it to start.",
 			})
 		}
 		if via == "" && len(all) > 0 {
-			return result(checks.Fail, CodeRevisionUnknown, fmt.Sprintf("no istiod revision or tag named %s", want), checks.Condition{
+			return msgRevisionUnknown.Result(want, checks.Condition{
 				Name: "istiod revision " + want, Observed: obs + "; no MutatingWebhookConfiguration labelled istio.io/tag=" + want,
 				Expected: "an istiod Deployment labelled istio.io/rev=" + want + ", or a revision tag " + want,
 				Fix:      "Install istiod with revision " + want + ", or create the tag (revisionTags in the istiod Helm values, or istioctl tag set " + want + " --revision <rev>).",
@@ -136,7 +175,7 @@ func evalIstiodReady(ctx context.Context, env checks.Env, p checks.Params) check
 			notag = "; no revision tag named " + want
 			fix = "Install istiod (the lab's istio-istiod Helm release). " + want + " must then be its revision, or a revision tag pointing at it (revisionTags: [" + want + "] in the istiod Helm values, or istioctl tag set " + want + " --revision <revision>)."
 		}
-		return result(checks.Fail, CodeIstiodMissing, fmt.Sprintf("istiod revision %s is not installed in %s", rev, ns), checks.Condition{
+		return msgIstiodMissing.Result("istiod revision "+rev, ns, checks.Condition{
 			Name: "istiod revision " + rev, Observed: obs + notag, Expected: exp, Fix: fix,
 		})
 	}
@@ -160,13 +199,13 @@ func evalIstiodReady(ctx context.Context, env checks.Env, p checks.Params) check
 		conds = append(conds, c)
 	}
 	if len(bad) > 0 {
-		return result(checks.Fail, CodeIstiodNotReady, fmt.Sprintf("istiod %s is not ready yet", strings.Join(bad, ", ")), conds...)
+		return msgIstiodNotReady.Result(strings.Join(bad, ", "), conds...)
 	}
 	var names []string
 	for i, d := range chosen {
 		names = append(names, fmt.Sprintf("%s (Istio %s)", d.Name, versions[i]))
 	}
-	return result(checks.Pass, CodeIstiodReady, "istiod is ready: "+strings.Join(names, ", "), conds...)
+	return msgIstiodReady.Result(strings.Join(names, ", "), conds...)
 }
 
 func istiodRevision(d *appsv1.Deployment) string {
@@ -258,14 +297,14 @@ func evalRootCert(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	}
 	name := "ConfigMap " + ns + "/istio-ca-root-cert"
 	if cm == nil {
-		return result(checks.Fail, CodeRootCertMissing, "istio-ca-root-cert is missing in "+ns, checks.Condition{
+		return msgRootCertMissing.Result(ns, checks.Condition{
 			Name: name, Observed: "not found", Expected: "present (istiod writes it into every namespace it watches)",
 			Fix: "Check that istiod is running and that " + ns + " is one istiod watches: in the lab, discoverySelectors select namespaces labelled istio.io/rev=stable (kubectl label namespace " + ns + " istio.io/rev=stable).",
 		})
 	}
 	data := cm.Data["root-cert.pem"]
 	if strings.TrimSpace(data) == "" {
-		return result(checks.Fail, CodeRootCertBad, "istio-ca-root-cert in "+ns+" has no root-cert.pem", checks.Condition{
+		return msgRootCertBad.Result(ns, rootCertAbsent, checks.Condition{
 			Name: name, Observed: "no root-cert.pem key", Expected: "root-cert.pem with a PEM certificate",
 			Fix: "Delete the ConfigMap and let istiod write it again (kubectl delete configmap istio-ca-root-cert -n " + ns + ").",
 		})
@@ -283,7 +322,7 @@ func evalRootCert(ctx context.Context, env checks.Env, p checks.Params) checks.R
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return result(checks.Fail, CodeRootCertBad, "root-cert.pem in "+ns+" is not a valid certificate", checks.Condition{
+			return msgRootCertBad.Result(ns, rootCertInvalid, checks.Condition{
 				Name: name, Observed: err.Error(), Expected: "a PEM certificate",
 				Fix: "Delete the ConfigMap and let istiod write it again (kubectl delete configmap istio-ca-root-cert -n " + ns + ").",
 			})
@@ -291,7 +330,7 @@ func evalRootCert(ctx context.Context, env checks.Env, p checks.Params) checks.R
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return result(checks.Fail, CodeRootCertBad, "root-cert.pem in "+ns+" holds no certificate", checks.Condition{
+		return msgRootCertBad.Result(ns, rootCertEmpty, checks.Condition{
 			Name: name, Observed: "no PEM CERTIFICATE block", Expected: "a PEM certificate",
 			Fix: "Delete the ConfigMap and let istiod write it again (kubectl delete configmap istio-ca-root-cert -n " + ns + ").",
 		})
@@ -301,13 +340,13 @@ func evalRootCert(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	for _, c := range certs {
 		descr = append(descr, fmt.Sprintf("%s, valid %s to %s", c.Subject, c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02")))
 		if now.After(c.NotAfter) {
-			return result(checks.Fail, CodeRootCertBad, "the root certificate in "+ns+" has expired", checks.Condition{
+			return msgRootCertBad.Result(ns, rootCertExpired, checks.Condition{
 				Name: name, Observed: "expired: " + descr[len(descr)-1], Expected: "a root certificate valid now",
 				Fix: "Rotate the CA (replace istio-system/istio-ca-secret or cacerts) and restart istiod so it rewrites the ConfigMaps.",
 			})
 		}
 	}
-	return result(checks.Pass, CodeRootCertOK, "istio-ca-root-cert is present in "+ns, checks.Condition{
+	return msgRootCertOK.Result(ns, checks.Condition{
 		Name: name, OK: true, Observed: strings.Join(descr, "; "), Expected: "a valid root certificate in root-cert.pem",
 	})
 }

@@ -20,6 +20,22 @@ const (
 	CodeMeshInvalid  = "MD0603" // data.mesh is not valid YAML
 )
 
+// The messages of mesh-config.
+var (
+	msgMeshOK = checks.Msg2[string, string](checks.Code{ID: CodeMeshOK, Verdict: checks.Pass,
+		Template: "mesh config %s: %s",
+		Doc:      "the field satisfies the operator in every chosen mesh config"})
+	msgMeshMismatch = checks.Msg4[string, string, string, more](checks.Code{ID: CodeMeshMismatch, Verdict: checks.Fail,
+		Template: "mesh config %s: want %s, found %s%s",
+		Doc:      "the field does not satisfy the operator: set meshConfig in the istiod Helm values and apply the release"})
+	msgMeshMissing = checks.Msg2[string, string](checks.Code{ID: CodeMeshMissing, Verdict: checks.Fail,
+		Template: "no Istio mesh config in %s%s",
+		Doc:      "no mesh ConfigMap (for that revision)"})
+	msgMeshInvalid = checks.Msg1[string](checks.Code{ID: CodeMeshInvalid, Verdict: checks.Fail,
+		Template: "the mesh config in %s is not valid YAML",
+		Doc:      "data.mesh is not valid YAML"})
+)
+
 var meshConfig = &checks.Check{
 	Name:    "mesh-config",
 	Summary: "a field of Istio's mesh config (ConfigMap istio-<revision>, key mesh) equals, contains, matches or compares with a value, or exists / is absent",
@@ -34,10 +50,10 @@ var meshConfig = &checks.Check{
 	Watch:  true,
 	Inputs: meshConfigInputs,
 	Codes: []checks.Code{
-		{ID: CodeMeshOK, Verdict: checks.Pass, Doc: "the field satisfies the operator in every chosen mesh config"},
-		{ID: CodeMeshMismatch, Verdict: checks.Fail, Doc: "the field does not satisfy the operator"},
-		{ID: CodeMeshMissing, Verdict: checks.Fail, Doc: "no mesh ConfigMap (for that revision)"},
-		{ID: CodeMeshInvalid, Verdict: checks.Fail, Doc: "data.mesh is not valid YAML"},
+		msgMeshOK.Code,
+		msgMeshMismatch.Code,
+		msgMeshMissing.Code,
+		msgMeshInvalid.Code,
 	},
 	Eval: evalMeshConfig,
 }
@@ -90,24 +106,24 @@ func evalMeshConfig(ctx context.Context, env checks.Env, p checks.Params) checks
 			}
 		}
 		if len(chosen) == 0 {
-			return result(checks.Fail, CodeMeshMissing, fmt.Sprintf("no mesh config for revision %s%s in %s", r, via, ns), checks.Condition{
+			return msgMeshMissing.Result(ns, fmt.Sprintf(" for revision %s%s", r, via), checks.Condition{
 				Name: "ConfigMap " + ns + "/" + want, Observed: foundText(names), Expected: "ConfigMap " + want + " with key mesh",
 				Fix: "Install istiod with that revision (its Helm chart writes the ConfigMap), or give the revision that is installed."})
 		}
 	}
 	if len(chosen) == 0 {
-		return result(checks.Fail, CodeMeshMissing, "no Istio mesh config in "+ns, checks.Condition{
+		return msgMeshMissing.Result(ns, "", checks.Condition{
 			Name: "mesh ConfigMap in " + ns, Observed: "none", Expected: "ConfigMap istio or istio-<revision> with key mesh",
 			Fix: "Install istiod (the lab's istio-istiod release); the mesh config comes from its meshConfig values."})
 	}
 	exp := expectedText(path, op, want)
 	var conds []checks.Condition
-	var failed []string
+	var failed []func(more, []checks.Condition) checks.Result
 	for _, u := range chosen {
 		text, _, _ := unstructured.NestedString(u.Object, "data", "mesh")
 		var mesh any
 		if err := yaml.Unmarshal([]byte(text), &mesh); err != nil {
-			return result(checks.Fail, CodeMeshInvalid, "the mesh config in "+nsName(u)+" is not valid YAML", checks.Condition{
+			return msgMeshInvalid.Result(nsName(u), checks.Condition{
 				Name: "ConfigMap " + nsName(u) + " key mesh", Observed: err.Error(), Expected: "valid YAML",
 				Fix: "Fix meshConfig in the istiod Helm values and apply the release again."})
 		}
@@ -124,18 +140,17 @@ func evalMeshConfig(ctx context.Context, env checks.Env, p checks.Params) checks
 		c := checks.Condition{Name: "ConfigMap " + nsName(u) + " key mesh", OK: ok, Observed: obs, Expected: exp}
 		if !ok {
 			c.Fix = fmt.Sprintf("Set meshConfig.%s in the istiod Helm values (the lab's istio-istiod values.yaml) and apply the release; istiod reloads the mesh config without a restart.", strings.SplitN(path, "[", 2)[0])
-			failed = append(failed, fmt.Sprintf("%s: want %s, found %s", u.GetName(), exp, obs))
+			name := u.GetName()
+			failed = append(failed, func(n more, cs []checks.Condition) checks.Result {
+				return msgMeshMismatch.Result(name, exp, obs, n, cs...)
+			})
 		}
 		conds = append(conds, c)
 	}
 	if len(failed) > 0 {
-		s := "mesh config " + failed[0]
-		if len(failed) > 1 {
-			s += fmt.Sprintf(" (and %d more)", len(failed)-1)
-		}
-		return result(checks.Fail, CodeMeshMismatch, s, conds...)
+		return failed[0](more(len(failed)-1), conds)
 	}
-	return result(checks.Pass, CodeMeshOK, fmt.Sprintf("mesh config %s: %s", strings.Join(chosenNames(chosen), ", "), conds[0].Observed), conds...)
+	return msgMeshOK.Result(strings.Join(chosenNames(chosen), ", "), conds[0].Observed, conds...)
 }
 
 func foundText(names []string) string {

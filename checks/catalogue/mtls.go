@@ -25,6 +25,22 @@ const (
 	CodeMTLSNoWorkload = "MD0303" // no pods to judge
 )
 
+// The messages of mtls-mode.
+var (
+	msgMTLSOK = checks.Msg3[string, string, string](checks.Code{ID: CodeMTLSOK, Verdict: checks.Pass,
+		Template: "mTLS is %s on every port of %s %s",
+		Doc:      "every port of every workload has the wanted effective mode, enforced by a proxy"})
+	msgMTLSMode = checks.Msg5[string, string, string, string, otherWorkloads](checks.Code{ID: CodeMTLSMode, Verdict: checks.Fail,
+		Template: "%s is %s, not %s (%s)%s",
+		Doc:      "a workload port has another effective mode: the summary names the first, why (the policy that decides, or the annotation that bypasses the proxy) and how many other workloads are off; change the policy the fix names"})
+	msgMTLSNoProxy = checks.Msg3[string, string, otherWorkloads](checks.Code{ID: CodeMTLSNoProxy, Verdict: checks.Fail,
+		Template: "%s has no Istio proxy, so nothing enforces %s mTLS%s",
+		Doc:      "a workload has no proxy to enforce the mode: put it in the mesh and restart it"})
+	msgMTLSNoWorkload = checks.Msg1[string](checks.Code{ID: CodeMTLSNoWorkload, Verdict: checks.Fail,
+		Template: "no running pods %s to judge",
+		Doc:      "no running pods to judge"})
+)
+
 var mtlsMode = &checks.Check{
 	Name: "mtls-mode",
 	Summary: "every workload in a namespace, on every port, has the effective mTLS mode Istio computes from its PeerAuthentications " +
@@ -43,10 +59,10 @@ var mtlsMode = &checks.Check{
 	Watch:  true,
 	Inputs: mtlsInputs,
 	Codes: []checks.Code{
-		{ID: CodeMTLSOK, Verdict: checks.Pass, Doc: "every port of every workload has the wanted effective mode, enforced by a proxy"},
-		{ID: CodeMTLSMode, Verdict: checks.Fail, Doc: "a workload port has another effective mode"},
-		{ID: CodeMTLSNoProxy, Verdict: checks.Fail, Doc: "a workload has no proxy to enforce the mode"},
-		{ID: CodeMTLSNoWorkload, Verdict: checks.Fail, Doc: "no running pods to judge"},
+		msgMTLSOK.Code,
+		msgMTLSMode.Code,
+		msgMTLSNoProxy.Code,
+		msgMTLSNoWorkload.Code,
 	},
 	Eval: evalMTLS,
 }
@@ -380,7 +396,7 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 		scope += " matching " + p.Str("selector")
 	}
 	if len(pods) == 0 {
-		return result(checks.Fail, CodeMTLSNoWorkload, "no running pods "+scope+" to judge", append(conds, checks.Condition{
+		return msgMTLSNoWorkload.Result(scope, append(conds, checks.Condition{
 			Name: "workloads " + scope, Observed: "no running pods", Expected: "at least one running pod",
 			Fix: "Deploy the lab's workloads into " + ns + " (or fix the selector), then wait for the pods to start.",
 		})...)
@@ -391,8 +407,9 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 		ok       bool
 		observed string
 		fix      string
-		first    string // the first problem, for the summary
-		code     string
+		// first is the result of the first problem, counting the
+		// other workloads that are off.
+		first func(otherWorkloads, []checks.Condition) checks.Result
 	}
 	byWorkload := map[string][]podOutcome{}
 	var order []string
@@ -439,8 +456,10 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 		if kind == proxyNone {
 			o.observed = "no proxy (" + why + "): the pod accepts only plain text, whatever the policies say (they would give " + describeVerdicts(verdicts) + ")"
 			if want != "DISABLE" {
-				o.ok, o.code = false, CodeMTLSNoProxy
-				o.first = fmt.Sprintf("%s has no Istio proxy, so nothing enforces %s mTLS", w, want)
+				o.ok = false
+				o.first = func(n otherWorkloads, cs []checks.Condition) checks.Result {
+					return msgMTLSNoProxy.Result(w, want, n, cs...)
+				}
 				o.fix = noProxyFix(pod, ns, w)
 			}
 		} else {
@@ -452,14 +471,19 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 					continue
 				}
 				if o.ok {
-					o.ok, o.code = false, CodeMTLSMode
+					o.ok = false
+					who, found := w, v.Mode
 					switch {
 					case sameVerdicts(verdicts):
-						o.first = fmt.Sprintf("%s is %s on every port, not %s (%s)", w, v.Mode, want, v.Why)
+						found += " on every port"
 					case v.Port == 0:
-						o.first = fmt.Sprintf("%s is %s on its other ports, not %s (%s)", w, v.Mode, want, v.Why)
+						found += " on its other ports"
 					default:
-						o.first = fmt.Sprintf("%s %s is %s, not %s (%s)", w, v.label(), v.Mode, want, v.Why)
+						who += " " + v.label()
+					}
+					why := v.Why
+					o.first = func(n otherWorkloads, cs []checks.Condition) checks.Result {
+						return msgMTLSMode.Result(who, found, want, why, n, cs...)
 					}
 				}
 				f := modeFix(v, eff, set, want, ns, root)
@@ -484,7 +508,7 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 		expected = "DISABLE on every port (plain text; a pod without a proxy counts)"
 	}
 	var bad []string
-	var firstProblem, code string
+	var first func(otherWorkloads, []checks.Condition) checks.Result
 	for _, w := range order {
 		outs := byWorkload[w]
 		// Pods of one workload usually agree; show one condition then,
@@ -513,8 +537,8 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 			}
 			conds = append(conds, checks.Condition{Name: name, OK: g[0].ok, Observed: g[0].observed, Expected: expected, Fix: g[0].fix})
 			if !g[0].ok {
-				if firstProblem == "" {
-					firstProblem, code = g[0].first, g[0].code
+				if first == nil {
+					first = g[0].first
 				}
 			}
 		}
@@ -526,13 +550,24 @@ func evalMTLS(ctx context.Context, env checks.Env, p checks.Params) checks.Resul
 		}
 	}
 	if len(bad) > 0 {
-		summary := firstProblem
-		if len(bad) > 1 {
-			summary += fmt.Sprintf("; %d of %d workloads %s are not %s", len(bad), len(order), scope, want)
-		}
-		return result(checks.Fail, code, summary, conds...)
+		return first(otherWorkloads{bad: len(bad), of: len(order), scope: scope, want: want}, conds)
 	}
-	return result(checks.Pass, CodeMTLSOK, fmt.Sprintf("mTLS is %s on every port of %s %s", want, plural(len(order), "workload", "workloads"), scope), conds...)
+	return msgMTLSOK.Result(want, plural(len(order), "workload", "workloads"), scope, conds...)
+}
+
+// otherWorkloads says, after the first workload a summary names, how
+// many are off in all: "; 2 of 4 workloads in bookinfo are not STRICT",
+// or nothing when the first is the only one.
+type otherWorkloads struct {
+	bad, of     int
+	scope, want string
+}
+
+func (o otherWorkloads) String() string {
+	if o.bad <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("; %d of %d workloads %s are not %s", o.bad, o.of, o.scope, o.want)
 }
 
 // Pod annotations that keep inbound ports away from the sidecar: the

@@ -24,6 +24,28 @@ const (
 	CodeVSIgnored       = "MD0615" // istiod does not read the VirtualService's namespace
 )
 
+// The messages of route-weights.
+var (
+	msgWeightsOK = checks.Msg2[string, string](checks.Code{ID: CodeWeightsOK, Verdict: checks.Pass,
+		Template: "%s splits traffic %s",
+		Doc:      "the default route splits traffic in the wanted shares"})
+	msgWeightsDiffer = checks.Msg2[string, string](checks.Code{ID: CodeWeightsDiffer, Verdict: checks.Fail,
+		Template: "%s does not split traffic as wanted: %s",
+		Doc:      "the traffic shares differ: set the weights of the default route as the lesson says"})
+	msgVSMissing = checks.Msg1[string](checks.Code{ID: CodeVSMissing, Verdict: checks.Fail,
+		Template: "%s does not exist",
+		Doc:      "no such VirtualService"})
+	msgSubsetUndefined = checks.Msg2[string, string](checks.Code{ID: CodeSubsetUndefined, Verdict: checks.Fail,
+		Template: "%s routes to subset %s, which no DestinationRule defines (requests there get 503)",
+		Doc:      "a subset that gets traffic is defined by no DestinationRule"})
+	msgNoDefaultRoute = checks.Msg2[string, error](checks.Code{ID: CodeNoDefaultRoute, Verdict: checks.Fail,
+		Template: "%s has no default route to judge: %v",
+		Doc:      "the VirtualService has no default route to judge"})
+	msgVSIgnored = checks.Msg2[string, string](checks.Code{ID: CodeVSIgnored, Verdict: checks.Fail,
+		Template: "%s is ignored: %s",
+		Doc:      "the VirtualService is in a namespace the mesh config's discoverySelectors leave out, so istiod ignores it"})
+)
+
 var routeWeights = &checks.Check{
 	Name: "route-weights",
 	Summary: "a VirtualService's default route splits traffic in the wanted shares (weights are relative; a lone destination gets 100), " +
@@ -40,12 +62,12 @@ var routeWeights = &checks.Check{
 	Watch:  true,
 	Inputs: routeInputs,
 	Codes: []checks.Code{
-		{ID: CodeWeightsOK, Verdict: checks.Pass, Doc: "the default route splits traffic in the wanted shares"},
-		{ID: CodeWeightsDiffer, Verdict: checks.Fail, Doc: "the traffic shares differ"},
-		{ID: CodeVSMissing, Verdict: checks.Fail, Doc: "no such VirtualService"},
-		{ID: CodeSubsetUndefined, Verdict: checks.Fail, Doc: "a subset that gets traffic is defined by no DestinationRule"},
-		{ID: CodeNoDefaultRoute, Verdict: checks.Fail, Doc: "the VirtualService has no default route to judge"},
-		{ID: CodeVSIgnored, Verdict: checks.Fail, Doc: "the VirtualService is in a namespace the mesh config's discoverySelectors leave out, so istiod ignores it"},
+		msgWeightsOK.Code,
+		msgWeightsDiffer.Code,
+		msgVSMissing.Code,
+		msgSubsetUndefined.Code,
+		msgNoDefaultRoute.Code,
+		msgVSIgnored.Code,
 	},
 	Eval: evalRouteWeights,
 }
@@ -95,11 +117,11 @@ func evalRouteWeights(ctx context.Context, env checks.Env, p checks.Params) chec
 			sort.Strings(names)
 			obs += "; " + ns + " has " + joinMax(names, 8)
 		}
-		return result(checks.Fail, CodeVSMissing, ref+" does not exist", checks.Condition{Name: ref, Observed: obs, Expected: "exists",
+		return msgVSMissing.Result(ref, checks.Condition{Name: ref, Observed: obs, Expected: "exists",
 			Fix: "Apply the lesson's routing manifest (the chapter's helmfile variant for " + name + ")."})
 	}
 	if !scope.selects(ns) {
-		return result(checks.Fail, CodeVSIgnored, ref+" is ignored: "+scope.ignoredWhy(ns), checks.Condition{Name: ref, Observed: "exists, but " + scope.ignoredWhy(ns),
+		return msgVSIgnored.Result(ref, scope.ignoredWhy(ns), checks.Condition{Name: ref, Observed: "exists, but " + scope.ignoredWhy(ns),
 			Expected: "in a namespace istiod reads", Fix: "To make istiod read it, " + scope.ignoredFix(ns) + "."})
 	}
 	var vs networkingv1.VirtualService
@@ -108,7 +130,7 @@ func evalRouteWeights(ctx context.Context, env checks.Env, p checks.Params) chec
 	}
 	dests, which, err := defaultRoute(&vs.Spec)
 	if err != nil {
-		return result(checks.Fail, CodeNoDefaultRoute, ref+": "+err.Error(), checks.Condition{Name: ref + " routes", Observed: err.Error(),
+		return msgNoDefaultRoute.Result(ref, err, checks.Condition{Name: ref + " routes", Observed: err.Error(),
 			Expected: "an http (or tcp/tls) rule without match conditions, whose destinations carry the weights",
 			Fix:      "Add a catch-all route (an http rule with no match) listing the destinations and their weights."})
 	}
@@ -192,15 +214,15 @@ func evalRouteWeights(ctx context.Context, env checks.Env, p checks.Params) chec
 	}
 	switch {
 	case !conds[0].OK:
-		s := ref + ": " + strings.Join(off, ", ")
+		s := strings.Join(off, ", ")
 		if total == 0 {
-			s = ref + ": every weight is 0"
+			s = "every weight is 0"
 		}
-		return result(checks.Fail, CodeWeightsDiffer, s, conds...)
+		return msgWeightsDiffer.Result(ref, s, conds...)
 	case len(missing) > 0:
-		return result(checks.Fail, CodeSubsetUndefined, fmt.Sprintf("%s routes to subset %s, which no DestinationRule defines (requests there get 503)", ref, strings.Join(missing, ", ")), conds...)
+		return msgSubsetUndefined.Result(ref, strings.Join(missing, ", "), conds...)
 	}
-	return result(checks.Pass, CodeWeightsOK, ref+" splits traffic "+strings.Join(obsParts, ", "), conds...)
+	return msgWeightsOK.Result(ref, strings.Join(obsParts, ", "), conds...)
 }
 
 func pct(f float64) string {

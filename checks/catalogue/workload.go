@@ -34,6 +34,60 @@ const (
 	CodeWorkloadNone = "MD0512" // not found
 )
 
+// The messages of namespace-enrolled.
+var (
+	msgEnrolled = checks.Msg2[string, string](checks.Code{ID: CodeEnrolled, Verdict: checks.Pass,
+		Template: "namespace %s is %s",
+		Doc:      "the namespace's labels give the wanted mode (enrolled for sidecar injection and by which revision, in ambient mode, or outside the mesh)"})
+	msgNotEnrolled = checks.Msg2[string, string](checks.Code{ID: CodeNotEnrolled, Verdict: checks.Fail,
+		Template: "namespace %s is %s",
+		Doc:      "the labels do not give the wanted mode: label the namespace as the lesson says (and restart its workloads for sidecars)"})
+	msgEnrolConflict = checks.Msg2[string, string](checks.Code{ID: CodeEnrolConflict, Verdict: checks.Fail,
+		Template: "namespace %s has conflicting mesh labels: %s",
+		Doc:      "the labels contradict each other (istio-injection with istio.io/rev, or ambient with injection): remove the one the lesson does not use"})
+	msgEnrolRevision = checks.Msg3[string, string, string](checks.Code{ID: CodeEnrolRevision, Verdict: checks.Fail,
+		Template: "namespace %s is enrolled for revision %s, not %s",
+		Doc:      "the namespace is enrolled for another revision: relabel istio.io/rev and restart its workloads"})
+	msgNamespaceAbsent = checks.Msg1[string](checks.Code{ID: CodeNamespaceAbsent, Verdict: checks.Fail,
+		Template: "namespace %s does not exist",
+		Doc:      "the namespace does not exist: create it with the lab's labels"})
+	msgNoInjector = checks.Msg2[string, string](checks.Code{ID: CodeNoInjector, Verdict: checks.Fail,
+		Template: "namespace %s is labelled for revision %s, but no injector serves it",
+		Doc:      "labelled for injection, but no istiod webhook serves that revision or tag: install that revision, point the tag at one, or relabel"})
+)
+
+// The messages of workloads-in-mesh.
+var (
+	msgInMesh = checks.Msg4[string, string, string, string](checks.Code{ID: CodeInMesh, Verdict: checks.Pass,
+		Template: "all %s %s are Ready and %s (%s)",
+		Doc:      "every pod has the wanted proxy (or none, when the step wants the workloads outside the mesh) and is Ready"})
+	msgNoProxy = checks.Msg4[string, string, string, more](checks.Code{ID: CodeNoProxy, Verdict: checks.Fail,
+		Template: "%s has %s, but the step wants %s%s",
+		Doc:      "a pod lacks the wanted proxy: fix the namespace's labels and restart the workload"})
+	msgPodNotReady = checks.Msg2[string, more](checks.Code{ID: CodePodNotReady, Verdict: checks.Fail,
+		Template: "%s is not Ready%s",
+		Doc:      "a pod is not Ready: its events and container states say why"})
+	msgPodRevision = checks.Msg4[string, string, string, more](checks.Code{ID: CodePodRevision, Verdict: checks.Fail,
+		Template: "%s runs a sidecar from revision %s, not %s%s",
+		Doc:      "a pod was injected by another revision: relabel the namespace (or move the tag) and restart the workload"})
+	msgNoPods = checks.Msg1[string](checks.Code{ID: CodeNoPods, Verdict: checks.Fail,
+		Template: "no running pods %s",
+		Doc:      "no running pod to judge: deploy the lab's workloads, or fix the selector"})
+)
+
+// The messages of workload-ready.
+var (
+	msgWorkloadOK = checks.Msg2[string, string](checks.Code{ID: CodeWorkloadOK, Verdict: checks.Pass,
+		Template: "%s is ready (%s)",
+		Doc:      "every replica is updated, ready and available"})
+	msgWorkloadBusy = checks.Msg3[string, string, string](checks.Code{ID: CodeWorkloadBusy, Verdict: checks.Fail,
+		Template: "%s %s not ready yet: %s",
+		Doc:      "not every replica is updated and ready yet: wait for the rollout, or look at why its pods do not start"})
+	msgWorkloadNone = checks.Msg1[string](checks.Code{ID: CodeWorkloadNone, Verdict: checks.Fail,
+		Template: "%s does not exist",
+		Doc:      "no such workload: install it with the lesson's command"})
+)
+
 var namespaceEnrolled = &checks.Check{
 	Name: "namespace-enrolled",
 	Summary: "a namespace's labels put its new pods in the mesh the way the lesson wants: sidecar injection " +
@@ -47,14 +101,8 @@ var namespaceEnrolled = &checks.Check{
 	Rules:  []checks.Rule{checks.OnlyWith("revision", "mode", "sidecar")},
 	Watch:  true,
 	Inputs: enrolledInputs,
-	Codes: []checks.Code{
-		{ID: CodeEnrolled, Verdict: checks.Pass, Doc: "the namespace's labels give the wanted mode"},
-		{ID: CodeNotEnrolled, Verdict: checks.Fail, Doc: "the labels do not give the wanted mode"},
-		{ID: CodeEnrolConflict, Verdict: checks.Fail, Doc: "the labels contradict each other (istio-injection with istio.io/rev, or ambient with injection)"},
-		{ID: CodeEnrolRevision, Verdict: checks.Fail, Doc: "the namespace is enrolled for another revision"},
-		{ID: CodeNamespaceAbsent, Verdict: checks.Fail, Doc: "the namespace does not exist"},
-		{ID: CodeNoInjector, Verdict: checks.Fail, Doc: "labelled for injection, but no istiod webhook serves that revision or tag"},
-	},
+	Codes: []checks.Code{msgEnrolled.Code, msgNotEnrolled.Code, msgEnrolConflict.Code, msgEnrolRevision.Code,
+		msgNamespaceAbsent.Code, msgNoInjector.Code},
 	Eval: evalEnrolled,
 }
 
@@ -80,14 +128,8 @@ var workloadsInMesh = &checks.Check{
 	},
 	Watch:  true,
 	Inputs: inMeshInputs,
-	Codes: []checks.Code{
-		{ID: CodeInMesh, Verdict: checks.Pass, Doc: "every pod has the wanted proxy and is Ready"},
-		{ID: CodeNoProxy, Verdict: checks.Fail, Doc: "a pod lacks the wanted proxy"},
-		{ID: CodePodNotReady, Verdict: checks.Fail, Doc: "a pod is not Ready"},
-		{ID: CodePodRevision, Verdict: checks.Fail, Doc: "a pod was injected by another revision"},
-		{ID: CodeNoPods, Verdict: checks.Fail, Doc: "no running pod to judge"},
-	},
-	Eval: evalInMesh,
+	Codes:  []checks.Code{msgInMesh.Code, msgNoProxy.Code, msgPodNotReady.Code, msgPodRevision.Code, msgNoPods.Code},
+	Eval:   evalInMesh,
 }
 
 func inMeshInputs(p checks.Params) []checks.Input {
@@ -110,12 +152,8 @@ var workloadReady = &checks.Check{
 	Rules:  []checks.Rule{checks.NeedOneOf("name", "selector")},
 	Watch:  true,
 	Inputs: workloadInputs,
-	Codes: []checks.Code{
-		{ID: CodeWorkloadOK, Verdict: checks.Pass, Doc: "every replica is updated, ready and available"},
-		{ID: CodeWorkloadBusy, Verdict: checks.Fail, Doc: "not every replica is updated and ready yet"},
-		{ID: CodeWorkloadNone, Verdict: checks.Fail, Doc: "no such workload"},
-	},
-	Eval: evalWorkloadReady,
+	Codes:  []checks.Code{msgWorkloadOK.Code, msgWorkloadBusy.Code, msgWorkloadNone.Code},
+	Eval:   evalWorkloadReady,
 }
 
 func workloadInputs(p checks.Params) []checks.Input {
@@ -135,7 +173,7 @@ func evalEnrolled(ctx context.Context, env checks.Env, p checks.Params) checks.R
 		}
 	}
 	if nsObj == nil {
-		return result(checks.Fail, CodeNamespaceAbsent, "namespace "+ns+" does not exist", checks.Condition{
+		return msgNamespaceAbsent.Result(ns, checks.Condition{
 			Name: "namespace " + ns, Observed: "not found", Expected: "exists",
 			Fix: "Create it with the lab's labels (kubectl apply --server-side -f the chapter's shared/namespace.yaml).",
 		})
@@ -174,19 +212,19 @@ func evalEnrolled(ctx context.Context, env checks.Env, p checks.Params) checks.R
 		if conflict != "" {
 			// istioctl analyze warns about this too: the labels say two
 			// things, and revision upgrades will not move such a namespace.
-			return result(checks.Fail, CodeEnrolConflict, "namespace "+ns+" has conflicting injection labels", checks.Condition{
+			return msgEnrolConflict.Result(ns, "its injection labels disagree", checks.Condition{
 				Name: name, Observed: shown + "; " + conflict, Expected: sidecarExpected(want),
 				Fix: fmt.Sprintf("Remove the legacy label: kubectl label namespace %s istio-injection-", ns),
 			})
 		}
 		if !injects {
-			return result(checks.Fail, CodeNotEnrolled, "namespace "+ns+" is not enrolled for sidecar injection", checks.Condition{
+			return msgNotEnrolled.Result(ns, "not enrolled for sidecar injection", checks.Condition{
 				Name: name, Observed: shown, Expected: sidecarExpected(want),
 				Fix: fmt.Sprintf("kubectl label namespace %s istio.io/rev=%s --overwrite, then restart its workloads so the injector adds istio-proxy", ns, orDefault(want, "stable")),
 			})
 		}
 		if want != "" && want != injRev {
-			return result(checks.Fail, CodeEnrolRevision, fmt.Sprintf("namespace %s is enrolled for revision %s, not %s", ns, injRev, want), checks.Condition{
+			return msgEnrolRevision.Result(ns, injRev, want, checks.Condition{
 				Name: name, Observed: shown, Expected: sidecarExpected(want),
 				Fix: fmt.Sprintf("kubectl label namespace %s istio.io/rev=%s --overwrite, then restart its workloads", ns, want),
 			})
@@ -200,7 +238,7 @@ func evalEnrolled(ctx context.Context, env checks.Env, p checks.Params) checks.R
 			if injRev == "default" && hasInj {
 				via = "istio-injection=enabled (the default revision)"
 			}
-			return result(checks.Fail, CodeNoInjector, fmt.Sprintf("namespace %s is labelled for revision %s, but no injector serves it", ns, injRev), checks.Condition{
+			return msgNoInjector.Result(ns, injRev, checks.Condition{
 				Name: name, Observed: shown + "; no sidecar-injector webhook of istiod serves " + via + ": " + injectorsText(mwcs),
 				Expected: sidecarExpected(want) + ", served by an installed istiod or revision tag",
 				Fix:      injectorFix(ns, injRev, hasInj),
@@ -213,31 +251,31 @@ func evalEnrolled(ctx context.Context, env checks.Env, p checks.Params) checks.R
 		if amb == "ambient" {
 			c.Observed += "; istio.io/dataplane-mode=ambient is also set, but injected pods keep their sidecar and are not captured by ztunnel"
 		}
-		return result(checks.Pass, CodeEnrolled, fmt.Sprintf("namespace %s is enrolled for sidecar injection (revision %s)", ns, injRev), c)
+		return msgEnrolled.Result(ns, fmt.Sprintf("enrolled for sidecar injection (revision %s)", injRev), c)
 	case "ambient":
 		exp := "istio.io/dataplane-mode=ambient and no injection label"
 		if amb != "ambient" {
-			return result(checks.Fail, CodeNotEnrolled, "namespace "+ns+" is not in ambient mode", checks.Condition{
+			return msgNotEnrolled.Result(ns, "not in ambient mode", checks.Condition{
 				Name: name, Observed: shown, Expected: exp,
 				Fix: fmt.Sprintf("kubectl label namespace %s istio.io/dataplane-mode=ambient (pods join without a restart)", ns),
 			})
 		}
 		if injects {
-			return result(checks.Fail, CodeEnrolConflict, "namespace "+ns+" is labelled for ambient but still injects sidecars", checks.Condition{
+			return msgEnrolConflict.Result(ns, "it is labelled for ambient but still injects sidecars", checks.Condition{
 				Name: name, Observed: shown, Expected: exp,
 				Fix: fmt.Sprintf("Remove the injection label (kubectl label namespace %s istio.io/rev- istio-injection-) and restart the workloads so they lose their sidecars; sidecar pods are not captured by ztunnel.", ns),
 			})
 		}
-		return result(checks.Pass, CodeEnrolled, "namespace "+ns+" is in ambient mode", checks.Condition{Name: name, OK: true, Observed: shown, Expected: exp})
+		return msgEnrolled.Result(ns, "in ambient mode", checks.Condition{Name: name, OK: true, Observed: shown, Expected: exp})
 	default: // none
 		exp := "no istio-injection=enabled, no istio.io/rev, no istio.io/dataplane-mode=ambient"
 		if injects || amb == "ambient" {
-			return result(checks.Fail, CodeNotEnrolled, "namespace "+ns+" is still in the mesh", checks.Condition{
+			return msgNotEnrolled.Result(ns, "still in the mesh", checks.Condition{
 				Name: name, Observed: shown, Expected: exp,
 				Fix: fmt.Sprintf("kubectl label namespace %s istio.io/rev- istio-injection- istio.io/dataplane-mode-, then restart its workloads", ns),
 			})
 		}
-		return result(checks.Pass, CodeEnrolled, "namespace "+ns+" is outside the mesh", checks.Condition{Name: name, OK: true, Observed: shown, Expected: exp})
+		return msgEnrolled.Result(ns, "outside the mesh", checks.Condition{Name: name, OK: true, Observed: shown, Expected: exp})
 	}
 }
 
@@ -372,7 +410,7 @@ func evalInMesh(ctx context.Context, env checks.Env, p checks.Params) checks.Res
 		}
 	}
 	if len(pods) == 0 {
-		return result(checks.Fail, CodeNoPods, "no running pods "+scope, checks.Condition{
+		return msgNoPods.Result(scope, checks.Condition{
 			Name: "pods " + scope, Observed: "none running", Expected: "at least one running pod",
 			Fix: "Deploy the lab's workloads (or fix the selector) and wait for the pods to start.",
 		})
@@ -384,14 +422,15 @@ func evalInMesh(ctx context.Context, env checks.Env, p checks.Params) checks.Res
 
 	type outcome struct {
 		ok       bool
-		code     string
 		observed string
 		fix      string
-		problem  string
+		// problem is the result a failing pod makes, counting the
+		// other problems it does not name.
+		problem func(more, []checks.Condition) checks.Result
 	}
 	var conds []checks.Condition
-	var problems []string
-	code := ""
+	var problems int
+	var first func(more, []checks.Condition) checks.Result
 	byWorkload := map[string][]*corev1.Pod{}
 	var order []string
 	for _, pod := range pods {
@@ -424,12 +463,18 @@ func evalInMesh(ctx context.Context, env checks.Env, p checks.Params) checks.Res
 			}
 			switch {
 			case !proxyMatches(want, kind):
-				o = outcome{code: CodeNoProxy, problem: fmt.Sprintf("%s has %s, but the step wants %s", w, proxyHas(kind), proxyWanted(want)), fix: proxyFix(want, kind, ns, w)}
+				has := proxyHas(kind)
+				o = outcome{problem: func(n more, cs []checks.Condition) checks.Result {
+					return msgNoProxy.Result(w, has, proxyWanted(want), n, cs...)
+				}, fix: proxyFix(want, kind, ns, w)}
 			case wantRev != "" && (kind == proxyNative || kind == proxyClassic) && !revs[rev]:
-				o = outcome{code: CodePodRevision, problem: fmt.Sprintf("%s runs a sidecar from revision %s, not %s", w, orDefault(rev, "unknown"), revText),
+				got := orDefault(rev, "unknown")
+				o = outcome{problem: func(n more, cs []checks.Condition) checks.Result {
+					return msgPodRevision.Result(w, got, revText, n, cs...)
+				},
 					fix: fmt.Sprintf("Make sure %s is labelled istio.io/rev=%s and the tag points where you expect, then kubectl rollout restart deployment/%s -n %s so pods are injected again.", ns, wantRev, w, ns)}
 			case !ready:
-				o = outcome{code: CodePodNotReady, problem: fmt.Sprintf("%s is not Ready", w),
+				o = outcome{problem: func(n more, cs []checks.Condition) checks.Result { return msgPodNotReady.Result(w, n, cs...) },
 					fix: fmt.Sprintf("Look at the pod's events and container states (kubectl describe pod -n %s %s); with a sidecar, check the istio-proxy logs too.", ns, pod.Name)}
 			}
 			o.observed = strings.Join(facts, ", ")
@@ -451,25 +496,21 @@ func evalInMesh(ctx context.Context, env checks.Env, p checks.Params) checks.Res
 			}
 			conds = append(conds, checks.Condition{Name: name, OK: o.ok, Observed: o.observed, Expected: expected, Fix: o.fix})
 			if !o.ok {
-				if code == "" {
-					code = o.code
+				if first == nil {
+					first = o.problem
 				}
-				problems = append(problems, o.problem)
+				problems++
 			}
 		}
 	}
-	if len(problems) > 0 {
-		summary := problems[0]
-		if len(problems) > 1 {
-			summary += fmt.Sprintf(" (and %d more)", len(problems)-1)
-		}
-		return result(checks.Fail, code, summary, conds...)
+	if first != nil {
+		return first(more(problems-1), conds)
 	}
 	what := "in the mesh"
 	if want == "none" {
 		what = "outside the mesh"
 	}
-	return result(checks.Pass, CodeInMesh, fmt.Sprintf("all %s %s are Ready and %s (%s)", plural(len(order), "workload", "workloads"), scope, what, proxyWanted(want)), conds...)
+	return msgInMesh.Result(plural(len(order), "workload", "workloads"), scope, what, proxyWanted(want), conds...)
 }
 
 func proxyFix(want, got, ns, w string) string {
@@ -520,7 +561,7 @@ func evalWorkloadReady(ctx context.Context, env checks.Env, p checks.Params) che
 		if len(others) > 0 && name != "" {
 			obs += " (" + kind + "s in " + ns + ": " + joinMax(others, 8) + ")"
 		}
-		return result(checks.Fail, CodeWorkloadNone, what+" does not exist", checks.Condition{
+		return msgWorkloadNone.Result(what, checks.Condition{
 			Name: what, Observed: obs, Expected: "exists and is ready",
 			Fix: "Install it with the lesson's command (helmfile apply … for the lab), and check the namespace and name.",
 		})
@@ -542,12 +583,12 @@ func evalWorkloadReady(ctx context.Context, env checks.Env, p checks.Params) che
 		conds = append(conds, c)
 	}
 	if len(bad) > 0 {
-		return result(checks.Fail, CodeWorkloadBusy, fmt.Sprintf("%s %s not ready yet: %s", kind, strings.Join(bad, ", "), firstObserved(conds)), conds...)
+		return msgWorkloadBusy.Result(kind, strings.Join(bad, ", "), firstObserved(conds), conds...)
 	}
 	if len(chosen) == 1 {
-		return result(checks.Pass, CodeWorkloadOK, fmt.Sprintf("%s %s is ready (%s)", kind, nsName(chosen[0]), conds[0].Observed), conds...)
+		return msgWorkloadOK.Result(kind+" "+nsName(chosen[0]), conds[0].Observed, conds...)
 	}
-	return result(checks.Pass, CodeWorkloadOK, fmt.Sprintf("all %d %ss in %s matching %s are ready", len(chosen), kind, ns, sel), conds...)
+	return msgWorkloadOK.Result(fmt.Sprintf("each of the %d %ss in %s matching %s", len(chosen), kind, ns, sel), "every replica updated, ready and available", conds...)
 }
 
 func firstObserved(conds []checks.Condition) string {
