@@ -33,6 +33,22 @@ const (
 	CodeUptimeUnfinished = "MD0893" // the rollout had not finished when the probe stopped
 )
 
+// The messages of uptime-probe's own codes.
+var (
+	msgUptimeOK = checks.Msg3[int, string, string](checks.Code{ID: CodeUptimeOK, Verdict: checks.Pass,
+		Template: "%d answers in %s, every one 2xx%s",
+		Doc:      "every answer was 2xx (through the restart of the Deployments named, when a namespace is watched)"})
+	msgUptimeFailed = checks.Msg3[int, int, string](checks.Code{ID: CodeUptimeFailed, Verdict: checks.Fail,
+		Template: "%d of %d answers not 2xx: %s",
+		Doc:      "some answers were not 2xx or got no answer; each is listed with when it was sent, its status and Envoy's flags"})
+	msgUptimeNoRestart = checks.Msg1[string](checks.Code{ID: CodeUptimeNoRestart, Verdict: checks.Fail,
+		Template: "not restarted while the probe ran: %s",
+		Doc:      "a watched Deployment was not restarted while the probe ran (or there is none to watch): start the probe, then restart"})
+	msgUptimeUnfinished = checks.Msg1[string](checks.Code{ID: CodeUptimeUnfinished, Verdict: checks.Fail,
+		Template: "still rolling out when the probe stopped: %s",
+		Doc:      "a restarted Deployment had not finished rolling out when the probe stopped (max-duration)"})
+)
+
 // uptimeSettle is how long the probe goes on sending once every rollout
 // it watches has finished: the old pods' endpoints leave the proxies a
 // moment after the Deployment says it is done.
@@ -86,10 +102,7 @@ var uptimeProbe = &checks.Check{
 	Chart: true,
 	Uses:  []*checks.Capability{checks.IngressForward},
 	Codes: []checks.Code{
-		{ID: CodeUptimeOK, Verdict: checks.Pass, Doc: "every answer was 2xx (through the restart, when one is watched)"},
-		{ID: CodeUptimeFailed, Verdict: checks.Fail, Doc: "some answers were not 2xx or got no answer; each is listed with when it was sent"},
-		{ID: CodeUptimeNoRestart, Verdict: checks.Fail, Doc: "a watched Deployment was not restarted while the probe ran"},
-		{ID: CodeUptimeUnfinished, Verdict: checks.Fail, Doc: "a restarted Deployment had not finished rolling out when the probe stopped"},
+		msgUptimeOK.Code, msgUptimeFailed.Code, msgUptimeNoRestart.Code, msgUptimeUnfinished.Code,
 		{ID: CodeProbeUnreachable, Verdict: checks.Fail, Doc: "no request got any answer"},
 		{ID: CodeNoIngress, Verdict: checks.Error, Doc: "no gateway leads to a Service"},
 		{ID: CodeNoGatewayPod, Verdict: checks.Error, Doc: "the ingress Service has no ready pod"},
@@ -157,7 +170,7 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 			if s := p.Str("selector"); s != "" {
 				what += " matching " + s
 			}
-			return result(checks.Fail, CodeUptimeNoRestart, what+": nothing to watch restart",
+			return msgUptimeNoRestart.Result(what+" (nothing to watch)",
 				checks.Condition{Name: "Deployments in " + watchNS, Observed: what, Expected: "the Deployments the step restarts",
 					Fix: "Check the namespace (kubectl get deploy -n " + watchNS + ") and the lab's set-up."})
 		}
@@ -276,10 +289,9 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 		answers.Observed += fmt.Sprintf("; %d requests not sent because %d were still waiting for an answer", t.Skipped, min(traffic.MaxConcurrency, rate*5))
 	}
 	conds = append(conds, answers)
-	code, summary := CodeUptimeOK, fmt.Sprintf("%d answers in %s, every one 2xx", t.Answered, t.Elapsed.Round(time.Second))
-	verdict := checks.Pass
+	took := t.Elapsed.Round(time.Second).String()
+	var notRestarted, unfinished, restarted []string
 	if watchNS != "" {
-		var notRestarted, unfinished, restarted []string
 		for _, n := range names {
 			r := rolls[n]
 			switch {
@@ -304,31 +316,28 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 			fc.Fix = fmt.Sprintf("kubectl rollout status deployment -n %s says what it waits for; the probe waits at most %s.", watchNS, plan.Max)
 		}
 		conds = append(conds, rc, fc)
-		switch {
-		case len(notRestarted) > 0:
-			verdict, code = checks.Fail, CodeUptimeNoRestart
-			summary = fmt.Sprintf("not restarted while the probe ran: %s", strings.Join(notRestarted, ", "))
-		case len(unfinished) > 0:
-			verdict, code = checks.Fail, CodeUptimeUnfinished
-			summary = "still rolling out when the probe stopped: " + strings.Join(unfinished, ", ")
-		default:
-			summary = fmt.Sprintf("%d answers in %s through the restart of %s, every one 2xx", t.Answered, t.Elapsed.Round(time.Second), strings.Join(restarted, ", "))
-		}
 	}
 	// Failed answers come first: they are what the probe is for.
+	var r checks.Result
 	switch {
-	case t.Answered > 0 && t.OK == 0 && t.Bad == t.Answered && allTransport(t):
+	case t.Answered > 0 && t.OK == 0 && allTransport(t):
 		why := t.Runs[0].Detail
 		if pr := reached.Problem(); pr != "" {
 			why = pr
 		}
 		conds = append(conds, checks.Condition{Name: "any answer", Observed: why, Expected: "HTTP responses", Fix: unreachableFix(reached)})
-		verdict, code, summary = checks.Fail, CodeProbeUnreachable, fmt.Sprintf("no request got an answer via %s: %s", reached.Via, why)
+		r = result(checks.Fail, CodeProbeUnreachable, fmt.Sprintf("no request got an answer via %s: %s", reached.Via, why), conds...)
 	case t.Bad > 0:
-		verdict, code = checks.Fail, CodeUptimeFailed
-		summary = fmt.Sprintf("%d of %d answers not 2xx: %s", t.Bad, t.Answered, failureList(t))
+		r = msgUptimeFailed.Result(t.Bad, t.Answered, failureList(t), conds...)
+	case len(notRestarted) > 0:
+		r = msgUptimeNoRestart.Result(strings.Join(notRestarted, ", "), conds...)
+	case len(unfinished) > 0:
+		r = msgUptimeUnfinished.Result(strings.Join(unfinished, ", "), conds...)
+	case watchNS != "":
+		r = msgUptimeOK.Result(t.Answered, took, " through the restart of "+strings.Join(restarted, ", "), conds...)
+	default:
+		r = msgUptimeOK.Result(t.Answered, took, "", conds...)
 	}
-	r := result(verdict, code, summary, conds...)
 	r.Progress, r.Bars = uptimeProgress(t), uptimeBars(t)
 	return r
 }
