@@ -51,6 +51,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -157,12 +158,18 @@ func startLab(t *testing.T, c *testcluster.Cluster) simLab {
 	}
 	done := make(chan struct{})
 	go func() { node.Run(ctx); close(done) }()
+	// The simulator plays the Deployment controller for restarts (the
+	// "# restart:" directive): it writes a restarted Deployment's status
+	// as its rollout goes, and routes to the rollout's pods meanwhile.
+	rolled := make(chan struct{})
+	go func() { sim.RunRollouts(ctx, kube, node.Errorf); close(rolled) }()
 	t.Cleanup(func() {
 		mu.Lock()
 		running = false
 		mu.Unlock()
 		stop()
 		<-done
+		<-rolled
 		ingress.Close()
 		keycloak.Close()
 	})
@@ -216,7 +223,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 	// ingress as a reader's --ingress would point it.
 	eng := conn.Engine()
 	eng.Traffic = lab.traffic
-	run := settled{eng, lab.node}
+	run := settled{eng, lab.node, &restartDirective{}}
 	sv := &saves{}
 	m := tui.New(tui.Options{
 		Lessons: []*lessons.Lesson{l}, Lesson: l.ID, Step: first + 1,
@@ -246,6 +253,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		// reader arrives. Unless the step only observes the cluster, the
 		// gate must be shut here by every check of the step: a check
 		// that already passes proves nothing about what the reader did.
+		run.restart.set("") // the reader has not acted yet
 		before := evaluate(ctx, t, run, l, i, rows, seen)
 		if !sf.observe {
 			for n, b := range rows {
@@ -290,6 +298,7 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		guardFailed := map[int]bool{}
 		for _, f := range sf.wrong {
 			sp := w.applyFile(f)
+			run.restart.set(sp.restart)
 			// Getting a step wrong takes a reader minutes too: what the
 			// mesh counted in the state before (the arrival state, or an
 			// earlier wrong one) is out of a windowed query's reach;
@@ -330,8 +339,9 @@ func walkLesson(t *testing.T, c *testcluster.Cluster, kcPath string, lab simLab,
 		}
 
 		// The passing state.
+		run.restart.set("")
 		if sf.pass != "" {
-			w.applyFile(sf.pass)
+			run.restart.set(w.applyFile(sf.pass).restart)
 		}
 		after := evaluate(ctx, t, run, l, i, rows, seen)
 		for n, b := range rows {
@@ -506,7 +516,47 @@ func (c coverage) note(b checks.Bound, v checks.Verdict) {
 // check. A check that reads only objects needs no node.
 type settled struct {
 	checks.Runner
-	node *fakelab.Node
+	node    *fakelab.Node
+	restart *restartDirective
+}
+
+// restartDirective is the "# restart: NAMESPACE" of the state the walk is
+// in: the reader's kubectl rollout restart deployment -n NAMESPACE, done
+// while a probe that watches that namespace (uptime-probe's
+// restart-namespace) runs, as the step asks the reader to: start the
+// probe, then restart.
+type restartDirective struct {
+	mu sync.Mutex
+	ns string
+}
+
+func (d *restartDirective) set(ns string) {
+	d.mu.Lock()
+	d.ns = ns
+	d.mu.Unlock()
+}
+
+func (d *restartDirective) get() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ns
+}
+
+// restartDeployments is kubectl rollout restart deployment -n ns: the
+// pod template's restartedAt annotation set to now on every Deployment
+// (with nanoseconds, so two restarts in one second are two).
+func restartDeployments(ctx context.Context, kube kubernetes.Interface, ns string) error {
+	list, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, fakelab.RestartedAt, time.Now().Format(time.RFC3339Nano))
+	for _, d := range list.Items {
+		if _, err := kube.AppsV1().Deployments(ns).Patch(ctx, d.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r settled) Run(ctx context.Context, b checks.Bound, out chan<- checks.Update) checks.Result {
@@ -516,7 +566,35 @@ func (r settled) Run(ctx context.Context, b checks.Bound, out chan<- checks.Upda
 	if err := r.node.Settle(ctx); err != nil {
 		return checks.Result{Check: b.Check.Name, Params: b.Params, Verdict: checks.Error, Summary: "the simulated lab did not settle: " + err.Error(), At: time.Now()}
 	}
-	return r.Runner.Run(ctx, b, out)
+	ns := r.restart.get()
+	if ns == "" || b.Params["restart-namespace"] != ns {
+		return r.Runner.Run(ctx, b, out)
+	}
+	// Once the probe's first answers are in, the reader restarts.
+	mid := make(chan checks.Update, 16)
+	fwd := make(chan struct{})
+	go func() {
+		defer close(fwd)
+		restarted := false
+		for u := range mid {
+			if !restarted {
+				restarted = true
+				if err := restartDeployments(ctx, r.node.Kube, ns); err != nil {
+					r.node.Errorf("# restart: %s: %v", ns, err)
+				}
+			}
+			if out != nil {
+				select {
+				case out <- u:
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
+	res := r.Runner.Run(ctx, b, mid)
+	close(mid)
+	<-fwd
+	return res
 }
 
 // saves keeps the last progress snapshot the UI saved.
@@ -793,6 +871,7 @@ type spec struct {
 	restores []ref
 	guards   map[int]string // check number -> why it may pass before the step
 	sends    []send         // requests the reader sends through the ingress
+	restart  string         // "# restart: NS": the namespace the reader restarts while the step's probe runs
 	atOnce   string         // "# at once: WHY": a wrong state checked with no time passed
 }
 
@@ -809,6 +888,7 @@ var (
 	deleteRe  = regexp.MustCompile(`(?m)^# (delete|restore): (\S+) (\S+) (\S+)\s*$`)
 	guardRe   = regexp.MustCompile(`(?m)^# guard: ([0-9]+) (.*\S)\s*$`)
 	sendRe    = regexp.MustCompile(`(?m)^# send: ([0-9]+) (/\S*)\s*$`)
+	restartRe = regexp.MustCompile(`(?m)^# restart: (\S+)\s*$`)
 	atOnceRe  = regexp.MustCompile(`(?m)^# at once: (.*\S)\s*$`)
 	// The fixture names: entry.yaml, NN.pass.yaml or NN.observe.yaml,
 	// and any number of NN.fail.yaml / NN.fail-WORD.yaml.
@@ -919,6 +999,12 @@ func (w *walker) load(path string) spec {
 			w.t.Fatalf("%s: send: %q is not a count from 1 to 1000", path, m[1])
 		}
 		sp.sends = append(sp.sends, send{n, m[2]})
+	}
+	if m := restartRe.FindAllStringSubmatch(string(raw), -1); len(m) > 0 {
+		if len(m) > 1 {
+			w.t.Fatalf("%s: one # restart: a file", path)
+		}
+		sp.restart = m[0][1]
 	}
 	if m := atOnceRe.FindStringSubmatch(string(raw)); m != nil {
 		sp.atOnce = m[1]
