@@ -23,6 +23,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -112,6 +113,7 @@ type Model struct {
 	pick    picker
 	dlg     *dialog
 	msg     messageLine
+	saves   *saveOrder
 	copyBox string // a command offered for selecting by hand
 
 	plan *breaks.Plan // a break's dry run, while its dialog asks
@@ -131,7 +133,7 @@ func New(opt Options) *Model {
 	m := &Model{
 		opt: opt, ses: session.New(opt.Lessons, opt.Progress, opt.Now), keys: newKeyMap(),
 		lesson: newLessonView(), over: newOverlay(), present: opt.Present,
-		pub: publisher{p: opt.Presenter},
+		pub: publisher{p: opt.Presenter}, saves: &saveOrder{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	theme := opt.Theme
@@ -541,8 +543,31 @@ func (m *Model) save() tea.Cmd {
 	if m.opt.Save == nil {
 		return nil
 	}
-	snap, save := m.ses.Progress().Clone(), m.opt.Save
-	return func() tea.Msg { return savedMsg{snap, save(snap)} }
+	snap, save, q := m.ses.Progress().Clone(), m.opt.Save, m.saves
+	q.mu.Lock()
+	q.taken++
+	seq := q.taken
+	q.mu.Unlock()
+	return func() tea.Msg {
+		// Commands run on goroutines of their own, so two saves can
+		// finish in either order: one at a time, and a snapshot older
+		// than one already written is dropped, or it would put back a
+		// state the reader has left (an answer recorded as failed,
+		// then overwritten by the move that came before it).
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if seq < q.written {
+			return nil
+		}
+		q.written = seq
+		return savedMsg{snap, save(snap)}
+	}
+}
+
+// saveOrder keeps the model's saves in the order they were taken.
+type saveOrder struct {
+	mu             sync.Mutex
+	taken, written uint64
 }
 
 // Progress returns the reader's progress, for a final save on exit.

@@ -465,3 +465,23 @@ func TestUnknownCheckShownAsBroken(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestSavesKeepTheirOrder: saves run as commands on goroutines of their
+// own, so they may finish in any order; an older snapshot finishing last
+// must not put back what the reader has left.
+func TestSavesKeepTheirOrder(t *testing.T) {
+	sv := &saves{}
+	m := New(options(t, nil, 4, sv))
+	first := m.save()
+	m.ses.Progress().Mark("6", "answer-a-question", progress.Failed, time.Now())
+	second := m.save()
+	if msg := second(); msg == nil {
+		t.Fatal("the newer save was dropped")
+	}
+	if msg := first(); msg != nil {
+		t.Errorf("the older save ran after the newer one: %#v", msg)
+	}
+	if got := sv.status("6", "answer-a-question"); got != progress.Failed {
+		t.Errorf("saved status = %q, want %q (the newer snapshot)", got, progress.Failed)
+	}
+}
