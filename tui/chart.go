@@ -16,13 +16,9 @@ import (
 // tall when there is space, labelled with its name, count and share; a
 // full-width bar is the whole group.
 func chartView(st *styles, r *checks.Result, w int) string {
-	groups := map[string][]checks.Bar{}
-	var order []string
-	for _, b := range r.Bars {
-		if _, ok := groups[b.Group]; !ok {
-			order = append(order, b.Group)
-		}
-		groups[b.Group] = append(groups[b.Group], b)
+	order, groups, series := seriesGroups(r.Bars)
+	if series {
+		return timeChartView(st, order, groups, w)
 	}
 	var out []string
 	for _, g := range order {
@@ -104,6 +100,15 @@ func miniChart(st *styles, bars []checks.Bar, w int) string {
 		title = st.subtle.Render(bars[0].Group + ": ")
 	}
 	return ansi.Truncate("   "+title+strings.Join(parts, "  "), w, "…")
+}
+
+// miniChartLines is a row's small chart in the check panel: miniChart's
+// one line, or one line per series of a chart over time.
+func miniChartLines(st *styles, bars []checks.Bar, w int) []string {
+	if order, groups, series := seriesGroups(bars); series {
+		return timeSeriesLines(st, order, groups, w)
+	}
+	return []string{miniChart(st, bars, w)}
 }
 
 // probeView is the main area while a probe runs and after it finished.

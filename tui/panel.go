@@ -125,9 +125,7 @@ func charted(r *session.Row) bool {
 func panelLines(rows []session.Row, q *lessons.Question) int {
 	n := len(rows)
 	for i := range rows {
-		if charted(&rows[i]) {
-			n++
-		}
+		n += chartRows(&rows[i])
 	}
 	if q != nil {
 		n++
@@ -154,7 +152,7 @@ func panelView(st *styles, rows []session.Row, q *lessons.Question, a session.An
 		}
 		lines = append(lines, ansi.Truncate(left, w, "…"))
 		if charted(r) {
-			lines = append(lines, miniChart(st, r.Res.Bars, w))
+			lines = append(lines, miniChartLines(st, r.Res.Bars, w)...)
 		}
 	}
 	if q != nil {

@@ -181,16 +181,22 @@ func bigText(s string) string {
 }
 
 // presentPanelLines is the big panel's wanted height: a header, and per
-// check (and question) a line for the verdict and one for what is wrong.
+// check (and question) a line for the verdict and one for what is wrong,
+// and the lines of each check's small chart (a chart over time while a
+// probe runs).
 func presentPanelLines(ses *session.Session) int {
-	n := len(ses.Rows())
+	rows := ses.Rows()
+	n, charts := len(rows), 0
+	for i := range rows {
+		charts += chartRows(&rows[i])
+	}
 	if ses.Step().Question != nil {
 		n++
 	}
 	if n == 0 {
 		return 0
 	}
-	return 1 + 2*n
+	return 1 + 2*n + charts
 }
 
 // presentPanelView is the check panel in presenter mode: each check on
@@ -209,6 +215,9 @@ func presentPanelView(st *styles, ses *session.Session, w, h int) string {
 		mark, word, ms := rowState(st, r, on)
 		lines = append(lines, xansi.Truncate(ms.Render(fmt.Sprintf("%s %s", mark, word))+"  "+st.chartLabel.Render(r.Bound.Title), w, "…"),
 			xansi.Truncate("    "+st.text.Render(rowDetail(r, on, "press t to run the traffic test")), w, "…"))
+		if charted(r) {
+			lines = append(lines, miniChartLines(st, r.Res.Bars, w)...)
+		}
 	}
 	if q != nil {
 		mark, word, ms, text := questionState(st, q, a)
