@@ -35,6 +35,11 @@ type ambientWorld struct {
 type waypoint struct {
 	Name, Namespace string
 	For             string // istio.io/waypoint-for; "" means service
+	// Addressed: the Gateway's status has addresses, which istiod writes
+	// once the waypoint's Deployment had a ready pod and never takes
+	// back (ambient/waypoints.go): Services stay bound to it from then
+	// on, even when its pods are gone.
+	Addressed bool
 }
 
 // Ambient reports whether the pod's traffic goes through ztunnel.
@@ -54,7 +59,8 @@ func (w *World) readAmbient(objs []*unstructured.Unstructured) {
 				continue
 			}
 			if class, _, _ := unstructured.NestedString(o.Object, "spec", "gatewayClassName"); class == "istio-waypoint" {
-				w.ambient.waypoints[key] = &waypoint{Name: o.GetName(), Namespace: o.GetNamespace(), For: o.GetLabels()["istio.io/waypoint-for"]}
+				addrs, _, _ := unstructured.NestedSlice(o.Object, "status", "addresses")
+				w.ambient.waypoints[key] = &waypoint{Name: o.GetName(), Namespace: o.GetNamespace(), For: o.GetLabels()["istio.io/waypoint-for"], Addressed: len(addrs) > 0}
 			}
 		}
 	}
@@ -76,10 +82,38 @@ func useWaypoint(labels map[string]string, ns string) (name, wns string, none bo
 
 // WaypointFor is the running waypoint pod that serves traffic to svc, or
 // nil when the Service has none (no label, opted out, no such waypoint,
-// a waypoint for workloads only, or none of its pods running: istiod
-// then reports the Service unbound and ztunnel goes straight to the
-// pods).
+// a waypoint for workloads only, or one that never had a ready pod:
+// istiod then reports the Service unbound and ztunnel goes straight to
+// the pods). A Service bound to a waypoint that has lost its pods is
+// bound all the same: see waypointDown.
 func (w *World) WaypointFor(svc *Service) *Pod {
+	wp := w.boundWaypoint(svc)
+	if wp == nil {
+		return nil
+	}
+	return w.waypointPod(wp)
+}
+
+// waypointDown reports whether svc is bound to a waypoint (its Gateway
+// has addresses) none of whose pods runs: traffic for svc then has
+// nowhere to go, since istiod keeps the binding.
+func (w *World) waypointDown(svc *Service) bool {
+	wp := w.boundWaypoint(svc)
+	return wp != nil && wp.Addressed && w.waypointPod(wp) == nil
+}
+
+func (w *World) waypointPod(wp *waypoint) *Pod {
+	for _, p := range w.Pods {
+		if p.Namespace == wp.Namespace && p.Running && p.Labels["gateway.networking.k8s.io/gateway-name"] == wp.Name {
+			return p
+		}
+	}
+	return nil
+}
+
+// boundWaypoint is the waypoint svc's labels (or its namespace's) name,
+// when it exists and serves Services.
+func (w *World) boundWaypoint(svc *Service) *waypoint {
 	if svc == nil {
 		return nil
 	}
@@ -96,12 +130,7 @@ func (w *World) WaypointFor(svc *Service) *Pod {
 	if wp == nil || (wp.For != "" && wp.For != "service" && wp.For != "all") {
 		return nil
 	}
-	for _, p := range w.Pods {
-		if p.Namespace == wns && p.Running && p.Labels["gateway.networking.k8s.io/gateway-name"] == name {
-			return p
-		}
-	}
-	return nil
+	return wp
 }
 
 // ambientSend carries a request that leaves an ambient pod: through the
@@ -113,6 +142,11 @@ func (s *Sim) ambientSend(ctx context.Context, w *World, from *caller, svc *Serv
 	}
 	if svc == nil {
 		return Response{Err: "dns", Flags: "-"}, true
+	}
+	if w.waypointDown(svc) {
+		// ztunnel tunnels to the waypoint's address, which no pod
+		// serves: the caller's connection is cut.
+		return Response{Err: "reset", Flags: "-"}, true
 	}
 	if wp := w.WaypointFor(svc); wp != nil {
 		via := &caller{pod: wp, ns: wp.Namespace, labels: wp.Labels, sidecar: true, trace: from.trace, origin: from.pod}

@@ -36,6 +36,13 @@ func (s *Sim) gatewayViaWaypoint(ctx context.Context, w *World, from *caller, sv
 	if from.gateway == nil || from.pod == nil || svc == nil || !w.ingressUsesWaypoint(svc) {
 		return Response{}, false
 	}
+	if w.waypointDown(svc) {
+		// The gateway's cluster has the waypoint as its only endpoint,
+		// and it has no pod.
+		r := Response{Status: 503, Body: "no healthy upstream", Header: textHeader(), Flags: "UH"}
+		s.recordRequest(from, nil, svc, r, "unknown", false)
+		return r, true
+	}
 	wp := w.WaypointFor(svc)
 	if wp == nil {
 		return Response{}, false
