@@ -148,14 +148,7 @@ func startLab(t *testing.T, c *testcluster.Cluster) simLab {
 				t.Errorf(format, args...)
 			}
 		}}
-	kubelet.Source = func(ns, pod, container string) ([]testcluster.LogLine, bool) {
-		lines, ok := node.Log(ns, pod, container)
-		out := make([]testcluster.LogLine, len(lines))
-		for i, l := range lines {
-			out[i] = testcluster.LogLine{At: l.At, Text: l.Text}
-		}
-		return out, ok
-	}
+	kubelet.Source = testcluster.LogsFrom(node.Log)
 	done := make(chan struct{})
 	go func() { node.Run(ctx); close(done) }()
 	// The simulator plays the Deployment controller for restarts (the

@@ -49,14 +49,7 @@ func simLab(t *testing.T) (*testcluster.Cluster, *emitEnv) {
 	// The node's kubelet serves pods/log from the simulation.
 	kubelet := c.Kubelet(t, pn, "observe-node")
 	node := &fakelab.Node{Kube: kube, Sim: sim, NewIP: pn.AddIP, ReleaseIP: pn.ReleaseIP, Listen: pn.ListenAt, NodeName: kubelet.Node}
-	kubelet.Source = func(ns, pod, container string) ([]testcluster.LogLine, bool) {
-		lines, ok := node.Log(ns, pod, container)
-		out := make([]testcluster.LogLine, len(lines))
-		for i, l := range lines {
-			out[i] = testcluster.LogLine{At: l.At, Text: l.Text}
-		}
-		return out, ok
-	}
+	kubelet.Source = testcluster.LogsFrom(node.Log)
 	done := make(chan struct{})
 	go func() { node.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; ing.Close() })

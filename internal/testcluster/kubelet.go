@@ -46,6 +46,23 @@ type LogLine struct {
 	Text string
 }
 
+// LogsFrom makes a Source of a log whose lines have LogLine's fields
+// under a type of their own (fakelab.Node.Log's), so that this package
+// does not depend on the simulator.
+func LogsFrom[L ~struct {
+	At   time.Time
+	Text string
+}](log func(namespace, pod, container string) ([]L, bool)) func(namespace, pod, container string) ([]LogLine, bool) {
+	return func(namespace, pod, container string) ([]LogLine, bool) {
+		lines, ok := log(namespace, pod, container)
+		out := make([]LogLine, len(lines))
+		for i, l := range lines {
+			out[i] = LogLine(l)
+		}
+		return out, ok
+	}
+}
+
 // Kubelet starts a fake kubelet in the pod network and creates (or
 // updates) the Node named node that leads the API server to it. Both
 // live until the test ends.

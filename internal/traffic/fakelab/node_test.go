@@ -72,14 +72,7 @@ func TestNodeOnCluster(t *testing.T) {
 	kubelet := c.Kubelet(t, pn, "fakelab-node-test")
 	node := &fakelab.Node{Kube: kube, Sim: sim, NewIP: pn.AddIP, ReleaseIP: pn.ReleaseIP, Listen: pn.ListenAt, Errorf: t.Errorf,
 		NodeName: kubelet.Node}
-	kubelet.Source = func(ns, pod, container string) ([]testcluster.LogLine, bool) {
-		lines, ok := node.Log(ns, pod, container)
-		out := make([]testcluster.LogLine, len(lines))
-		for i, l := range lines {
-			out[i] = testcluster.LogLine{At: l.At, Text: l.Text}
-		}
-		return out, ok
-	}
+	kubelet.Source = testcluster.LogsFrom(node.Log)
 	done := make(chan struct{})
 	go func() { node.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
