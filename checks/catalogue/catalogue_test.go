@@ -123,12 +123,7 @@ func TestCatalogue(t *testing.T) {
 
 // unconverted lists the checks whose codes are not messages yet (codes8
 // converts them check by check); it only shrinks.
-// uptime-probe's own codes are messages; it also reports http-probe's
-// ingress codes (reachIngress), which convert with http-probe.
-var unconverted = map[string]bool{"access-log": true, "uptime-probe": true,
-	"follow-request": true,
-	"pod-probe":      true, "request-rate": true, "http-probe": true, "prometheus-query": true, "envoy-stat": true,
-}
+var unconverted = map[string]bool{"access-log": true, "follow-request": true}
 
 // TestCommonCodesFit: the codes every check shares are messages whose
 // templates fit their arguments, as every check's own are (TestCatalogue).
@@ -163,7 +158,7 @@ func TestCodesAreUnique(t *testing.T) {
 	for _, ch := range catalogue() {
 		for _, c := range ch.Codes {
 			if prev, dup := seen[c.ID]; dup && (prev.Verdict != c.Verdict || prev.Template != c.Template || prev.Doc != c.Doc) {
-				t.Errorf("%s: code %s (%s) is declared elsewhere as %s", ch.Name, c.ID, c.Doc, prev.Doc)
+				t.Errorf("%s: code %s (%q: %s) is declared elsewhere as %q: %s", ch.Name, c.ID, c.Template, c.Doc, prev.Template, prev.Doc)
 			}
 			seen[c.ID] = c
 		}

@@ -23,6 +23,40 @@ const (
 	CodePodProbeNoSA      = "MD0829" // the namespace has no ServiceAccount default for the pod
 )
 
+// The messages of pod-probe.
+var (
+	msgPodProbeOK = checks.Msg3[string, string, string](checks.Code{ID: CodePodProbeOK, Verdict: checks.Pass,
+		Template: "%s: %s, as expected (%s)",
+		Doc:      "curl's outcome is the expected one"})
+	msgPodProbeLeftover = checks.Msg3[string, string, string](checks.Code{ID: CodePodProbeLeftover, Verdict: checks.Pass,
+		Template: "%s: %s, as expected (%s), but the probe pod could not be deleted",
+		Doc:      "the outcome is the expected one, but the probe pod could not be deleted: delete it by hand"})
+	msgPodProbeFailed = checks.Msg3[string, string, string](checks.Code{ID: CodePodProbeFailed, Verdict: checks.Fail,
+		Template: "%s: %s; expected %s",
+		Doc:      "curl's outcome is not the expected one"})
+	msgPodProbeDNS = checks.Msg3[string, string, string](checks.Code{ID: CodePodProbeDNS, Verdict: checks.Fail,
+		Template: "%s: %s; expected %s",
+		Doc:      "the URL's host did not resolve in the cluster"})
+	msgPodProbeForbidden = checks.Msg1[string](checks.Code{ID: CodePodProbeForbidden, Verdict: checks.Error,
+		Template: "your credentials may not create the probe pod in %s",
+		Doc:      "RBAC does not allow creating the probe pod"})
+	msgPodProbeNoNS = checks.Msg1[string](checks.Code{ID: CodePodProbeNoNS, Verdict: checks.Error,
+		Template: "namespace %s does not exist",
+		Doc:      "the namespace does not exist"})
+	msgPodProbeImage = checks.Msg1[string](checks.Code{ID: CodePodProbeImage, Verdict: checks.Error,
+		Template: "the cluster could not pull the probe image %s",
+		Doc:      "the image could not be pulled"})
+	msgPodProbeStuck = checks.Msg0(checks.Code{ID: CodePodProbeStuck, Verdict: checks.Error,
+		Template: "the probe pod did not start",
+		Doc:      "the pod never started (unschedulable, …)"})
+	msgPodProbePodFailed = checks.Msg0(checks.Code{ID: CodePodProbePodFailed, Verdict: checks.Error,
+		Template: "the probe pod failed",
+		Doc:      "the pod failed before curl finished"})
+	msgPodProbeNoSA = checks.Msg1[string](checks.Code{ID: CodePodProbeNoSA, Verdict: checks.Error,
+		Template: "namespace %s has no ServiceAccount default for the probe pod",
+		Doc:      "the namespace has no ServiceAccount default for the probe pod (yet)"})
+)
+
 var podProbe = &checks.Check{
 	Name: "pod-probe",
 	Summary: "runs curl once from a short-lived pod in a namespace of your choice, inside or outside the mesh, " +
@@ -47,15 +81,16 @@ var podProbe = &checks.Check{
 	},
 	Uses: []*checks.Capability{checks.ProbePods},
 	Codes: []checks.Code{
-		{ID: CodePodProbeOK, Verdict: checks.Pass, Doc: "curl's outcome is the expected one"},
-		{ID: CodePodProbeLeftover, Verdict: checks.Pass, Doc: "the outcome is the expected one, but the probe pod could not be deleted"},
-		{ID: CodePodProbeFailed, Verdict: checks.Fail, Doc: "curl's outcome is not the expected one"},
-		{ID: CodePodProbeDNS, Verdict: checks.Fail, Doc: "the URL's host did not resolve in the cluster"},
-		{ID: CodePodProbeForbidden, Verdict: checks.Error, Doc: "RBAC does not allow creating the probe pod"},
-		{ID: CodePodProbeNoNS, Verdict: checks.Error, Doc: "the namespace does not exist"},
-		{ID: CodePodProbeImage, Verdict: checks.Error, Doc: "the image could not be pulled"},
-		{ID: CodePodProbeStuck, Verdict: checks.Error, Doc: "the pod never started (unschedulable, …)"},
-		{ID: CodePodProbePodFailed, Verdict: checks.Error, Doc: "the pod failed before curl finished"},
+		msgPodProbeOK.Code,
+		msgPodProbeLeftover.Code,
+		msgPodProbeFailed.Code,
+		msgPodProbeDNS.Code,
+		msgPodProbeForbidden.Code,
+		msgPodProbeNoNS.Code,
+		msgPodProbeImage.Code,
+		msgPodProbeStuck.Code,
+		msgPodProbePodFailed.Code,
+		msgPodProbeNoSA.Code,
 		codeProbeCancelled,
 		codeProbeOffline,
 	},
@@ -82,7 +117,7 @@ func evalPodProbe(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	}
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeProbeOffline, "cannot run a probe pod: not connected to a cluster", checks.Condition{
+		return msgProbeOffline.Result("run a probe pod", checks.Condition{
 			Name: "cluster", Observed: "not connected", Expected: "a cluster connection",
 			Fix: "Connect meshdojo to your cluster (--context), or run the probe by hand: " + probe.KubectlRun()})
 	}
@@ -98,7 +133,7 @@ func evalPodProbe(ctx context.Context, env checks.Env, p checks.Params) checks.R
 		if leftover != nil {
 			r.Conditions = append(r.Conditions, *leftover)
 			if r.Code == CodeProbeCancelled {
-				r.Summary = "probe stopped, but its pod is still there"
+				r = msgProbeCancelled.Result("and left its pod behind", r.Conditions...)
 			}
 		}
 		return r
@@ -109,7 +144,7 @@ func evalPodProbe(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	if res.Status != 0 {
 		got.Observed += fmt.Sprintf(" (HTTP %d)", res.Status)
 	}
-	code := CodePodProbeFailed
+	failed := msgPodProbeFailed
 	switch want {
 	case "success":
 		got.OK = res.ExitCode == 0
@@ -121,21 +156,22 @@ func evalPodProbe(ctx context.Context, env checks.Env, p checks.Params) checks.R
 	if !got.OK {
 		got.Fix = podProbeFix(want, res, probe)
 		if res.ExitCode == 6 {
-			code = CodePodProbeDNS
+			failed = msgPodProbeDNS
 		}
 	}
 	conds := []checks.Condition{got}
 	if leftover != nil {
 		conds = append(conds, *leftover)
 	}
+	meaning := traffic.CurlMeaning(res.ExitCode)
 	var r checks.Result
-	if got.OK {
-		r = result(checks.Pass, CodePodProbeOK, fmt.Sprintf("%s: %s, as expected (%s)", where, traffic.CurlMeaning(res.ExitCode), want), conds...)
-	} else {
-		r = result(checks.Fail, code, fmt.Sprintf("%s: %s; expected %s", where, traffic.CurlMeaning(res.ExitCode), podExpectText(want)), conds...)
-	}
-	if leftover != nil && r.Verdict == checks.Pass {
-		r.Code = CodePodProbeLeftover
+	switch {
+	case got.OK && leftover != nil:
+		r = msgPodProbeLeftover.Result(where, meaning, want, conds...)
+	case got.OK:
+		r = msgPodProbeOK.Result(where, meaning, want, conds...)
+	default:
+		r = failed.Result(where, meaning, podExpectText(want), conds...)
 	}
 	r.Progress = "probe pod " + res.Pod + " deleted"
 	return r
@@ -181,33 +217,33 @@ func podLeftoverCond(p traffic.PodProbe, res *traffic.PodResult) *checks.Conditi
 
 func podProbeError(err error, p traffic.PodProbe) checks.Result {
 	cond := checks.Condition{Name: "probe pod in " + p.Namespace, Observed: err.Error(), Expected: "a pod that runs curl once"}
-	code, summary := CodePodProbePodFailed, "the probe pod failed"
+	fail := func(c checks.Condition) checks.Result { return msgPodProbePodFailed.Result(c) }
 	switch {
 	case errors.Is(err, traffic.ErrPodForbidden):
-		code, summary = CodePodProbeForbidden, "your credentials may not create the probe pod in "+p.Namespace
+		fail = func(c checks.Condition) checks.Result { return msgPodProbeForbidden.Result(p.Namespace, c) }
 		cond.Fix = fmt.Sprintf("Ask for create, get and delete on pods (and get on pods/log) in %s, or run the probe by hand: %s",
 			p.Namespace, p.KubectlRun())
 	case errors.Is(err, traffic.ErrNoServiceAccount):
-		code, summary = CodePodProbeNoSA, "namespace "+p.Namespace+" has no ServiceAccount default for the probe pod"
+		fail = func(c checks.Condition) checks.Result { return msgPodProbeNoSA.Result(p.Namespace, c) }
 		cond.Fix = "Kubernetes creates it moments after the namespace; if kubectl get serviceaccount default -n " + p.Namespace +
 			" stays empty, create it (kubectl create serviceaccount default -n " + p.Namespace + "), then " + checks.Again + "."
 	case errors.Is(err, traffic.ErrNoNamespace):
-		code, summary = CodePodProbeNoNS, "namespace "+p.Namespace+" does not exist"
+		fail = func(c checks.Condition) checks.Result { return msgPodProbeNoNS.Result(p.Namespace, c) }
 		cond.Fix = "Create it (kubectl create namespace " + p.Namespace + ") or do the lesson's set-up step that creates it."
 	case errors.Is(err, traffic.ErrImagePull):
-		code, summary = CodePodProbeImage, "the cluster could not pull the probe image "+p.Image
+		fail = func(c checks.Condition) checks.Result { return msgPodProbeImage.Result(p.Image, c) }
 		cond.Fix = "Check that the nodes can reach the registry (kubectl describe pod shows the pull error). For a cluster " +
 			"without internet access, push the image to a registry it can reach and start meshdojo with --probe-image <registry>/curl."
 	case errors.Is(err, traffic.ErrPodStuck):
-		code, summary = CodePodProbeStuck, "the probe pod did not start"
+		fail = func(c checks.Condition) checks.Result { return msgPodProbeStuck.Result(c) }
 		cond.Fix = "See why with kubectl get events -n " + p.Namespace + ". In the lab, pods only run on nodes with the " +
 			"nodegroup labels; a full node or a missing sidecar image also keeps pods Pending."
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		code, summary = CodeProbeCancelled, "probe stopped (the pod was deleted)"
+		fail = func(c checks.Condition) checks.Result { return msgProbeCancelled.Result("(the pod was deleted)", c) }
 		cond.Observed = "stopped before curl finished (cancelled, or meshdojo was interrupted)"
 		cond.Fix = "Run the check again when you want the result; it starts a fresh pod."
 	default:
 		cond.Fix = "See kubectl get events -n " + p.Namespace + ", then " + checks.Again + "."
 	}
-	return result(checks.Error, code, summary, cond)
+	return fail(cond)
 }

@@ -60,15 +60,9 @@ var requestRate = &checks.Check{
 		return []checks.Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}}
 	},
 	Uses: []*checks.Capability{checks.IngressForward, checks.ServiceProxy},
-	Codes: append(slices.Clip(metricCodes),
-		checks.Code{ID: CodePromUnavailable, Verdict: checks.Error, Doc: "Prometheus cannot be reached or rejected the query"},
-		checks.Code{ID: CodePromMissing, Verdict: checks.Fail, Doc: "Prometheus is not installed (its Service does not exist)"},
-		checks.Code{ID: CodeProbeUnreachable, Verdict: checks.Fail, Doc: "no request got any answer"},
-		checks.Code{ID: CodeNoIngress, Verdict: checks.Error, Doc: "no gateway leads to a Service"},
-		checks.Code{ID: CodeNoGatewayPod, Verdict: checks.Error, Doc: "the ingress Service has no ready pod"},
-		checks.Code{ID: CodeForwardRefused, Verdict: checks.Error, Doc: "the API server or the pod refused the port-forward"},
-		codeProbeCancelled,
-		checks.Code{ID: CodeIngressOverride, Verdict: checks.Error, Doc: "the --ingress address is not usable"}),
+	Codes: append(slices.Clip(metricCodes), msgPromUnavailable.Code, msgPromMissing.Code,
+		msgProbeUnreachable.Code, msgNoIngress.Code, msgNoGatewayPod.Code, msgForwardRefused.Code, codeProbeCancelled,
+		msgIngressOverride.Code),
 	Eval: evalRequestRate,
 }
 
@@ -78,7 +72,7 @@ var rateEvery = 2 * time.Second
 func evalRequestRate(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeProbeOffline, "cannot send traffic and ask Prometheus: not connected to a cluster")
+		return msgProbeOffline.Result("send traffic and ask Prometheus")
 	}
 	t := traffic.PromTarget{Namespace: p.Str("namespace"), Service: p.Str("service"), Port: p.Int("prometheus-port")}
 	query := p.Str("query")
@@ -181,12 +175,12 @@ sending:
 		}
 	}
 	if ctx.Err() != nil {
-		return result(checks.Error, CodeProbeCancelled, "stopped before Prometheus was asked", ingressCond, sent)
+		return msgProbeCancelled.Result("before Prometheus was asked", ingressCond, sent)
 	}
 	if answered == 0 {
 		sent.OK = false
 		sent.Fix = unreachableFix(reached)
-		return result(checks.Fail, CodeProbeUnreachable, "no request got an answer via "+reached.Via, ingressCond, sent)
+		return msgProbeUnreachable.Result(reached.Via, fmt.Sprintf("%d sent to %s", tl.Done, p.Str("path")), ingressCond, sent)
 	}
 	sent.Observed = fmt.Sprintf("%d of %d answered, via %s", answered, tl.Done, reached.Via)
 
@@ -242,11 +236,11 @@ func promProblem(err error, t traffic.PromTarget, cond checks.Condition) checks.
 	if errors.Is(err, traffic.ErrNoPrometheus) {
 		cond.Expected = "Prometheus running"
 		cond.Fix = fmt.Sprintf("Install Prometheus as the lab does, then check that kubectl get svc -n %s %s shows it.", t.Namespace, t.Service)
-		return result(checks.Fail, CodePromMissing, "Prometheus is not installed", cond)
+		return msgPromMissing.Result(cond)
 	}
 	cond.Fix = fmt.Sprintf("Check that Prometheus runs (kubectl get pods -n %s) and that the query works in its web UI "+
 		"(kubectl port-forward -n %s svc/%s %d:%d).", t.Namespace, t.Namespace, t.Service, t.Port, t.Port)
-	return result(checks.Error, CodePromUnavailable, "Prometheus did not answer the query", cond)
+	return msgPromUnavailable.Result(cond)
 }
 
 // rateBars draws each series as a bar named by its chart label, its

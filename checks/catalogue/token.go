@@ -22,6 +22,10 @@ import (
 // CodeNoToken: the token for token-user could not be obtained.
 const CodeNoToken = "MD0809"
 
+var msgNoToken = checks.Msg2[string, string](checks.Code{ID: CodeNoToken, Verdict: checks.Fail,
+	Template: "no token for %s: %s",
+	Doc:      "the token for token-user could not be obtained: the summary says why (the secret's variable, the way to Keycloak, Keycloak's answer)"})
+
 func tokenAs(v string) error {
 	if v == "bearer" {
 		return nil
@@ -38,14 +42,17 @@ func tokenAs(v string) error {
 func probeToken(ctx context.Context, env checks.Env, p checks.Params) (string, checks.Condition, *checks.Result) {
 	user := p.Str("token-user")
 	cond := checks.Condition{Name: "token for " + user, Expected: "an access token from " + p.Str("token-issuer")}
-	fail := func(code string, v checks.Verdict, observed, fix string) (string, checks.Condition, *checks.Result) {
+	failAs := func(res func(checks.Condition) checks.Result, observed, fix string) (string, checks.Condition, *checks.Result) {
 		cond.Observed, cond.Fix = observed, fix
-		r := result(v, code, "no token for "+user+": "+observed, cond)
+		r := res(cond)
 		return "", cond, &r
+	}
+	fail := func(observed, fix string) (string, checks.Condition, *checks.Result) {
+		return failAs(func(c checks.Condition) checks.Result { return msgNoToken.Result(user, observed, c) }, observed, fix)
 	}
 	secret, err := paramFromEnv("token-client-secret", p.Str("token-client-secret"))
 	if err != nil {
-		return fail(CodeNoToken, checks.Fail, err.Error(), "Set the environment variable the parameter names, or give the secret itself.")
+		return fail(err.Error(), "Set the environment variable the parameter names, or give the secret itself.")
 	}
 	tr := traffic.TokenRequest{Issuer: p.Str("token-issuer"), Client: p.Str("token-client"), Secret: secret, User: user, Password: p.Str("token-password")}
 	iss, _ := url.Parse(tr.Issuer)
@@ -62,7 +69,7 @@ func probeToken(ctx context.Context, env checks.Env, p checks.Params) (string, c
 	if base == "" {
 		c := env.Clients()
 		if c == nil || c.Kube == nil || c.Dynamic == nil || c.Config == nil {
-			return fail(CodeProbeOffline, checks.Error, "not connected to a cluster",
+			return failAs(func(c checks.Condition) checks.Result { return msgProbeOffline.Result("get a token for "+user, c) }, "not connected to a cluster",
 				"Connect meshdojo to your cluster, or start it with --keycloak http://localhost:8080 while kubectl port-forward -n istio-ingress svc/istio-ingressgateway 8080:8080 runs.")
 		}
 		sctx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -72,13 +79,13 @@ func probeToken(ctx context.Context, env checks.Env, p checks.Params) (string, c
 			fix := fmt.Sprintf("Keycloak is reached through an ingress gateway port %d (the lab's Gateway keycloak-ingress); install Keycloak as the lesson says, "+
 				"or run kubectl port-forward -n istio-ingress svc/istio-ingressgateway %d:%d and start meshdojo with --keycloak http://localhost:%d.", port, port, port, port)
 			if apierrors.IsForbidden(err) {
-				return fail(checks.CodeForbidden, checks.Error, err.Error(), "An admin can grant it with "+checks.GrantRBAC+". "+fix)
+				return failAs(func(c checks.Condition) checks.Result { return checks.MsgForbidden.Result(err, c) }, err.Error(), "An admin can grant it with "+checks.GrantRBAC+". "+fix)
 			}
-			return fail(CodeNoToken, checks.Fail, "no gateway serves port "+strconv.Itoa(port)+": "+strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": "), fix)
+			return fail("no gateway serves port "+strconv.Itoa(port)+": "+strings.TrimPrefix(err.Error(), traffic.ErrNoIngress.Error()+": "), fix)
 		}
 		reached, err := traffic.Reach(ctx, sctx, c.Config, c.Kube, in)
 		if err != nil {
-			return fail(CodeNoToken, checks.Fail, "could not reach Keycloak's port: "+err.Error(),
+			return fail("could not reach Keycloak's port: "+err.Error(),
 				fmt.Sprintf("Try kubectl port-forward -n %s svc/%s %d:%d yourself and start meshdojo with --keycloak http://localhost:%d.", in.Namespace, in.Service, port, port, port))
 		}
 		defer reached.Close()
@@ -86,7 +93,7 @@ func probeToken(ctx context.Context, env checks.Env, p checks.Params) (string, c
 	}
 	tok, err := traffic.FetchToken(ctx, base, tr)
 	if err != nil {
-		return fail(CodeNoToken, checks.Fail, strings.TrimPrefix(err.Error(), traffic.ErrToken.Error()+": ")+" (via "+via+")",
+		return fail(strings.TrimPrefix(err.Error(), traffic.ErrToken.Error()+": ")+" (via "+via+")",
 			"Check that Keycloak is running (kubectl get pods -n keycloak) and that the user, password and client are the realm's (the lab's: izzy/izzy, client productpage). "+
 				"The token request must reach Keycloak with Host "+iss.Host+", or the token's issuer will not be the one the RequestAuthentications accept.")
 	}

@@ -42,8 +42,15 @@ const (
 
 // The traffic checks' shared outcomes.
 var (
-	codeProbeCancelled = checks.Code{ID: CodeProbeCancelled, Verdict: checks.Error, Doc: "the reader stopped the probe"}
-	codeProbeOffline   = checks.Code{ID: CodeProbeOffline, Verdict: checks.Error, Doc: "no cluster connection (and, for http-probe, no --ingress)"}
+	msgProbeCancelled = checks.Msg1[string](checks.Code{ID: CodeProbeCancelled, Verdict: checks.Error,
+		Template: "probe stopped %s",
+		Doc:      "the reader stopped the probe (the summary says when); run it again to judge"})
+	msgProbeOffline = checks.Msg1[string](checks.Code{ID: CodeProbeOffline, Verdict: checks.Error,
+		Template: "cannot %s: not connected to a cluster",
+		Doc:      "no cluster connection (and, for http-probe, no --ingress): connect meshdojo to the cluster"})
+
+	codeProbeCancelled = msgProbeCancelled.Code
+	codeProbeOffline   = msgProbeOffline.Code
 )
 
 // setupTimeout bounds the API calls a traffic check makes before it
@@ -54,6 +61,39 @@ var (
 	gvrTrafficIstioGateways = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
 	gvrTrafficAPIGateways   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
 	gvrTrafficServices      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+)
+
+// The messages of http-probe.
+var (
+	msgProbeOK = checks.Msg4[int, int, string, string](checks.Code{ID: CodeProbeOK, Verdict: checks.Pass,
+		Template: "%d/%d answered; %s (via %s)",
+		Doc:      "the responses matched every expectation: how many answered, the versions and statuses seen, the slowest answer, and the way in"})
+	msgProbeFailed = checks.Msg3[string, string, string](checks.Code{ID: CodeProbeFailed, Verdict: checks.Fail,
+		Template: "%s: %s; expected %s",
+		Doc:      "the responses did not match an expectation: the first one that failed, what was seen and what was expected"})
+	msgProbeUnreachable = checks.Msg2[string, string](checks.Code{ID: CodeProbeUnreachable, Verdict: checks.Fail,
+		Template: "no request got an answer via %s: %s",
+		Doc:      "no request got any answer"})
+	msgNoIngress = checks.Msg0(checks.Code{ID: CodeNoIngress, Verdict: checks.Error,
+		Template: "no ingress gateway found",
+		Doc:      "no gateway leads to a Service"})
+	msgNoGatewayPod = checks.Msg0(checks.Code{ID: CodeNoGatewayPod, Verdict: checks.Error,
+		Template: "the ingress gateway has no ready pod",
+		Doc:      "the ingress Service has no ready pod"})
+	msgForwardRefused = checks.Msg1[forwardFault](checks.Code{ID: CodeForwardRefused, Verdict: checks.Error,
+		Template: "no port-forward to the ingress gateway: %s",
+		Doc:      "the API server or the pod refused the port-forward"})
+	msgIngressOverride = checks.Msg1[string](checks.Code{ID: CodeIngressOverride, Verdict: checks.Error,
+		Template: "the ingress address from %s is not usable",
+		Doc:      "the --ingress address is not usable"})
+)
+
+// forwardFault is why no port-forward to the ingress gateway opened.
+type forwardFault string
+
+const (
+	forwardRefused   forwardFault = "the API server or the gateway pod refused it"
+	forwardForbidden forwardFault = "your credentials may not open one"
 )
 
 var httpProbe = &checks.Check{
@@ -85,16 +125,16 @@ var httpProbe = &checks.Check{
 	},
 	Uses: []*checks.Capability{checks.IngressForward, checks.KeycloakToken},
 	Codes: []checks.Code{
-		{ID: CodeProbeOK, Verdict: checks.Pass, Doc: "the responses matched every expectation"},
-		{ID: CodeNoToken, Verdict: checks.Fail, Doc: "the token for token-user could not be obtained"},
-		{ID: CodeProbeFailed, Verdict: checks.Fail, Doc: "the responses did not match an expectation"},
-		{ID: CodeProbeUnreachable, Verdict: checks.Fail, Doc: "no request got any answer"},
-		{ID: CodeNoIngress, Verdict: checks.Error, Doc: "no gateway leads to a Service"},
-		{ID: CodeNoGatewayPod, Verdict: checks.Error, Doc: "the ingress Service has no ready pod"},
-		{ID: CodeForwardRefused, Verdict: checks.Error, Doc: "the API server or the pod refused the port-forward"},
+		msgProbeOK.Code,
+		msgNoToken.Code,
+		msgProbeFailed.Code,
+		msgProbeUnreachable.Code,
+		msgNoIngress.Code,
+		msgNoGatewayPod.Code,
+		msgForwardRefused.Code,
 		codeProbeCancelled,
 		codeProbeOffline,
-		{ID: CodeIngressOverride, Verdict: checks.Error, Doc: "the --ingress address is not usable"},
+		msgIngressOverride.Code,
 	},
 	Eval: evalHTTPProbe,
 }
@@ -269,7 +309,7 @@ func evalHTTPProbe(ctx context.Context, env checks.Env, p checks.Params) checks.
 	t := rep.Tally()
 	progress := fmt.Sprintf("%d/%d requests", t.Done, t.Planned)
 	if rep.Stopped == "cancelled" {
-		r := result(checks.Error, CodeProbeCancelled, fmt.Sprintf("probe stopped after %s", progress), conds...)
+		r := msgProbeCancelled.Result("after "+progress, conds...)
 		r.Progress, r.Bars = progress, trafficBars(t, expect)
 		return r
 	}
@@ -292,7 +332,7 @@ func evalHTTPProbe(ctx context.Context, env checks.Env, p checks.Params) checks.
 	var r checks.Result
 	switch {
 	case ok:
-		r = result(checks.Pass, CodeProbeOK, passSummary(t, expect, reached), conds...)
+		r = msgProbeOK.Result(t.Done, t.Planned, passSummary(t, expect), reached.Via, conds...)
 	case answered == 0 && len(rep.Samples) > 0:
 		// Nothing answered at all: say why, in the ingress's terms.
 		why := rep.Samples[0].Detail
@@ -301,9 +341,9 @@ func evalHTTPProbe(ctx context.Context, env checks.Env, p checks.Params) checks.
 		}
 		conds = append(conds, checks.Condition{Name: "any answer", Observed: why, Expected: "HTTP responses",
 			Fix: unreachableFix(reached)})
-		r = result(checks.Fail, CodeProbeUnreachable, fmt.Sprintf("no request got an answer via %s: %s", reached.Via, why), conds...)
+		r = msgProbeUnreachable.Result(reached.Via, why, conds...)
 	default:
-		r = result(checks.Fail, CodeProbeFailed, fmt.Sprintf("%s: %s; expected %s", firstBad.Name, firstBad.Observed, firstBad.Expected), conds...)
+		r = msgProbeFailed.Result(firstBad.Name, firstBad.Observed, firstBad.Expected, conds...)
 	}
 	r.Progress, r.Bars = progress, trafficBars(t, expect)
 	return r
@@ -320,9 +360,10 @@ func unreachableFix(r *traffic.Reached) string {
 	return "The load-balancer address did not answer; start meshdojo with --ingress and your own kubectl port-forward instead"
 }
 
-func passSummary(t traffic.Tally, e traffic.Expect, r *traffic.Reached) string {
+// passSummary is what a passing probe saw besides how many answered:
+// the versions' shares, the outcomes, the slowest answer.
+func passSummary(t traffic.Tally, e traffic.Expect) string {
 	var parts []string
-	parts = append(parts, fmt.Sprintf("%d/%d answered", t.Done, t.Planned))
 	if len(e.Versions) > 0 {
 		total := 0
 		for v, n := range t.Versions {
@@ -346,7 +387,7 @@ func passSummary(t traffic.Tally, e traffic.Expect, r *traffic.Reached) string {
 	if t.Max > 0 {
 		parts = append(parts, "slowest "+t.Max.Round(time.Millisecond).String())
 	}
-	return strings.Join(parts, "; ") + " (via " + r.Via + ")"
+	return strings.Join(parts, "; ")
 }
 
 // trafficBars turns a tally into the live chart: one group per version,
@@ -465,7 +506,7 @@ func reachIngress(ctx context.Context, env checks.Env, p checks.Params) (*traffi
 		u, err := traffic.ParseOverride(override)
 		if err != nil {
 			cond.Observed, cond.Fix = err.Error(), "Give an address such as http://localhost:9080."
-			r := result(checks.Error, CodeIngressOverride, "the ingress address from "+from+" is not usable", cond)
+			r := msgIngressOverride.Result(from, cond)
 			return nil, cond, &r
 		}
 		cond.OK, cond.Observed = true, u+" from "+from+" (no discovery)"
@@ -476,7 +517,7 @@ func reachIngress(ctx context.Context, env checks.Env, p checks.Params) (*traffi
 		cond.Observed = "not connected to a cluster"
 		cond.Fix = "Connect meshdojo to your cluster (--context), or start it with --ingress http://localhost:9080 while " +
 			"kubectl port-forward -n istio-ingress svc/istio-ingressgateway 9080:9080 runs."
-		r := result(checks.Error, CodeProbeOffline, "cannot send traffic: not connected to a cluster", cond)
+		r := msgProbeOffline.Result("send traffic", cond)
 		return nil, cond, &r
 	}
 	// Finding and opening the way in must not hang on a silent API
@@ -491,29 +532,29 @@ func reachIngress(ctx context.Context, env checks.Env, p checks.Params) (*traffi
 			cond.Fix = "Your credentials may not read Services or Gateways in all namespaces, which finding the ingress needs. " +
 				"An admin can grant it with " + checks.GrantRBAC + "; or start meshdojo with --ingress http://localhost:9080 " +
 				"while your own kubectl port-forward runs."
-			r := result(checks.Error, checks.CodeForbidden, "not allowed to look for the ingress gateway", cond)
+			r := checks.MsgForbidden.Result(errors.New("not allowed to look for the ingress gateway"), cond)
 			return nil, cond, &r
 		}
 		cond.Fix = "Install the ingress gateway as the lesson's set-up step does, and check it with kubectl get gateway -A " +
 			"and kubectl get svc -A. If you reach it another way, start meshdojo with --ingress http://localhost:9080."
-		r := result(checks.Error, CodeNoIngress, "no ingress gateway found", cond)
+		r := msgNoIngress.Result(cond)
 		return nil, cond, &r
 	}
 	reached, err := traffic.Reach(ctx, sctx, c.Config, c.Kube, in)
 	if err != nil {
 		cond.Observed = err.Error()
-		code, summary := CodeForwardRefused, "could not open a port-forward to the ingress gateway"
+		fail := func(c checks.Condition) checks.Result { return msgForwardRefused.Result(forwardRefused, c) }
 		switch {
 		case apierrors.IsForbidden(err):
 			// Before "no ready pod": a refused pod list says nothing
 			// about the pods.
-			summary = "not allowed to port-forward to the ingress gateway"
+			fail = func(c checks.Condition) checks.Result { return msgForwardRefused.Result(forwardForbidden, c) }
 			cond.Fix = fmt.Sprintf("Your credentials may not create pods/portforward (or list pods) in %s. An admin can "+
 				"grant it (the meshdojo-prober role) with %s; or run kubectl port-forward -n %s svc/%s %d:%d yourself and "+
 				"start meshdojo with --ingress http://localhost:%d.",
 				in.Namespace, checks.GrantRBAC, in.Namespace, in.Service, in.Port, in.Port, in.Port)
 		case errors.Is(err, traffic.ErrNoGatewayPod):
-			code, summary = CodeNoGatewayPod, "the ingress gateway has no ready pod"
+			fail = func(c checks.Condition) checks.Result { return msgNoGatewayPod.Result(c) }
 			cond.Fix = fmt.Sprintf("See why with kubectl get pods -n %s and kubectl describe pod; gateway pods need the "+
 				"ingress node in the lab (label node.kubernetes.io/nodegroup=ingress).", in.Namespace)
 		default:
@@ -521,9 +562,9 @@ func reachIngress(ctx context.Context, env checks.Env, p checks.Params) (*traffi
 				"--ingress http://localhost:%d.", in.Namespace, in.Service, in.Port, in.Port, in.Port)
 		}
 		if errors.Is(err, context.Canceled) {
-			code, summary = CodeProbeCancelled, "probe stopped before it started"
+			fail = func(c checks.Condition) checks.Result { return msgProbeCancelled.Result("before it started", c) }
 		}
-		r := result(checks.Error, code, summary, cond)
+		r := fail(cond)
 		return nil, cond, &r
 	}
 	cond.OK, cond.Observed = true, reached.Detail

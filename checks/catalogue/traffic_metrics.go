@@ -29,12 +29,29 @@ var metricOps = []string{"equals", "not-equals", "gt", "gte", "lt", "lte", "exis
 const metricOpDoc = "how to compare with value: equals, not-equals, gt, gte, lt, lte; exists: at least one series, whatever its value; " +
 	"absent: no series at all"
 
-var metricCodes = []checks.Code{
-	{ID: CodeMetricOK, Verdict: checks.Pass, Doc: "the value compares as expected"},
-	{ID: CodeMetricFailed, Verdict: checks.Fail, Doc: "the value does not compare as expected"},
-	{ID: CodeMetricNoData, Verdict: checks.Fail, Doc: "no series (yet)"},
-	codeProbeOffline,
-}
+// The messages of prometheus-query, envoy-stat and request-rate.
+var (
+	msgMetricOK = checks.Msg2[string, string](checks.Code{ID: CodeMetricOK, Verdict: checks.Pass,
+		Template: "%s: %s",
+		Doc:      "the value compares as expected (what was asked, and what it gave)"})
+	msgMetricFailed = checks.Msg3[string, string, string](checks.Code{ID: CodeMetricFailed, Verdict: checks.Fail,
+		Template: "%s: %s; expected %s",
+		Doc:      "the value does not compare as expected"})
+	msgMetricNoData = checks.Msg1[string](checks.Code{ID: CodeMetricNoData, Verdict: checks.Fail,
+		Template: "%s: no data yet",
+		Doc:      "no series (yet): send traffic, and wait for the next scrape"})
+	msgPromUnavailable = checks.Msg0(checks.Code{ID: CodePromUnavailable, Verdict: checks.Error,
+		Template: "Prometheus did not answer the query",
+		Doc:      "Prometheus cannot be reached or rejected the query"})
+	msgPromMissing = checks.Msg0(checks.Code{ID: CodePromMissing, Verdict: checks.Fail,
+		Template: "Prometheus is not installed",
+		Doc:      "Prometheus is not installed (its Service does not exist)"})
+	msgStatsUnreadable = checks.Msg0(checks.Code{ID: CodeStatsUnreadable, Verdict: checks.Error,
+		Template: "could not read the proxies' stats",
+		Doc:      "no pod's Envoy stats could be read"})
+)
+
+var metricCodes = []checks.Code{msgMetricOK.Code, msgMetricFailed.Code, msgMetricNoData.Code, codeProbeOffline}
 
 var prometheusQuery = &checks.Check{
 	Name: "prometheus-query",
@@ -52,10 +69,9 @@ var prometheusQuery = &checks.Check{
 	Inputs: func(p checks.Params) []checks.Input {
 		return []checks.Input{{GVR: gvrTrafficServices, Namespace: p.Str("namespace")}}
 	},
-	Uses: []*checks.Capability{checks.ServiceProxy},
-	Codes: append(slices.Clip(metricCodes), checks.Code{ID: CodePromUnavailable, Verdict: checks.Error, Doc: "Prometheus cannot be reached or rejected the query"},
-		checks.Code{ID: CodePromMissing, Verdict: checks.Fail, Doc: "Prometheus is not installed (its Service does not exist)"}),
-	Eval: evalPromQuery,
+	Uses:  []*checks.Capability{checks.ServiceProxy},
+	Codes: append(slices.Clip(metricCodes), msgPromUnavailable.Code, msgPromMissing.Code),
+	Eval:  evalPromQuery,
 }
 
 var envoyStat = &checks.Check{
@@ -81,7 +97,7 @@ var envoyStat = &checks.Check{
 		return []checks.Input{{GVR: checks.GVRPods, Namespace: p.Str("namespace"), Selector: p.Str("selector")}}
 	},
 	Uses:  []*checks.Capability{checks.PodProxy},
-	Codes: append(slices.Clip(metricCodes), checks.Code{ID: CodeStatsUnreadable, Verdict: checks.Error, Doc: "no pod's Envoy stats could be read"}),
+	Codes: append(slices.Clip(metricCodes), msgStatsUnreadable.Code),
 	Eval:  evalEnvoyStat,
 }
 
@@ -98,7 +114,7 @@ func metricName(v string) error {
 func evalPromQuery(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeProbeOffline, "cannot ask Prometheus: not connected to a cluster")
+		return msgProbeOffline.Result("ask Prometheus")
 	}
 	t := traffic.PromTarget{Namespace: p.Str("namespace"), Service: p.Str("service"), Port: p.Int("port")}
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -107,14 +123,14 @@ func evalPromQuery(ctx context.Context, env checks.Env, p checks.Params) checks.
 	if errors.Is(err, traffic.ErrNoPrometheus) {
 		// Not installed yet is a state the lesson changes, not a failure
 		// to look: the gate is shut, and the fix says what to do.
-		return result(checks.Fail, CodePromMissing, "Prometheus is not installed", checks.Condition{
+		return msgPromMissing.Result(checks.Condition{
 			Name: "Prometheus " + t.Namespace + "/" + t.Service, Observed: err.Error(), Expected: "Prometheus running",
 			Fix: fmt.Sprintf("Install Prometheus as the lab does (the prometheus release of its helmfile), then check that "+
 				"kubectl get svc -n %s %s shows it.", t.Namespace, t.Service),
 		})
 	}
 	if err != nil {
-		return result(checks.Error, CodePromUnavailable, "Prometheus did not answer the query", checks.Condition{
+		return msgPromUnavailable.Result(checks.Condition{
 			Name: "Prometheus " + t.Namespace + "/" + t.Service, Observed: err.Error(), Expected: "an answer",
 			Fix: fmt.Sprintf("Check that Prometheus runs (kubectl get pods -n %s) and that the query works in its web UI "+
 				"(kubectl port-forward -n %s svc/%s %d:%d).", t.Namespace, t.Namespace, t.Service, t.Port, t.Port),
@@ -127,14 +143,14 @@ func evalPromQuery(ctx context.Context, env checks.Env, p checks.Params) checks.
 func evalEnvoyStat(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeProbeOffline, "cannot read Envoy stats: not connected to a cluster")
+		return msgProbeOffline.Result("read Envoy stats")
 	}
 	q := traffic.StatQuery{Namespace: p.Str("namespace"), Selector: p.Str("selector"), Metric: p.Str("stat"), Match: p.Str("match"), Port: p.Int("port")}
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	series, problems, err := traffic.EnvoyStats(ctx, c.Kube, q)
 	if err != nil {
-		return result(checks.Error, CodeStatsUnreadable, "could not read the proxies' stats", checks.Condition{
+		return msgStatsUnreadable.Result(checks.Condition{
 			Name: "Envoy stats of " + q.Selector + " in " + q.Namespace, Observed: err.Error(), Expected: "readable stats",
 			Fix: "Check that the pods run with a proxy (kubectl get pods -n " + q.Namespace + " -l " + q.Selector + ") and that " +
 				"your credentials may use pods/proxy.",
@@ -174,17 +190,17 @@ func judgeSeries(p checks.Params, what string, series []traffic.Series, agg stri
 	if len(series) == 0 {
 		cond.Observed = "no series"
 		if cond.OK {
-			return result(checks.Pass, CodeMetricOK, what+": no series, as expected", cond)
+			return msgMetricOK.Result(what, "no series, as expected", cond)
 		}
 		cond.Fix = noData
-		return result(checks.Fail, CodeMetricNoData, what+": no data yet", cond)
+		return msgMetricNoData.Result(what, cond)
 	}
 	if op == "exists" || op == "absent" {
 		cond.Observed = metricSeriesText(series)
 		if cond.OK {
-			return result(checks.Pass, CodeMetricOK, what+": "+cond.Observed, cond)
+			return msgMetricOK.Result(what, cond.Observed, cond)
 		}
-		return result(checks.Fail, CodeMetricFailed, what+": "+cond.Observed+"; expected none", cond)
+		return msgMetricFailed.Result(what, cond.Observed, "none", cond)
 	}
 	var got float64
 	switch agg {
@@ -203,9 +219,9 @@ func judgeSeries(p checks.Params, what string, series []traffic.Series, agg stri
 		}
 	}
 	if cond.OK {
-		return result(checks.Pass, CodeMetricOK, what+": "+cond.Observed, cond)
+		return msgMetricOK.Result(what, cond.Observed, cond)
 	}
-	return result(checks.Fail, CodeMetricFailed, fmt.Sprintf("%s: %s; expected %s", what, cond.Observed, cond.Expected), cond)
+	return msgMetricFailed.Result(what, cond.Observed, cond.Expected, cond)
 }
 
 func metricAggregate(agg string, series []traffic.Series) float64 {

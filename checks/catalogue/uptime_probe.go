@@ -103,13 +103,10 @@ var uptimeProbe = &checks.Check{
 	Uses:  []*checks.Capability{checks.IngressForward},
 	Codes: []checks.Code{
 		msgUptimeOK.Code, msgUptimeFailed.Code, msgUptimeNoRestart.Code, msgUptimeUnfinished.Code,
-		{ID: CodeProbeUnreachable, Verdict: checks.Fail, Doc: "no request got any answer"},
-		{ID: CodeNoIngress, Verdict: checks.Error, Doc: "no gateway leads to a Service"},
-		{ID: CodeNoGatewayPod, Verdict: checks.Error, Doc: "the ingress Service has no ready pod"},
-		{ID: CodeForwardRefused, Verdict: checks.Error, Doc: "the API server or the pod refused the port-forward"},
+		msgProbeUnreachable.Code, msgNoIngress.Code, msgNoGatewayPod.Code, msgForwardRefused.Code,
 		codeProbeCancelled,
 		codeProbeOffline,
-		{ID: CodeIngressOverride, Verdict: checks.Error, Doc: "the --ingress address is not usable"},
+		msgIngressOverride.Code,
 	},
 	Eval: evalUptimeProbe,
 }
@@ -264,7 +261,7 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 	}
 	t := rep.PacedTally
 	if rep.Stopped == "cancelled" {
-		r := result(checks.Error, CodeProbeCancelled, "probe stopped after "+uptimeProgress(t), conds...)
+		r := msgProbeCancelled.Result("after "+uptimeProgress(t), conds...)
 		r.Progress, r.Bars = uptimeProgress(t), uptimeBars(t)
 		return r
 	}
@@ -326,7 +323,7 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 			why = pr
 		}
 		conds = append(conds, checks.Condition{Name: "any answer", Observed: why, Expected: "HTTP responses", Fix: unreachableFix(reached)})
-		r = result(checks.Fail, CodeProbeUnreachable, fmt.Sprintf("no request got an answer via %s: %s", reached.Via, why), conds...)
+		r = msgProbeUnreachable.Result(reached.Via, why, conds...)
 	case t.Bad > 0:
 		r = msgUptimeFailed.Result(t.Bad, t.Answered, failureList(t), conds...)
 	case len(notRestarted) > 0:
