@@ -51,7 +51,7 @@ const (
 //	    "code":   "MD0201",                       // stable per outcome
 //	    "summary": "one line",
 //	    "conditions": [{"name": "…", "ok": false, "observed": "…", "expected": "…", "fix": "…"}],
-//	    "progress": "…", "bars": [{"group": "version", "label": "v1", "value": 42}],  // probes only
+//	    "progress": "…", "bars": [{"group": "version", "label": "v1", "value": 42}],  // probes only; "series": true marks a bar of a chart over time (uptime-probe)
 //	    "at": "2025-11-25T20:00:00Z"
 //	  }]
 //	}

@@ -190,3 +190,74 @@ func TestRolloutPlan(t *testing.T) {
 		})
 	}
 }
+
+// TestRolloutProbeRates measures what lesson a1's uptime probe (20
+// requests a second, one failed answer fails it) makes of a restart of
+// productpage in the simulated lab, over 40 restarts each starting at a
+// different moment between two requests and with its own seed: a
+// graceful restart must never fail it (false fail) and each faulty one
+// must never pass it (false pass). The figures are logged;
+// lessons/testdata/a1/README.md quotes them.
+func TestRolloutProbeRates(t *testing.T) {
+	const trials = 40
+	cases := []struct {
+		name string
+		with func(*appsv1.Deployment)
+		bad  bool
+	}{
+		{"graceful", graceful, false},
+		{"the lab's productpage", nil, true},
+		{"readinessProbe without preStop", func(d *appsv1.Deployment) {
+			graceful(d)
+			d.Spec.Template.Spec.Containers[0].Lifecycle = nil
+		}, true},
+		{"maxUnavailable 100%", func(d *appsv1.Deployment) {
+			graceful(d)
+			all, none := intstr.FromString("100%"), intstr.FromInt(0)
+			d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &all, MaxSurge: &none}}
+		}, true},
+	}
+	objs, err := ParseObjects(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := FromObjects(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		wrong, fewest, most := 0, 1<<30, 0
+		for trial := range trials {
+			c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			s := NewSim(Static(w), Options{Seed: uint64(trial), Now: c.Now})
+			d := productpageDeploy(tc.with)
+			s.ObserveDeployment(d)
+			r := d.DeepCopy()
+			r.Spec.Template.Annotations = map[string]string{RestartedAt: fmt.Sprint(trial)}
+			// The restart lands somewhere between two of the probe's
+			// requests: the first comes trial/trials of 50ms after it.
+			c.add(time.Duration(trial) * 50 * time.Millisecond / trials)
+			s.ObserveDeployment(r)
+			failed := 0
+			for range 140 { // 7s at 20 a second: every rollout here is over by then
+				if resp := s.Ingress(context.Background(), Request{Host: "bookinfo.example", Port: 9080, Path: "/productpage"}); resp.Status != 200 {
+					failed++
+				}
+				c.add(50 * time.Millisecond)
+			}
+			fewest, most = min(fewest, failed), max(most, failed)
+			if (failed > 0) != tc.bad {
+				wrong++
+			}
+		}
+		what := "false fail"
+		if tc.bad {
+			what = "false pass"
+		}
+		t.Logf("%s: %s %d of %d; failed answers per restart %d to %d", tc.name, what, wrong, trials, fewest, most)
+		if wrong > 0 {
+			t.Errorf("%s: %s %d of %d", tc.name, what, wrong, trials)
+		}
+	}
+}
