@@ -29,6 +29,22 @@ const (
 	CodeLogUnreadable = "MD0853" // no pod's log could be read
 )
 
+// The messages of access-log.
+var (
+	msgLogOK = checks.Msg2[int, string](checks.Code{ID: CodeLogOK, Verdict: checks.Pass,
+		Template: "%d entries with %s",
+		Doc:      "enough entries carry the flag and status"})
+	msgLogNoMatch = checks.Msg4[int, string, string, int](checks.Code{ID: CodeLogNoMatch, Verdict: checks.Fail,
+		Template: "%d entries with %s in %s; expected at least %d",
+		Doc:      "not enough entries carry the flag and status (yet)"})
+	msgLogNoEntries = checks.Msg1[string](checks.Code{ID: CodeLogNoEntries, Verdict: checks.Fail,
+		Template: "no access-log entries in %s",
+		Doc:      "the logs hold no access-log entries: access logging is off, or no traffic yet"})
+	msgLogUnreadable = checks.Msg0(checks.Code{ID: CodeLogUnreadable, Verdict: checks.Error,
+		Template: "could not read the proxies' logs",
+		Doc:      "no pod's log could be read"})
+)
+
 var accessLog = &checks.Check{
 	Name: "access-log",
 	Summary: "reads the access log of the selected pods' proxies (pods/log, Istio's text or JSON format) and counts the " +
@@ -61,10 +77,10 @@ var accessLog = &checks.Check{
 	},
 	Uses: []*checks.Capability{checks.PodLogs},
 	Codes: []checks.Code{
-		{ID: CodeLogOK, Verdict: checks.Pass, Doc: "enough entries carry the flag and status"},
-		{ID: CodeLogNoMatch, Verdict: checks.Fail, Doc: "not enough entries carry the flag and status (yet)"},
-		{ID: CodeLogNoEntries, Verdict: checks.Fail, Doc: "the logs hold no access-log entries: access logging is off, or no traffic yet"},
-		{ID: CodeLogUnreadable, Verdict: checks.Error, Doc: "no pod's log could be read"},
+		msgLogOK.Code,
+		msgLogNoMatch.Code,
+		msgLogNoEntries.Code,
+		msgLogUnreadable.Code,
 		codeProbeOffline,
 	},
 	Eval: evalAccessLog,
@@ -83,7 +99,7 @@ func responseFlag(v string) error {
 func evalAccessLog(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeProbeOffline, "cannot read the proxies' logs: not connected to a cluster")
+		return msgProbeOffline.Result("read the proxies' logs")
 	}
 	q := traffic.LogQuery{Namespace: p.Str("namespace"), Selector: p.Str("selector"), Container: p.Str("container"),
 		Since: p.Duration("since"), Tail: p.Int("tail")}
@@ -92,7 +108,7 @@ func evalAccessLog(ctx context.Context, env checks.Env, p checks.Params) checks.
 	logs, problems, err := traffic.AccessLogs(ctx, c.Kube, q)
 	where := fmt.Sprintf("%s logs of %s in %s", q.Container, q.Selector, q.Namespace)
 	if err != nil {
-		return result(checks.Error, CodeLogUnreadable, "could not read the proxies' logs", checks.Condition{
+		return msgLogUnreadable.Result(checks.Condition{
 			Name: where, Observed: err.Error(), Expected: "readable logs",
 			Fix: fmt.Sprintf("Check that the pods run with a proxy (kubectl get pods -n %s -l %s) and that your credentials "+
 				"may get pods/log (kubectl auth can-i get pods/log -n %s).", q.Namespace, q.Selector, q.Namespace),
@@ -124,16 +140,16 @@ func evalAccessLog(ctx context.Context, env checks.Env, p checks.Params) checks.
 		cond.Fix = "Access logging may be off: the lab turns it on with the mesh config's defaultProviders.accessLogging " +
 			"(envoy-stdout); check it with kubectl get configmap -n istio-system -l istio.io/rev -o yaml. Otherwise send the " +
 			"step's traffic first (press t), then check again."
-		r = result(checks.Fail, CodeLogNoEntries, "no access-log entries in "+window, cond)
+		r = msgLogNoEntries.Result(window, cond)
 	case matched >= p.Int("min"):
 		cond.OK = true
 		cond.Observed = fmt.Sprintf("%d of %d entries%s: %s", matched, countAll(seen), upstreamNote(upstream), seenText(seen))
-		r = result(checks.Pass, CodeLogOK, fmt.Sprintf("%d entries with %s", matched, want), cond)
+		r = msgLogOK.Result(matched, want, cond)
 	default:
 		cond.Observed = fmt.Sprintf("%d of %d entries%s: %s", matched, countAll(seen), upstreamNote(upstream), seenText(seen))
 		cond.Fix = "Send the step's traffic first (press t), then check again. If entries arrive with other flags or codes, " +
 			"the proxy is doing something else than the step wants: compare the route with the step's."
-		r = result(checks.Fail, CodeLogNoMatch, fmt.Sprintf("%d entries with %s in %s; expected at least %d", matched, want, window, p.Int("min")), cond)
+		r = msgLogNoMatch.Result(matched, want, window, p.Int("min"), cond)
 	}
 	if len(problems) > 0 {
 		r.Conditions = append(r.Conditions, checks.Condition{Name: "pods read", OK: true, Observed: "some pods' logs could not be read: " +

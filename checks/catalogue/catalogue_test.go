@@ -86,7 +86,7 @@ func TestCatalogue(t *testing.T) {
 			if code.ID == "" || code.Doc == "" || code.Verdict == "" {
 				t.Errorf("%s: code %+v lacks an ID, a verdict or a Doc", name, code)
 			}
-			if err := code.Fits(); err != nil && !unconverted[name] {
+			if err := code.Fits(); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
 			kinds[code.Verdict] = true
@@ -121,30 +121,12 @@ func TestCatalogue(t *testing.T) {
 	}
 }
 
-// unconverted lists the checks whose codes are not messages yet (codes8
-// converts them check by check); it only shrinks.
-var unconverted = map[string]bool{"access-log": true, "follow-request": true}
-
 // TestCommonCodesFit: the codes every check shares are messages whose
 // templates fit their arguments, as every check's own are (TestCatalogue).
 func TestCommonCodesFit(t *testing.T) {
 	for _, c := range checks.CommonCodes {
 		if err := c.Fits(); err != nil {
 			t.Error(err)
-		}
-	}
-	for name := range unconverted {
-		c, ok := Lookup(name)
-		if !ok {
-			t.Errorf("unconverted names %s, which is no check", name)
-			continue
-		}
-		fit := true
-		for _, code := range c.Codes {
-			fit = fit && code.Fits() == nil
-		}
-		if fit {
-			t.Errorf("%s: its codes are messages now: take it off unconverted", name)
 		}
 	}
 }

@@ -39,6 +39,37 @@ const (
 
 var followPlaces = []string{"log", "loki", "tempo"}
 
+// The messages of follow-request.
+var (
+	msgFollowOK = checks.Msg2[string, string](checks.Code{ID: CodeFollowOK, Verdict: checks.Pass,
+		Template: "trace %s found in %s",
+		Doc:      "the request was found in every place asked"})
+	msgFollowNoAnswer = checks.Msg1[string](checks.Code{ID: CodeFollowNoAnswer, Verdict: checks.Fail,
+		Template: "the marked request got no answer via %s",
+		Doc:      "the marked request got no HTTP answer"})
+	msgFollowNoLine = checks.Msg0(checks.Code{ID: CodeFollowNoLine, Verdict: checks.Fail,
+		Template: "the proxy logged no line for the marked request",
+		Doc:      "the proxy logged no access-log line for the request"})
+	msgFollowNoTraceID = checks.Msg0(checks.Code{ID: CodeFollowNoTraceID, Verdict: checks.Fail,
+		Template: "the request's line carries no trace ID",
+		Doc:      "the request's line carries no trace ID"})
+	msgFollowNotInLoki = checks.Msg0(checks.Code{ID: CodeFollowNotInLoki, Verdict: checks.Fail,
+		Template: "Loki does not have the request's line",
+		Doc:      "Loki does not have the request's line"})
+	msgFollowNoLoki = checks.Msg0(checks.Code{ID: CodeFollowNoLoki, Verdict: checks.Fail,
+		Template: "Loki is not installed",
+		Doc:      "Loki is not installed (its Service does not exist)"})
+	msgFollowNotInTempo = checks.Msg0(checks.Code{ID: CodeFollowNotInTempo, Verdict: checks.Fail,
+		Template: "Tempo does not have the request's trace",
+		Doc:      "Tempo does not have the request's trace"})
+	msgFollowNoTempo = checks.Msg0(checks.Code{ID: CodeFollowNoTempo, Verdict: checks.Fail,
+		Template: "Tempo is not installed",
+		Doc:      "Tempo is not installed (its Service does not exist)"})
+	msgFollowStore = checks.Msg1[string](checks.Code{ID: CodeFollowStore, Verdict: checks.Error,
+		Template: "%s could not be asked",
+		Doc:      "Loki or Tempo could not be asked"})
+)
+
 var followRequest = &checks.Check{
 	Name: "follow-request",
 	Summary: "sends one marked request through the ingress gateway and follows it: its access-log line in the selected " +
@@ -82,16 +113,16 @@ var followRequest = &checks.Check{
 	},
 	Uses: []*checks.Capability{checks.IngressForward, checks.PodLogs, checks.LokiProxy, checks.TempoProxy},
 	Codes: []checks.Code{
-		{ID: CodeFollowOK, Verdict: checks.Pass, Doc: "the request was found in every place asked"},
-		{ID: CodeFollowNoAnswer, Verdict: checks.Fail, Doc: "the marked request got no HTTP answer"},
-		{ID: CodeFollowNoLine, Verdict: checks.Fail, Doc: "the proxy logged no access-log line for the request"},
-		{ID: CodeFollowNoTraceID, Verdict: checks.Fail, Doc: "the request's line carries no trace ID"},
-		{ID: CodeFollowNotInLoki, Verdict: checks.Fail, Doc: "Loki does not have the request's line"},
-		{ID: CodeFollowNoLoki, Verdict: checks.Fail, Doc: "Loki is not installed (its Service does not exist)"},
-		{ID: CodeFollowNotInTempo, Verdict: checks.Fail, Doc: "Tempo does not have the request's trace"},
-		{ID: CodeFollowNoTempo, Verdict: checks.Fail, Doc: "Tempo is not installed (its Service does not exist)"},
-		{ID: CodeFollowStore, Verdict: checks.Error, Doc: "Loki or Tempo could not be asked"},
-		{ID: CodeLogUnreadable, Verdict: checks.Error, Doc: "no pod's log could be read"},
+		msgFollowOK.Code,
+		msgFollowNoAnswer.Code,
+		msgFollowNoLine.Code,
+		msgFollowNoTraceID.Code,
+		msgFollowNotInLoki.Code,
+		msgFollowNoLoki.Code,
+		msgFollowNotInTempo.Code,
+		msgFollowNoTempo.Code,
+		msgFollowStore.Code,
+		msgLogUnreadable.Code,
 		msgNoIngress.Code,
 		msgNoGatewayPod.Code,
 		msgForwardRefused.Code,
@@ -126,7 +157,7 @@ var followPoll = time.Second
 func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) checks.Result {
 	c := env.Clients()
 	if c == nil || c.Kube == nil {
-		return result(checks.Error, CodeProbeOffline, "cannot follow a request: not connected to a cluster")
+		return msgProbeOffline.Result("follow a request")
 	}
 	in := map[string]bool{}
 	for _, s := range p.List("in") {
@@ -170,7 +201,7 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 		}
 		send.Observed += ": " + why
 		send.Fix = unreachableFix(reached)
-		return result(checks.Fail, CodeFollowNoAnswer, "the marked request got no answer via "+reached.Via, append(conds, send)...)
+		return msgFollowNoAnswer.Result(reached.Via, append(conds, send)...)
 	}
 	send.OK = true
 	send.Observed += fmt.Sprintf(": %d via %s", rep.Samples[0].Status, reached.Via)
@@ -211,19 +242,19 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 			logCond.Observed = lastErr.Error()
 			logCond.Fix = fmt.Sprintf("Check that the pods run with a proxy (kubectl get pods -n %s -l %s) and that your credentials may "+
 				"get pods/log.", q.Namespace, q.Selector)
-			return result(checks.Error, CodeLogUnreadable, "could not read the proxies' logs", append(conds, logCond)...)
+			return msgLogUnreadable.Result(append(conds, logCond)...)
 		}
 		logCond.Observed = fmt.Sprintf("no line for meshdojo=%s among %d access-log entries (last 10 minutes)", nonce, seen)
 		logCond.Fix = "Access logging may be off for these pods: the lab turns it on with the mesh config's defaultProviders and " +
 			"the Telemetry bookinfo/bookinfo (kubectl get telemetry -A). Or the pods the selector picks did not receive the request."
-		return result(checks.Fail, CodeFollowNoLine, "the proxy logged no line for the marked request", append(conds, logCond)...)
+		return msgFollowNoLine.Result(append(conds, logCond)...)
 	}
 	logCond.Observed = fmt.Sprintf("%s %s %d, trace_id %s", line.Method, line.Path, line.Code, orNone(line.TraceID))
 	if needID && !traceIDRe.MatchString(line.TraceID) {
 		logCond.Fix = "The line has no trace ID: the access-log provider's format needs trace_id: '%TRACE_ID%', and the proxy " +
 			"must trace: a tracing provider in the mesh config or a Telemetry, no disableSpanReporting for these pods, and the " +
 			"provider's Service must exist (istiod gives the proxies no tracer until it finds it: install the collector)."
-		return result(checks.Fail, CodeFollowNoTraceID, "the request's line carries no trace ID", append(conds, logCond)...)
+		return msgFollowNoTraceID.Result(append(conds, logCond)...)
 	}
 	logCond.OK = true
 	conds = append(conds, logCond)
@@ -244,16 +275,16 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 		case errors.Is(err, traffic.ErrStoreMissing):
 			cond.Observed = err.Error()
 			cond.Fix = "Install Loki as the lab does (README steps 15 and 16: MinIO, then grafana-loki), then Alloy (step 17)."
-			return result(checks.Fail, CodeFollowNoLoki, "Loki is not installed", append(conds, cond)...)
+			return msgFollowNoLoki.Result(append(conds, cond)...)
 		case err != nil:
 			cond.Observed = err.Error()
 			cond.Fix = fmt.Sprintf("Check that Loki runs (kubectl get pods -n %s) and answers on port %d.", t.Namespace, t.Port)
-			return result(checks.Error, CodeFollowStore, "Loki could not be asked", append(conds, cond)...)
+			return msgFollowStore.Result("Loki", append(conds, cond)...)
 		case len(found) == 0:
 			cond.Observed = fmt.Sprintf("nothing after %s", within)
 			cond.Fix = "Loki runs but holds no such line: something must ship the pods' logs to it. The lab's Alloy (README step " +
 				"17) tails every pod and pushes to grafana-loki:3100; check it runs (kubectl get pods -n grafana-alloy)."
-			return result(checks.Fail, CodeFollowNotInLoki, "Loki does not have the request's line", append(conds, cond)...)
+			return msgFollowNotInLoki.Result(append(conds, cond)...)
 		}
 		cond.OK = true
 		cond.Observed = fmt.Sprintf("%d line(s), stream %s", len(found), lokiLabels(found[0].Labels))
@@ -275,18 +306,18 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 		case errors.Is(err, traffic.ErrStoreMissing):
 			cond.Observed = err.Error()
 			cond.Fix = "Install Tempo as the lab does (README step 18: grafana-tempo and grafana-tempo-istio), then the collector (step 19)."
-			return result(checks.Fail, CodeFollowNoTempo, "Tempo is not installed", append(conds, cond)...)
+			return msgFollowNoTempo.Result(append(conds, cond)...)
 		case err != nil:
 			cond.Observed = err.Error()
 			cond.Fix = fmt.Sprintf("Check that Tempo runs (kubectl get pods -n %s) and answers on port %d.", t.Namespace, t.Port)
-			return result(checks.Error, CodeFollowStore, "Tempo could not be asked", append(conds, cond)...)
+			return msgFollowStore.Result("Tempo", append(conds, cond)...)
 		case !found:
 			cond.Observed = fmt.Sprintf("trace not found after %s", within)
 			cond.Fix = "The proxies send spans to the mesh config's opentelemetry-grpc provider, the collector in " +
 				"opentelemetry-collector, which sends them on to Tempo through the egress gateway. Check the collector runs " +
 				"(kubectl get pods -n opentelemetry-collector), that its traces pipeline exports to Tempo, and that the " +
 				"Telemetry samples the request (randomSamplingPercentage)."
-			return result(checks.Fail, CodeFollowNotInTempo, "Tempo does not have the request's trace", append(conds, cond)...)
+			return msgFollowNotInTempo.Result(append(conds, cond)...)
 		}
 		cond.OK = true
 		cond.Observed = fmt.Sprintf("%d spans from %s", tr.Spans, strings.Join(tr.Services, ", "))
@@ -299,7 +330,7 @@ func evalFollowRequest(ctx context.Context, env checks.Env, p checks.Params) che
 	if in["tempo"] {
 		places = append(places, "Tempo")
 	}
-	r := result(checks.Pass, CodeFollowOK, fmt.Sprintf("trace %s found in %s", id, strings.Join(places, ", ")), conds...)
+	r := msgFollowOK.Result(id, strings.Join(places, ", "), conds...)
 	r.Progress = "followed"
 	return r
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,10 +40,6 @@ func (l *lister) list(in checks.Input) []*unstructured.Unstructured {
 		l.err = err
 	}
 	return objs
-}
-
-func result(v checks.Verdict, code, summary string, conds ...checks.Condition) checks.Result {
-	return checks.Result{Verdict: v, Code: code, Summary: summary, Conditions: conds, At: time.Now()}
 }
 
 // more is how many further items a summary counts without naming them:
