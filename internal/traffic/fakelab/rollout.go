@@ -14,15 +14,22 @@ package fakelab
 //     (proxyReady), unless an application container has a readinessProbe,
 //     which passes at its first probe after the application listens
 //     (appListen): initialDelaySeconds, then every periodSeconds. A pod
-//     Ready before its application listens refuses the connections sent
-//     to it (503 UF; Istio's default retries try it again, but with no
-//     other endpoint the retry fails too).
+//     Ready before its application listens refuses the connections its
+//     own sidecar opens to it.
 //   - an old pod, once deleted, stays in the callers' endpoints until
 //     the change reaches their proxies (endpointLag). Its application
-//     stops at once, cutting the connections pooled to it (503 UC, not
-//     retried by default), unless an application container has a
-//     preStop hook, which keeps it answering until the proxies have
-//     stopped sending (its drain).
+//     stops at once (gunicorn closes its socket on SIGTERM), unless an
+//     application container has a preStop hook, which keeps it answering
+//     until the proxies have stopped sending. Its sidecar goes on
+//     accepting meanwhile: a native sidecar is stopped only after the
+//     application has exited, and then drains (the lab's
+//     MINIMUM_DRAIN_DURATION, 10s), a classic one drains too.
+//
+//     Either way the caller's proxy reaches the pod's sidecar, which
+//     answers 503 itself ("... delayed connect error: Connection
+//     refused", UF in that sidecar's log): to the caller an HTTP answer,
+//     not a connect failure, so Istio's default retries (connect-failure,
+//     ..., retriable-status-codes with no codes) do not retry it.
 //   - while no endpoint is left at all the callers' proxies answer 503
 //     UH (no healthy upstream).
 //
@@ -341,20 +348,21 @@ func (s *Sim) rolloutFault(ep *Pod) (Response, bool) {
 			if !hasSuffix(ep.Name, "-"+p.name) {
 				continue
 			}
-			switch {
-			case !p.old && t < p.serveFrom:
-				return Response{Status: 503, Header: textHeader(), Flags: "UF", Err: "refused",
-					Body: "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, " +
-						"transport failure reason: delayed connect error: Connection refused"}, true
-			case p.old && p.deleted >= 0 && t >= p.serveTo:
-				return Response{Status: 503, Header: textHeader(), Flags: "UC",
-					Body: "upstream connect error or disconnect/reset before headers. reset reason: connection termination"}, true
+			if (!p.old && t < p.serveFrom) || (p.old && p.deleted >= 0 && t >= p.serveTo) {
+				// The pod's sidecar answers: the caller's proxy got a
+				// response, so it logs no flag of its own ("-").
+				return Response{Status: 503, Header: textHeader(), Flags: "-", Body: appRefused}, true
 			}
 			return Response{}, false
 		}
 	}
 	return Response{}, false
 }
+
+// appRefused is the answer of a sidecar whose application refuses its
+// connection: Envoy's local reply for a connect failure (UF).
+const appRefused = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, " +
+	"transport failure reason: delayed connect error: Connection refused"
 
 func hasSuffix(s, suffix string) bool {
 	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix

@@ -763,7 +763,18 @@ func (s *Sim) attempt(ctx context.Context, w *World, from *caller, up *upstream,
 	down, isDown := s.rolloutFault(ep)
 	switch {
 	case isDown:
+		// The pod's sidecar reports the request it could not pass on,
+		// with its own flag (UF); the caller sees only its answer.
 		r = down
+		if ctx.Err() == nil {
+			sec := "none"
+			if mode == "mtls" {
+				sec = "mutual_tls"
+			}
+			logged := r
+			logged.Flags = "UF"
+			s.recordRequest(from, ep, up.svc, logged, sec, true)
+		}
 	default:
 		r = s.attemptTo(actx, ctx, w, from, up, ep, req, mode)
 	}
