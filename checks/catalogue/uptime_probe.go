@@ -12,6 +12,7 @@ package catalogue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -113,10 +114,20 @@ var uptimeProbe = &checks.Check{
 
 // rollState is one watched Deployment as the probe saw it.
 type rollState struct {
-	startGen  int64 // metadata.generation when the probe started
-	restarted bool  // its generation grew while the probe ran
-	done      bool  // its rollout had finished at the last look
+	startTmpl string // its pod template when the probe started
+	restarted bool   // its pod template changed while the probe ran
+	done      bool   // its rollout had finished at the last look
 	summary   string
+}
+
+// podTemplate is a Deployment's pod template, to tell a restart (a new
+// template, so new pods: kubectl rollout restart writes restartedAt into
+// it) from other changes that raise metadata.generation without
+// replacing a pod (kubectl scale, revisionHistoryLimit, paused).
+func podTemplate(d *unstructured.Unstructured) string {
+	t, _, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "template")
+	b, _ := json.Marshal(t)
+	return string(b)
 }
 
 // deployRollout reads a Deployment's generation and whether its rollout
@@ -138,6 +149,14 @@ func deployRollout(d *unstructured.Unstructured) (gen int64, done bool, summary 
 	if total > want {
 		summary += fmt.Sprintf(", %d old left", total-upd)
 	}
+	// status.replicas leaves out the pods being deleted, which are still
+	// in their preStop and may yet fail an answer when their application
+	// exits; where the API server reports them (terminatingReplicas,
+	// KEP-3973), the rollout has finished only once they are gone.
+	if term, ok, _ := unstructured.NestedInt64(d.Object, "status", "terminatingReplicas"); ok && term > 0 {
+		done = false
+		summary += fmt.Sprintf(", %d terminating", term)
+	}
 	return gen, done, summary
 }
 
@@ -157,8 +176,8 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 			return errResult(err)
 		}
 		for _, d := range objs {
-			gen, done, sum := deployRollout(d)
-			rolls[d.GetName()] = &rollState{startGen: gen, done: done, summary: sum}
+			_, done, sum := deployRollout(d)
+			rolls[d.GetName()] = &rollState{startTmpl: podTemplate(d), done: done, summary: sum}
 			names = append(names, d.GetName())
 		}
 		sort.Strings(names)
@@ -195,8 +214,8 @@ func evalUptimeProbe(ctx context.Context, env checks.Env, p checks.Params) check
 				continue // created after the start: not one the reader restarts
 			}
 			seen[d.GetName()] = true
-			gen, done, sum := deployRollout(d)
-			r.restarted = r.restarted || gen > r.startGen
+			_, done, sum := deployRollout(d)
+			r.restarted = r.restarted || podTemplate(d) != r.startTmpl
 			r.done, r.summary = done, sum
 		}
 		all = true

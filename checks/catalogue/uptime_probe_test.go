@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/meshdojo/meshdojo/checks"
@@ -94,10 +95,21 @@ status: {observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 
 func TestUptimeProbeOnCluster(t *testing.T) {
 	c := testcluster.Shared(t)
 	clients := trafficClients(t, c.Config)
+	var runPatched func(t *testing.T, period int, patchOf func() string, params map[string]string) checks.Result
 
 	// run starts the probe on the lab of ns and, once its first answers
 	// are in, restarts the Deployment when restart is set.
+	restartPatch := func() string {
+		return fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, fakelab.RestartedAt, time.Now().Format(time.RFC3339))
+	}
 	run := func(t *testing.T, period int, restart bool, params map[string]string) checks.Result {
+		var patch func() string
+		if restart {
+			patch = restartPatch
+		}
+		return runPatched(t, period, patch, params)
+	}
+	runPatched = func(t *testing.T, period int, patchOf func() string, params map[string]string) checks.Result {
 		ns := c.Namespace(t)
 		world, deploy := uptimeLab(ns, period)
 		objs, err := fakelab.ParseObjects(world)
@@ -129,7 +141,7 @@ func TestUptimeProbeOnCluster(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		done := make(chan checks.Result, 1)
 		go func() { done <- engine.Evaluate(ctx, env, checks.Bound{Key: "t", Check: cc, Params: vp}) }()
-		if restart {
+		if patchOf != nil {
 			for {
 				env.mu.Lock()
 				n := len(env.emitted)
@@ -139,9 +151,16 @@ func TestUptimeProbeOnCluster(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, fakelab.RestartedAt, time.Now().Format(time.RFC3339))
-			if _, err := clients.Kube.AppsV1().Deployments(ns).Patch(ctx, "productpage-v2", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			d, err := clients.Kube.AppsV1().Deployments(ns).Patch(ctx, "productpage-v2", types.StrategicMergePatchType, []byte(patchOf()), metav1.PatchOptions{})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if !strings.Contains(patchOf(), "template") {
+				// No new pods: the controller only notes the new generation.
+				d.Status.ObservedGeneration = d.Generation
+				if _, err := clients.Kube.AppsV1().Deployments(ns).UpdateStatus(ctx, d, metav1.UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		r := <-done
@@ -172,13 +191,24 @@ func TestUptimeProbeOnCluster(t *testing.T) {
 	})
 	t.Run("the lab's productpage restarted", func(t *testing.T) {
 		r := run(t, 0, true, map[string]string{"duration": "10s", "max-duration": "40s", "rate": "20"})
-		if r.Verdict != checks.Fail || r.Code != CodeUptimeFailed || !strings.Contains(r.Summary, "503 UC ×") || !strings.Contains(r.Summary, "503 UF ×") {
+		// Both the new pod not yet listening and the old one already
+		// stopped leave their sidecar to answer 503 itself: connection
+		// refused, UF, never a cut connection (UC).
+		if r.Verdict != checks.Fail || r.Code != CodeUptimeFailed || !strings.Contains(r.Summary, "503 UF ×") || strings.Contains(r.Summary, "UC") {
 			t.Fatal(explain(r))
 		}
 	})
 	t.Run("no restart", func(t *testing.T) {
 		r := run(t, 2, false, map[string]string{"duration": "5s", "max-duration": "40s"})
 		if r.Verdict != checks.Fail || r.Code != CodeUptimeNoRestart || !strings.Contains(explain(r), "kubectl rollout restart deployment -n") {
+			t.Fatal(explain(r))
+		}
+	})
+	t.Run("changed without a restart", func(t *testing.T) {
+		// kubectl scale or a change outside the pod template raises the
+		// generation and replaces no pod: it is no restart.
+		r := runPatched(t, 2, func() string { return `{"spec":{"revisionHistoryLimit":3}}` }, map[string]string{"duration": "5s", "max-duration": "40s"})
+		if r.Verdict != checks.Fail || r.Code != CodeUptimeNoRestart {
 			t.Fatal(explain(r))
 		}
 	})
@@ -219,5 +249,24 @@ func TestUptimeProbeParams(t *testing.T) {
 		case tc.param != "" && (err == nil || !strings.Contains(err.Error(), tc.param)):
 			t.Errorf("%v: want %s refused, got %v", tc.params, tc.param, err)
 		}
+	}
+}
+
+// TestDeployRolloutTerminating: a Deployment whose status counts every
+// replica updated and available has not finished while it reports old
+// pods still terminating: their application may still fail an answer.
+func TestDeployRolloutTerminating(t *testing.T) {
+	d := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"name": "productpage-v2", "generation": int64(2)},
+		"spec":     map[string]any{"replicas": int64(1)},
+		"status": map[string]any{"observedGeneration": int64(2), "replicas": int64(1), "updatedReplicas": int64(1),
+			"availableReplicas": int64(1)},
+	}}
+	if _, done, sum := deployRollout(d); !done {
+		t.Fatalf("a finished rollout not seen finished: %s", sum)
+	}
+	unstructured.SetNestedField(d.Object, int64(1), "status", "terminatingReplicas")
+	if _, done, sum := deployRollout(d); done || !strings.Contains(sum, "1 terminating") {
+		t.Fatalf("a rollout with a pod still terminating seen finished: %s", sum)
 	}
 }
