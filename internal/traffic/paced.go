@@ -68,7 +68,8 @@ type PacedTally struct {
 	Sent, Answered, OK, Bad int
 	Seconds                 []Second
 	Runs                    []FailRun
-	MoreRuns, MoreBad       int // failures beyond the runs kept
+	MoreRuns, MoreBad       int     // failures beyond the runs kept: how many runs, and failures
+	more                    FailRun // the last of the runs not kept
 	// Skipped counts ticks at which nothing was sent because every
 	// allowed request was still in flight (the target answers slower
 	// than the rate allows).
@@ -280,8 +281,15 @@ func (t *PacedTally) addFailure(at time.Duration, outcome, flags, detail string)
 		}
 	}
 	if len(t.Runs) >= maxRuns {
-		t.MoreRuns++
+		// Counted only, but by runs as the kept ones are: a failure that
+		// continues the last uncounted run is not a run of its own.
 		t.MoreBad++
+		if m := &t.more; m.N == 0 || m.Outcome != outcome || m.Flags != flags || at > m.To+time.Second || at < m.From-time.Second {
+			t.MoreRuns++
+			*m = FailRun{From: at, To: at, Outcome: outcome, Flags: flags}
+		}
+		t.more.N++
+		t.more.From, t.more.To = min(t.more.From, at), max(t.more.To, at)
 		return
 	}
 	detail = strings.TrimSpace(detail)

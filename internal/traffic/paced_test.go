@@ -81,3 +81,30 @@ func TestFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPacedRunsBeyondTheKept: once maxRuns runs are kept, later failures
+// are only counted, and counted by runs as the kept ones are: ten
+// failures of one outcome within a second are one run, not ten.
+func TestPacedRunsBeyondTheKept(t *testing.T) {
+	var tl PacedTally
+	for i := range maxRuns {
+		// Alternating outcomes, so that each failure is a run.
+		out := "503"
+		if i%2 == 1 {
+			out = "reset"
+		}
+		tl.addFailure(time.Duration(i)*10*time.Second, out, "", "")
+	}
+	if len(tl.Runs) != maxRuns || tl.MoreRuns != 0 {
+		t.Fatalf("%d runs kept, %d more", len(tl.Runs), tl.MoreRuns)
+	}
+	at := time.Duration(maxRuns) * 10 * time.Second
+	for i := range 10 {
+		tl.addFailure(at+time.Duration(i)*100*time.Millisecond, "503", "UF", "")
+	}
+	tl.addFailure(at+time.Minute, "503", "UF", "")
+	tl.addFailure(at+time.Minute+100*time.Millisecond, "timeout", "", "")
+	if tl.MoreBad != 12 || tl.MoreRuns != 3 {
+		t.Fatalf("beyond the kept runs: %d failures in %d runs, want 12 in 3", tl.MoreBad, tl.MoreRuns)
+	}
+}
