@@ -117,15 +117,10 @@ func TestUptimeChartOnScreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := fakelab.ParseObjects(uptimeWorld)
+	sim, err := fakelab.FromYAML(uptimeWorld, fakelab.Options{Seed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
-	world, err := fakelab.FromObjects(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := fakelab.NewSim(fakelab.Static(world), fakelab.Options{Seed: 5})
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sim.RunRollouts(ctx, kube, t.Errorf); close(done) }()

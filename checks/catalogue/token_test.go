@@ -23,15 +23,10 @@ func tokenLab(t *testing.T) (ingress, keycloak string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := fakelab.ParseObjects(string(raw))
+	sim, err := fakelab.FromYAML(string(raw), fakelab.Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := fakelab.FromObjects(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := fakelab.NewSim(fakelab.Static(w), fakelab.Options{Seed: 1})
 	ing := httptest.NewServer(sim.IngressHandler(9080))
 	kc := httptest.NewServer(sim.IngressHandler(8080))
 	t.Cleanup(func() { ing.Close(); kc.Close() })

@@ -112,15 +112,10 @@ func TestUptimeProbeOnCluster(t *testing.T) {
 	runPatched = func(t *testing.T, period int, patchOf func() string, params map[string]string) checks.Result {
 		ns := c.Namespace(t)
 		world, deploy := uptimeLab(ns, period)
-		objs, err := fakelab.ParseObjects(world)
+		sim, err := fakelab.FromYAML(world, fakelab.Options{Seed: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := fakelab.FromObjects(objs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sim := fakelab.NewSim(fakelab.Static(w), fakelab.Options{Seed: 3})
 		ctx, stop := context.WithCancel(t.Context())
 		defer stop()
 		c.ApplyT(t, deploy)

@@ -30,3 +30,29 @@ func ParseObjects(text string) ([]*unstructured.Unstructured, error) {
 	}
 	return out, nil
 }
+
+// FromYAML simulates the objects of multi-document YAML without an API
+// server. A later document for an object an earlier one has replaces it,
+// as applying it would, so a test can state a lab and then change it.
+func FromYAML(text string, o Options) (*Sim, error) {
+	objs, err := ParseObjects(text)
+	if err != nil {
+		return nil, err
+	}
+	at := map[string]int{}
+	var kept []*unstructured.Unstructured
+	for _, obj := range objs {
+		k := obj.GetKind() + "/" + obj.GetNamespace() + "/" + obj.GetName()
+		if i, ok := at[k]; ok {
+			kept[i] = obj
+			continue
+		}
+		at[k] = len(kept)
+		kept = append(kept, obj)
+	}
+	w, err := FromObjects(kept)
+	if err != nil {
+		return nil, err
+	}
+	return NewSim(Static(w), o), nil
+}

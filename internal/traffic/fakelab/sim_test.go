@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // podYAML is a running, ready pod of app/version with or without a
@@ -145,26 +143,11 @@ func lab(t *testing.T, docs ...string) *Sim {
 // traffic every run.
 func simOf(t *testing.T, seed uint64, docs ...string) *Sim {
 	t.Helper()
-	objs, err := ParseObjects(strings.Join(docs, "\n---\n"))
+	sim, err := FromYAML(strings.Join(docs, "\n---\n"), Options{Seed: seed, Scale: 0.01})
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := map[string]int{}
-	var kept []*unstructured.Unstructured
-	for _, o := range objs {
-		k := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
-		if i, ok := at[k]; ok {
-			kept[i] = o
-			continue
-		}
-		at[k] = len(kept)
-		kept = append(kept, o)
-	}
-	w, err := FromObjects(kept)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return NewSim(Static(w), Options{Seed: seed, Scale: 0.01})
+	return sim
 }
 
 // tally is what n requests to path through the ingress got.
