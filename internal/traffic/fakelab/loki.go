@@ -17,11 +17,6 @@ import (
 	"time"
 )
 
-type logMatcher struct {
-	name, op, value string
-	re              *regexp.Regexp
-}
-
 type lineFilter struct {
 	op, text string
 	re       *regexp.Regexp
@@ -34,25 +29,21 @@ var (
 )
 
 // parseLogQL reads a stream selector and line filters.
-func parseLogQL(q string) ([]logMatcher, []lineFilter, error) {
+func parseLogQL(q string) ([]matcher, []lineFilter, error) {
 	m := selectorRe.FindStringSubmatch(strings.TrimSpace(q))
 	if m == nil {
 		return nil, nil, fmt.Errorf("parse error: the simulated Loki understands a stream selector {label=\"value\"} followed by line filters")
 	}
-	var ms []logMatcher
+	var ms []matcher
 	for _, part := range splitMatchers(m[1]) {
 		mm := matcherRe.FindStringSubmatch(part)
 		if mm == nil {
 			return nil, nil, fmt.Errorf("parse error: bad matcher %q", part)
 		}
 		v, _ := strconv.Unquote(`"` + mm[3] + `"`)
-		lm := logMatcher{name: mm[1], op: mm[2], value: v}
-		if strings.Contains(lm.op, "~") {
-			re, err := regexp.Compile("^(?:" + v + ")$")
-			if err != nil {
-				return nil, nil, fmt.Errorf("parse error: %v", err)
-			}
-			lm.re = re
+		lm, err := newMatcher(mm[1], mm[2], v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("parse error: %v", err)
 		}
 		ms = append(ms, lm)
 	}
@@ -111,19 +102,6 @@ func splitMatchers(s string) []string {
 	return out
 }
 
-func (m logMatcher) ok(labels map[string]string) bool {
-	v := labels[m.name]
-	switch m.op {
-	case "=":
-		return v == m.value
-	case "!=":
-		return v != m.value
-	case "=~":
-		return m.re.MatchString(v)
-	}
-	return !m.re.MatchString(v)
-}
-
 func (f lineFilter) ok(line string) bool {
 	switch f.op {
 	case "|=":
@@ -151,10 +129,7 @@ func (s *Sim) LokiQuery(q string, start, end time.Time, limit int) ([]lokiEntry,
 		if e.at.Before(start) || e.at.After(end) {
 			continue
 		}
-		keep := true
-		for _, m := range ms {
-			keep = keep && m.ok(e.labels)
-		}
+		keep := all(ms, e.labels)
 		for _, f := range fs {
 			keep = keep && f.ok(e.line)
 		}

@@ -57,6 +57,20 @@ type matcher struct {
 	re              *regexp.Regexp
 }
 
+// newMatcher is a label matcher as PromQL and LogQL both write them; a
+// regular expression must match the whole value.
+func newMatcher(name, op, value string) (matcher, error) {
+	m := matcher{name: name, op: op, value: value}
+	if op == "=~" || op == "!~" {
+		re, err := regexp.Compile("^(?:" + value + ")$")
+		if err != nil {
+			return m, fmt.Errorf("bad regular expression: %v", err)
+		}
+		m.re = re
+	}
+	return m, nil
+}
+
 func (m matcher) ok(l map[string]string) bool {
 	v := l[m.name]
 	switch m.op {
@@ -422,11 +436,9 @@ func (p *pq) selector(name string) ([]matcher, string, error) {
 			return nil, "", p.fail("bad string: %v", err)
 		}
 		p.pos = end + 1
-		m := matcher{name: l, op: op, value: v}
-		if op == "=~" || op == "!~" {
-			if m.re, err = regexp.Compile("^(?:" + v + ")$"); err != nil {
-				return nil, "", p.fail("bad regular expression: %v", err)
-			}
+		m, err := newMatcher(l, op, v)
+		if err != nil {
+			return nil, "", p.fail("%v", err)
 		}
 		ms = append(ms, m)
 		p.eat(",")
